@@ -1,0 +1,299 @@
+//===- LlamaOps.td - llama dialect operations --------------*- tablegen -*-===//
+//
+// One op per building block of the Llama 2 decoder and its loss. Each op has
+// a custom assembly format and a C++ verifier (LlamaOps.cpp) that names the
+// rule a malformed op breaks. Builders without a result type infer it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLAMA_OPS_TD
+#define LLAMA_OPS_TD
+
+include "dialect/LlamaDialect.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+//===----------------------------------------------------------------------===//
+// Embedding and normalisation
+//===----------------------------------------------------------------------===//
+
+def Llama_EmbeddingOp : Llama_Op<"embedding", [Pure]> {
+  let summary = "Gathers rows of the token embedding table";
+  let description = [{
+    Looks up one row of `table` (`[vocab_size, dim]`) per token id. The result
+    has the shape of `tokens` with `dim` appended. Ids must lie in
+    `[0, vocab_size)`; the runtime checks them before they reach this op.
+
+    ```mlir
+    %x = llama.embedding %table[%tokens]
+        : (tensor<32000x4096xbf16>, tensor<?xi32>) -> tensor<?x4096xf32>
+    ```
+  }];
+  let arguments = (ins Llama_FloatTensor:$table, Llama_IdTensor:$tokens);
+  let results = (outs Llama_FloatTensor:$result);
+  let assemblyFormat = [{
+    $table `[` $tokens `]` attr-dict `:` functional-type(operands, results)
+  }];
+  let builders = [
+    OpBuilder<(ins "Value":$table, "Value":$tokens, "Type":$elementType)>
+  ];
+  let hasVerifier = 1;
+}
+
+def Llama_RMSNormOp : Llama_Op<"rms_norm", [Pure]> {
+  let summary = "Root-mean-square layer normalisation over the last dimension";
+  let description = [{
+    `result = input * rsqrt(mean(input², last dim) + eps) * weight`, computed
+    in f32 whatever the element type. `weight` is the `[dim]` gain vector;
+    `eps` must be positive.
+
+    ```mlir
+    %y = llama.rms_norm %x, %w eps(1.0e-05)
+        : (tensor<?x4096xf32>, tensor<4096xf32>) -> tensor<?x4096xf32>
+    ```
+  }];
+  let arguments = (ins Llama_FloatTensor:$input, Llama_FloatTensor:$weight,
+                       F64Attr:$eps);
+  let results = (outs Llama_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight `eps` `(` $eps `)` attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let builders = [
+    OpBuilder<(ins "Value":$input, "Value":$weight, "double":$eps)>
+  ];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Linear layers and the feed-forward gate
+//===----------------------------------------------------------------------===//
+
+def Llama_LinearOp : Llama_Op<"linear", [Pure]> {
+  let summary = "Multiplies by a transposed weight: input · weightᵀ";
+  let description = [{
+    A bias-free linear layer as in `torch.nn.Linear`: `weight` is
+    `[out_features, in_features]` and the last dimension of `input` is
+    `in_features`. The result replaces that last dimension with
+    `out_features`.
+
+    ```mlir
+    %q = llama.linear %x, %wq
+        : (tensor<?x4096xf32>, tensor<4096x4096xf32>) -> tensor<?x4096xf32>
+    ```
+  }];
+  let arguments = (ins Llama_FloatTensor:$input, Llama_FloatTensor:$weight);
+  let results = (outs Llama_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight attr-dict `:` functional-type(operands, results)
+  }];
+  let builders = [OpBuilder<(ins "Value":$input, "Value":$weight)>];
+  let hasVerifier = 1;
+}
+
+def Llama_SwiGLUOp : Llama_Op<"swiglu",
+    [Pure, AllTypesMatch<["gate", "up", "result"]>]> {
+  let summary = "SwiGLU gate: silu(gate) · up";
+  let description = [{
+    The gated activation of the Llama feed-forward block,
+    `silu(gate) * up` with `silu(x) = x * sigmoid(x)`, element by element.
+    Both operands and the result have one type.
+
+    ```mlir
+    %h = llama.swiglu %gate, %up : tensor<?x11008xf32>
+    ```
+  }];
+  let arguments = (ins Llama_FloatTensor:$gate, Llama_FloatTensor:$up);
+  let results = (outs Llama_FloatTensor:$result);
+  let assemblyFormat = [{
+    $gate `,` $up attr-dict `:` type($result)
+  }];
+  let builders = [OpBuilder<(ins "Value":$gate, "Value":$up), [{
+    build($_builder, $_state, gate.getType(), gate, up);
+  }]>];
+}
+
+def Llama_AddOp : Llama_Op<"add",
+    [Pure, Commutative, AllTypesMatch<["lhs", "rhs", "result"]>]> {
+  let summary = "Residual addition";
+  let description = [{
+    Adds two tensors of one type element by element: the residual
+    connections around attention and the feed-forward block. A distinct op
+    (rather than `arith.addf`) so that fusion passes can find residuals.
+
+    ```mlir
+    %h = llama.add %x, %attn_out : tensor<?x4096xf32>
+    ```
+  }];
+  let arguments = (ins Llama_FloatTensor:$lhs, Llama_FloatTensor:$rhs);
+  let results = (outs Llama_FloatTensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs attr-dict `:` type($result)
+  }];
+  let builders = [OpBuilder<(ins "Value":$lhs, "Value":$rhs), [{
+    build($_builder, $_state, lhs.getType(), lhs, rhs);
+  }]>];
+}
+
+//===----------------------------------------------------------------------===//
+// Positions and attention
+//===----------------------------------------------------------------------===//
+
+def Llama_RoPEOp : Llama_Op<"rope", [Pure]> {
+  let summary = "Rotary position embedding (Hugging Face rotate-half form)";
+  let description = [{
+    Rotates each head of `input` (`[..., seq, heads, head_dim]`) by angles
+    that depend on the token's position:
+
+    ```
+    inv_freq[i] = theta^(-2i / head_dim)            i in [0, head_dim/2)
+    angle       = position * concat(inv_freq, inv_freq)
+    result      = input * cos(angle) + rotate_half(input) * sin(angle)
+    rotate_half(x) = concat(-x[head_dim/2:], x[:head_dim/2])
+    ```
+
+    `positions` holds the position of every token: shape `[seq]`, or the
+    leading dimensions of `input` down to `seq` (`[batch, seq]`) when rows
+    differ. `head_dim` must be even and `theta` positive. Checkpoints in
+    Meta's interleaved layout must have their q/k rows permuted to this form.
+
+    ```mlir
+    %q_rot = llama.rope %q, %positions theta(1.0e+04)
+        : (tensor<?x32x128xf32>, tensor<?xi32>) -> tensor<?x32x128xf32>
+    ```
+  }];
+  let arguments = (ins Llama_FloatTensor:$input, Llama_IdTensor:$positions,
+                       F64Attr:$theta);
+  let results = (outs Llama_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $positions `theta` `(` $theta `)` attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let builders = [
+    OpBuilder<(ins "Value":$input, "Value":$positions, "double":$theta)>
+  ];
+  let hasVerifier = 1;
+}
+
+def Llama_AttentionOp : Llama_Op<"attention", [Pure]> {
+  let summary = "Causal scaled dot-product attention with grouped KV heads";
+  let description = [{
+    Causal self-attention over one sequence (or a batch of them, in the
+    leading dimensions): query position `i` attends to key positions
+    `0..i`.
+
+    `query` is `[..., seq, n_heads, head_dim]`; `key` and `value` are
+    `[..., seq, n_kv_heads, head_dim]`. The kind of attention follows from
+    the head counts: `n_kv_heads == n_heads` is multi-head, `1` is
+    multi-query, anything that divides `n_heads` is grouped-query, where
+    query head `h` reads key/value head `h / (n_heads / n_kv_heads)`.
+    `scores = query · keyᵀ * scale`, softmax over keys, then weights · value.
+    The result has the query's type; `scale` (usually `1/sqrt(head_dim)`)
+    must be positive.
+
+    ```mlir
+    %o = llama.attention %q, %k, %v scale(0.0883883461)
+        : (tensor<8x64x32x128xf32>, tensor<8x64x8x128xf32>,
+           tensor<8x64x8x128xf32>) -> tensor<8x64x32x128xf32>
+    ```
+  }];
+  let arguments = (ins Llama_FloatTensor:$query, Llama_FloatTensor:$key,
+                       Llama_FloatTensor:$value, F64Attr:$scale);
+  let results = (outs Llama_FloatTensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `scale` `(` $scale `)` attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let builders = [
+    OpBuilder<(ins "Value":$query, "Value":$key, "Value":$value,
+                   "double":$scale)>
+  ];
+  let hasVerifier = 1;
+}
+
+def Llama_CachedAttentionOp : Llama_Op<"cached_attention", [Pure]> {
+  let summary = "Causal attention that writes and reads a KV cache";
+  let description = [{
+    The attention of incremental generation. The new tokens sit at positions
+    `position .. position + seq - 1`, where `position` is known only at run
+    time. The op
+
+    1. writes `key` and `value` (`[seq, n_kv_heads, head_dim]`) into rows
+       `position ..` of `key_cache` and `value_cache`
+       (`[max_seq_len, n_kv_heads, head_dim]`), giving the updated caches as
+       its second and third results;
+    2. lets query row `i` (`query`: `[seq, n_heads, head_dim]`) attend to
+       cache rows `0 .. position + i`, with the grouped-query rule of
+       `llama.attention`.
+
+    Prefill is `seq > 1` at position 0 (or later, to continue a
+    conversation); decode is `seq == 1`. The caller guarantees
+    `position + seq <= max_seq_len`; the runtime checks it.
+
+    ```mlir
+    %o, %kc2, %vc2 = llama.cached_attention %q, %k, %v
+        cache(%kc, %vc) at %pos scale(0.0883883461)
+        : (tensor<1x32x128xf32>, tensor<1x8x128xf32>, tensor<1x8x128xf32>,
+           tensor<4096x8x128xf32>, tensor<4096x8x128xf32>, index)
+        -> (tensor<1x32x128xf32>, tensor<4096x8x128xf32>,
+            tensor<4096x8x128xf32>)
+    ```
+  }];
+  let arguments = (ins Llama_FloatTensor:$query, Llama_FloatTensor:$key,
+                       Llama_FloatTensor:$value, Llama_FloatTensor:$key_cache,
+                       Llama_FloatTensor:$value_cache,
+                       Llama_Position:$position, F64Attr:$scale);
+  let results = (outs Llama_FloatTensor:$result,
+                      Llama_FloatTensor:$new_key_cache,
+                      Llama_FloatTensor:$new_value_cache);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `cache` `(` $key_cache `,` $value_cache `)`
+    `at` $position `scale` `(` $scale `)` attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let builders = [
+    OpBuilder<(ins "Value":$query, "Value":$key, "Value":$value,
+                   "Value":$key_cache, "Value":$value_cache,
+                   "Value":$position, "double":$scale)>
+  ];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Training loss
+//===----------------------------------------------------------------------===//
+
+def Llama_CrossEntropyOp : Llama_Op<"cross_entropy", [Pure]> {
+  let summary = "Masked mean next-token cross-entropy";
+  let description = [{
+    `logits` is `[..., vocab_size]`; `targets` holds the id each position
+    should predict (the input tokens shifted left by one) and `mask` weights
+    each position, both with the shape of `logits` minus its last dimension.
+    The result is the f32 scalar
+
+    ```
+    sum(mask * (logsumexp(logits) - logits[target])) / sum(mask)
+    ```
+
+    so a mask of 0 on the prompt tokens trains on the answer only (SFT).
+    Target ids must lie in `[0, vocab_size)`.
+
+    ```mlir
+    %loss = llama.cross_entropy %logits, %targets, %mask
+        : (tensor<4x256x32000xf32>, tensor<4x256xi32>, tensor<4x256xf32>)
+        -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins Llama_FloatTensor:$logits, Llama_IdTensor:$targets,
+                       Llama_FloatTensor:$mask);
+  let results = (outs Llama_LossTensor:$loss);
+  let assemblyFormat = [{
+    $logits `,` $targets `,` $mask attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let builders = [
+    OpBuilder<(ins "Value":$logits, "Value":$targets, "Value":$mask)>
+  ];
+  let hasVerifier = 1;
+}
+
+#endif // LLAMA_OPS_TD

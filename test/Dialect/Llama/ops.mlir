@@ -1,0 +1,113 @@
+// RUN: llama-opt %s | FileCheck %s
+// Printing and parsing again must give the same text.
+// RUN: llama-opt %s | llama-opt | FileCheck %s
+// The generic form round-trips too.
+// RUN: llama-opt %s --mlir-print-op-generic | llama-opt | FileCheck %s
+
+// Tests that embedding prints its table[tokens] form, including a bf16 table
+// feeding f32 activations and batched token ids.
+// CHECK-LABEL: func.func @embedding
+// CHECK-SAME: (%[[TABLE:.*]]: tensor<100x64xbf16>, %[[TOKENS:.*]]: tensor<?xi32>, %[[BATCH:.*]]: tensor<2x8xi64>)
+// CHECK: %{{.*}} = llama.embedding %[[TABLE]][%[[TOKENS]]] : (tensor<100x64xbf16>, tensor<?xi32>) -> tensor<?x64xf32>
+// CHECK: %{{.*}} = llama.embedding %[[TABLE]][%[[BATCH]]] : (tensor<100x64xbf16>, tensor<2x8xi64>) -> tensor<2x8x64xf16>
+func.func @embedding(%table: tensor<100x64xbf16>, %tokens: tensor<?xi32>,
+                     %batch: tensor<2x8xi64>) -> (tensor<?x64xf32>, tensor<2x8x64xf16>) {
+  %0 = llama.embedding %table[%tokens] : (tensor<100x64xbf16>, tensor<?xi32>) -> tensor<?x64xf32>
+  %1 = llama.embedding %table[%batch] : (tensor<100x64xbf16>, tensor<2x8xi64>) -> tensor<2x8x64xf16>
+  return %0, %1 : tensor<?x64xf32>, tensor<2x8x64xf16>
+}
+
+// Tests that rms_norm keeps its epsilon exactly.
+// CHECK-LABEL: func.func @rms_norm
+// CHECK-SAME: (%[[X:.*]]: tensor<?x64xf32>, %[[W:.*]]: tensor<64xf32>)
+// CHECK: llama.rms_norm %[[X]], %[[W]] eps(1.000000e-05) : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+// CHECK: llama.rms_norm %[[X]], %[[W]] eps(9.9999999999999995E-7)
+func.func @rms_norm(%x: tensor<?x64xf32>, %w: tensor<64xf32>) -> (tensor<?x64xf32>, tensor<?x64xf32>) {
+  %0 = llama.rms_norm %x, %w eps(1.0e-05) : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+  %1 = llama.rms_norm %x, %w eps(1.0e-06) : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+  return %0, %1 : tensor<?x64xf32>, tensor<?x64xf32>
+}
+
+// Tests linear with f32 and with bf16 weights under f32 activations.
+// CHECK-LABEL: func.func @linear
+// CHECK-SAME: (%[[X:.*]]: tensor<?x64xf32>, %[[W:.*]]: tensor<172x64xf32>, %[[WB:.*]]: tensor<32x64xbf16>)
+// CHECK: llama.linear %[[X]], %[[W]] : (tensor<?x64xf32>, tensor<172x64xf32>) -> tensor<?x172xf32>
+// CHECK: llama.linear %[[X]], %[[WB]] : (tensor<?x64xf32>, tensor<32x64xbf16>) -> tensor<?x32xf32>
+func.func @linear(%x: tensor<?x64xf32>, %w: tensor<172x64xf32>, %wb: tensor<32x64xbf16>)
+    -> (tensor<?x172xf32>, tensor<?x32xf32>) {
+  %0 = llama.linear %x, %w : (tensor<?x64xf32>, tensor<172x64xf32>) -> tensor<?x172xf32>
+  %1 = llama.linear %x, %wb : (tensor<?x64xf32>, tensor<32x64xbf16>) -> tensor<?x32xf32>
+  return %0, %1 : tensor<?x172xf32>, tensor<?x32xf32>
+}
+
+// Tests the elementwise feed-forward gate and the residual add.
+// CHECK-LABEL: func.func @swiglu_add
+// CHECK-SAME: (%[[G:.*]]: tensor<?x172xbf16>, %[[U:.*]]: tensor<?x172xbf16>)
+// CHECK: %[[H:.*]] = llama.swiglu %[[G]], %[[U]] : tensor<?x172xbf16>
+// CHECK: llama.add %[[H]], %[[G]] : tensor<?x172xbf16>
+func.func @swiglu_add(%gate: tensor<?x172xbf16>, %up: tensor<?x172xbf16>) -> tensor<?x172xbf16> {
+  %h = llama.swiglu %gate, %up : tensor<?x172xbf16>
+  %r = llama.add %h, %gate : tensor<?x172xbf16>
+  return %r : tensor<?x172xbf16>
+}
+
+// Tests rope with per-token positions and with a batch of position rows.
+// CHECK-LABEL: func.func @rope
+// CHECK-SAME: (%[[Q:.*]]: tensor<?x4x16xf16>, %[[P:.*]]: tensor<?xi32>, %[[QB:.*]]: tensor<2x8x4x16xf32>, %[[PB:.*]]: tensor<2x8xi64>)
+// CHECK: llama.rope %[[Q]], %[[P]] theta(1.000000e+04) : (tensor<?x4x16xf16>, tensor<?xi32>) -> tensor<?x4x16xf16>
+// CHECK: llama.rope %[[QB]], %[[PB]] theta(5.000000e+05) : (tensor<2x8x4x16xf32>, tensor<2x8xi64>) -> tensor<2x8x4x16xf32>
+func.func @rope(%q: tensor<?x4x16xf16>, %pos: tensor<?xi32>,
+                %qb: tensor<2x8x4x16xf32>, %posb: tensor<2x8xi64>)
+    -> (tensor<?x4x16xf16>, tensor<2x8x4x16xf32>) {
+  %0 = llama.rope %q, %pos theta(10000.0) : (tensor<?x4x16xf16>, tensor<?xi32>) -> tensor<?x4x16xf16>
+  %1 = llama.rope %qb, %posb theta(500000.0) : (tensor<2x8x4x16xf32>, tensor<2x8xi64>) -> tensor<2x8x4x16xf32>
+  return %0, %1 : tensor<?x4x16xf16>, tensor<2x8x4x16xf32>
+}
+
+// Tests causal attention in its multi-head, grouped-query and multi-query
+// forms, batched and not.
+// CHECK-LABEL: func.func @attention
+// CHECK-SAME: (%[[Q:.*]]: tensor<?x8x16xf32>, %[[KM:.*]]: tensor<?x8x16xf32>, %[[KG:.*]]: tensor<?x2x16xf32>, %[[KQ:.*]]: tensor<?x1x16xf32>, %[[QB:.*]]: tensor<3x5x8x16xf32>, %[[KB:.*]]: tensor<3x5x4x16xf32>)
+// CHECK: llama.attention %[[Q]], %[[KM]], %[[KM]] scale(2.500000e-01) : (tensor<?x8x16xf32>, tensor<?x8x16xf32>, tensor<?x8x16xf32>) -> tensor<?x8x16xf32>
+// CHECK: llama.attention %[[Q]], %[[KG]], %[[KG]] scale(2.500000e-01) : (tensor<?x8x16xf32>, tensor<?x2x16xf32>, tensor<?x2x16xf32>) -> tensor<?x8x16xf32>
+// CHECK: llama.attention %[[Q]], %[[KQ]], %[[KQ]] scale(2.500000e-01) : (tensor<?x8x16xf32>, tensor<?x1x16xf32>, tensor<?x1x16xf32>) -> tensor<?x8x16xf32>
+// CHECK: llama.attention %[[QB]], %[[KB]], %[[KB]] scale(1.250000e-01) : (tensor<3x5x8x16xf32>, tensor<3x5x4x16xf32>, tensor<3x5x4x16xf32>) -> tensor<3x5x8x16xf32>
+func.func @attention(%q: tensor<?x8x16xf32>, %k_mha: tensor<?x8x16xf32>,
+                     %k_gqa: tensor<?x2x16xf32>, %k_mqa: tensor<?x1x16xf32>,
+                     %qb: tensor<3x5x8x16xf32>, %kb: tensor<3x5x4x16xf32>)
+    -> (tensor<?x8x16xf32>, tensor<?x8x16xf32>, tensor<?x8x16xf32>, tensor<3x5x8x16xf32>) {
+  %0 = llama.attention %q, %k_mha, %k_mha scale(0.25) : (tensor<?x8x16xf32>, tensor<?x8x16xf32>, tensor<?x8x16xf32>) -> tensor<?x8x16xf32>
+  %1 = llama.attention %q, %k_gqa, %k_gqa scale(0.25) : (tensor<?x8x16xf32>, tensor<?x2x16xf32>, tensor<?x2x16xf32>) -> tensor<?x8x16xf32>
+  %2 = llama.attention %q, %k_mqa, %k_mqa scale(0.25) : (tensor<?x8x16xf32>, tensor<?x1x16xf32>, tensor<?x1x16xf32>) -> tensor<?x8x16xf32>
+  %3 = llama.attention %qb, %kb, %kb scale(0.125) : (tensor<3x5x8x16xf32>, tensor<3x5x4x16xf32>, tensor<3x5x4x16xf32>) -> tensor<3x5x8x16xf32>
+  return %0, %1, %2, %3 : tensor<?x8x16xf32>, tensor<?x8x16xf32>, tensor<?x8x16xf32>, tensor<3x5x8x16xf32>
+}
+
+// Tests the KV-cache attention of prefill (dynamic seq, index position) and
+// decode (one token, i64 position).
+// CHECK-LABEL: func.func @cached_attention
+// CHECK-SAME: (%[[Q:.*]]: tensor<?x8x16xf32>, %[[K:.*]]: tensor<?x2x16xf32>, %[[V:.*]]: tensor<?x2x16xf32>, %[[KC:.*]]: tensor<128x2x16xf32>, %[[VC:.*]]: tensor<128x2x16xf32>, %[[POS:.*]]: index, %[[Q1:.*]]: tensor<1x8x16xf32>, %[[K1:.*]]: tensor<1x2x16xf32>, %[[POS1:.*]]: i64)
+// CHECK: %[[O:.*]], %[[KC2:.*]], %[[VC2:.*]] = llama.cached_attention %[[Q]], %[[K]], %[[V]] cache(%[[KC]], %[[VC]]) at %[[POS]] scale(2.500000e-01) : (tensor<?x8x16xf32>, tensor<?x2x16xf32>, tensor<?x2x16xf32>, tensor<128x2x16xf32>, tensor<128x2x16xf32>, index) -> (tensor<?x8x16xf32>, tensor<128x2x16xf32>, tensor<128x2x16xf32>)
+// CHECK: llama.cached_attention %[[Q1]], %[[K1]], %[[K1]] cache(%[[KC2]], %[[VC2]]) at %[[POS1]] scale(2.500000e-01) : (tensor<1x8x16xf32>, tensor<1x2x16xf32>, tensor<1x2x16xf32>, tensor<128x2x16xf32>, tensor<128x2x16xf32>, i64) -> (tensor<1x8x16xf32>, tensor<128x2x16xf32>, tensor<128x2x16xf32>)
+func.func @cached_attention(%q: tensor<?x8x16xf32>, %k: tensor<?x2x16xf32>, %v: tensor<?x2x16xf32>,
+                            %kc: tensor<128x2x16xf32>, %vc: tensor<128x2x16xf32>, %pos: index,
+                            %q1: tensor<1x8x16xf32>, %k1: tensor<1x2x16xf32>, %pos1: i64)
+    -> (tensor<?x8x16xf32>, tensor<1x8x16xf32>, tensor<128x2x16xf32>, tensor<128x2x16xf32>) {
+  %o, %kc2, %vc2 = llama.cached_attention %q, %k, %v cache(%kc, %vc) at %pos scale(0.25)
+      : (tensor<?x8x16xf32>, tensor<?x2x16xf32>, tensor<?x2x16xf32>, tensor<128x2x16xf32>, tensor<128x2x16xf32>, index)
+      -> (tensor<?x8x16xf32>, tensor<128x2x16xf32>, tensor<128x2x16xf32>)
+  %o1, %kc3, %vc3 = llama.cached_attention %q1, %k1, %k1 cache(%kc2, %vc2) at %pos1 scale(0.25)
+      : (tensor<1x8x16xf32>, tensor<1x2x16xf32>, tensor<1x2x16xf32>, tensor<128x2x16xf32>, tensor<128x2x16xf32>, i64)
+      -> (tensor<1x8x16xf32>, tensor<128x2x16xf32>, tensor<128x2x16xf32>)
+  return %o, %o1, %kc3, %vc3 : tensor<?x8x16xf32>, tensor<1x8x16xf32>, tensor<128x2x16xf32>, tensor<128x2x16xf32>
+}
+
+// Tests the masked next-token loss over a batch.
+// CHECK-LABEL: func.func @cross_entropy
+// CHECK-SAME: (%[[L:.*]]: tensor<2x8x100xf32>, %[[T:.*]]: tensor<2x8xi32>, %[[M:.*]]: tensor<2x8xf32>)
+// CHECK: llama.cross_entropy %[[L]], %[[T]], %[[M]] : (tensor<2x8x100xf32>, tensor<2x8xi32>, tensor<2x8xf32>) -> tensor<f32>
+func.func @cross_entropy(%logits: tensor<2x8x100xf32>, %targets: tensor<2x8xi32>,
+                         %mask: tensor<2x8xf32>) -> tensor<f32> {
+  %loss = llama.cross_entropy %logits, %targets, %mask : (tensor<2x8x100xf32>, tensor<2x8xi32>, tensor<2x8xf32>) -> tensor<f32>
+  return %loss : tensor<f32>
+}

@@ -1,0 +1,19 @@
+# lit configuration for llamac: FileCheck tests of the dialect, passes and tools.
+import os
+
+import lit.formats
+
+config.name = "llamac"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["Inputs", "unit", "CMakeLists.txt", "lit.cfg.py"]
+
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.llamac_obj_root, "test")
+
+# Our tools first, then FileCheck/not/split-file from LLVM 22 (never an older
+# LLVM that happens to be on PATH).
+config.environment["PATH"] = os.pathsep.join(
+    [config.llamac_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")]
+)
+config.substitutions.append(("%llamac_src", config.llamac_src_root))

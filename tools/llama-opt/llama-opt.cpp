@@ -1,0 +1,27 @@
+//===- llama-opt.cpp - mlir-opt with the llama dialect --------------------===//
+//
+// Parses, verifies, transforms and prints IR that mixes the llama dialect with
+// every upstream dialect, running any registered pass or pipeline.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/LlamaDialect.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+
+int main(int argc, char **argv) {
+  mlir::registerAllPasses();
+
+  mlir::DialectRegistry registry;
+  registry.insert<mlir::llama::LlamaDialect>();
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+
+  return mlir::asMainReturnCode(mlir::MlirOptMain(
+      argc, argv, "llama-opt: the llama dialect's optimizer driver\n",
+      registry));
+}
