@@ -313,6 +313,13 @@ void CachedAttentionOp::build(OpBuilder &builder, OperationState &state,
         position, builder.getF64FloatAttr(scale));
 }
 
+void CachedAttentionOp::getAsmResultNames(
+    function_ref<void(Value, StringRef)> setName) {
+  setName(getResult(), "attn");
+  setName(getNewKeyCache(), "new_k_cache");
+  setName(getNewValueCache(), "new_v_cache");
+}
+
 LogicalResult CachedAttentionOp::verify() {
   RankedTensorType query = getQuery().getType();
   RankedTensorType key = getKey().getType();

@@ -10,6 +10,7 @@
 #define LLAMA_OPS_TD
 
 include "dialect/LlamaDialect.td"
+include "mlir/IR/OpAsmInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
 //===----------------------------------------------------------------------===//
@@ -210,7 +211,8 @@ def Llama_AttentionOp : Llama_Op<"attention", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Llama_CachedAttentionOp : Llama_Op<"cached_attention", [Pure]> {
+def Llama_CachedAttentionOp : Llama_Op<"cached_attention",
+    [Pure, DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmResultNames"]>]> {
   let summary = "Causal attention that writes and reads a KV cache";
   let description = [{
     The attention of incremental generation. The new tokens sit at positions
