@@ -1,20 +1,32 @@
 //===- llamac.cpp - the llamac compiler driver ----------------------------===//
 //
-//   llamac CONFIG --emit=llama [-o FILE] [--max-seq-len N]
+//   llamac CONFIG -o ARTIFACT [--emit=STAGE] [--max-seq-len N]
+//                 [--cpu NAME] [--mattr FEATURES] [-O N]
 //
 // CONFIG is an HF config.json, a Meta params.json, a directory holding one,
-// or a preset name. Each --emit stage writes the model at that stage.
+// or a preset name. --emit stops at a stage of the ladder
+//   llama -> linalg -> llvm-dialect -> llvm-ir -> obj -> lib (default)
+// and writes that stage.
 //
 //===----------------------------------------------------------------------===//
 
+#include "Codegen.h"
 #include "frontend/ModelBuilder.h"
+#include "passes/Pipelines.h"
 
+#include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
@@ -30,24 +42,70 @@ cl::opt<std::string> inputName(
     cl::desc("<config.json | params.json | model directory | preset>"));
 
 cl::opt<std::string> outputName("o", cl::init("-"), cl::cat(category),
-                                cl::desc("Output file (default: stdout)"),
+                                cl::desc("Output file (text stages: stdout "
+                                         "by default)"),
                                 cl::value_desc("file"));
 
-enum class EmitStage { Llama };
-cl::opt<EmitStage> emitStage(
-    "emit", cl::Required, cl::cat(category),
-    cl::desc("What to produce"),
-    cl::values(clEnumValN(EmitStage::Llama, "llama",
-                          "the model's entry points in the llama dialect")));
+/// The stages, in the order the compiler passes through them.
+enum class Stage { Llama, Linalg, LLVMDialect, LLVMIR, Object, Library };
+
+cl::opt<Stage> emitStage(
+    "emit", cl::init(Stage::Library), cl::cat(category),
+    cl::desc("The stage to write"),
+    cl::values(
+        clEnumValN(Stage::Llama, "llama",
+                   "the model's entry points in the llama dialect"),
+        clEnumValN(Stage::Linalg, "linalg", "lowered to linalg on tensors"),
+        clEnumValN(Stage::LLVMDialect, "llvm-dialect",
+                   "bufferized, with C entry points, in the LLVM dialect"),
+        clEnumValN(Stage::LLVMIR, "llvm-ir", "optimized LLVM IR"),
+        clEnumValN(Stage::Object, "obj", "an object file"),
+        clEnumValN(Stage::Library, "lib",
+                   "a shared library the runtime loads (default)")));
 
 cl::opt<int64_t> maxSeqLen(
     "max-seq-len", cl::init(0), cl::cat(category),
     cl::desc("Maximum sequence length: KV cache rows (default: the config's)"),
     cl::value_desc("n"));
 
+cl::opt<std::string> cpuName("cpu", cl::cat(category),
+                             cl::desc("Target CPU (default: this machine's)"),
+                             cl::value_desc("name"));
+cl::opt<std::string> cpuFeatures(
+    "mattr", cl::cat(category),
+    cl::desc("Target features, e.g. +avx2,-avx512f (default: the CPU's)"),
+    cl::value_desc("features"));
+cl::opt<unsigned> optLevel("O", cl::init(3), cl::Prefix, cl::cat(category),
+                           cl::desc("LLVM optimization level 0-3 (default 3)"),
+                           cl::value_desc("n"));
+
 int fail(const Twine &message) {
   WithColor::error(errs(), "llamac") << message << "\n";
   return 1;
+}
+
+/// Writes text to the -o file (or stdout); returns the exit code.
+int writeText(function_ref<void(raw_ostream &)> print) {
+  std::string errorMessage;
+  std::unique_ptr<ToolOutputFile> output =
+      mlir::openOutputFile(outputName, &errorMessage);
+  if (!output)
+    return fail(errorMessage);
+  print(output->os());
+  output->os().flush();
+  if (output->os().has_error())
+    return fail("cannot write '" + outputName + "'");
+  output->keep();
+  return 0;
+}
+
+int runPipeline(mlir::ModuleOp module,
+                function_ref<void(mlir::OpPassManager &)> build) {
+  mlir::PassManager pm(module.getContext());
+  build(pm);
+  if (failed(pm.run(module)))
+    return fail("internal error: lowering failed (see the diagnostics above)");
+  return 0;
 }
 
 } // namespace
@@ -62,6 +120,15 @@ int main(int argc, char **argv) {
       "one, or a preset:\n  " +
           join(llamac::presetNames(), ", ") + "\n");
 
+  bool binary = emitStage >= Stage::Object;
+  if (binary && outputName == "-")
+    return fail("--emit=" + std::string(binary && emitStage == Stage::Object
+                                            ? "obj"
+                                            : "lib") +
+                " writes a binary file: give its path with -o");
+  if (optLevel > 3)
+    return fail("-O must be 0, 1, 2 or 3, got " + Twine(optLevel.getValue()));
+
   Expected<llamac::ModelConfig> config = llamac::loadModelConfig(inputName);
   if (!config)
     return fail(toString(config.takeError()));
@@ -72,7 +139,11 @@ int main(int argc, char **argv) {
     config->seqLen = maxSeqLen;
   }
 
-  mlir::MLIRContext context;
+  mlir::DialectRegistry registry;
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  mlir::registerAllToLLVMIRTranslations(registry);
+  mlir::MLIRContext context(registry);
   mlir::OwningOpRef<mlir::ModuleOp> module =
       llamac::buildModelModule(context, *config);
   // The builder's output must verify; if it does not, that is our bug, and
@@ -80,16 +151,43 @@ int main(int argc, char **argv) {
   if (failed(mlir::verify(*module)))
     return fail("internal error: the generated IR does not verify");
 
-  std::string errorMessage;
-  std::unique_ptr<ToolOutputFile> output =
-      mlir::openOutputFile(outputName, &errorMessage);
-  if (!output)
-    return fail(errorMessage);
-  // NameLocs become SSA names, so the IR reads like the forward pass.
-  module->print(output->os(), mlir::OpPrintingFlags().printNameLocAsPrefix());
-  output->os().flush();
-  if (output->os().has_error())
-    return fail("cannot write '" + outputName + "'");
-  output->keep();
+  auto printModule = [&](raw_ostream &os) {
+    // NameLocs become SSA names, so the IR reads like the forward pass.
+    module->print(os, mlir::OpPrintingFlags().printNameLocAsPrefix());
+  };
+  if (emitStage == Stage::Llama)
+    return writeText(printModule);
+  if (int code = runPipeline(*module, mlir::llama::buildLlamaToLinalgPipeline))
+    return code;
+  if (emitStage == Stage::Linalg)
+    return writeText(printModule);
+  if (int code = runPipeline(*module, mlir::llama::buildLinalgToLLVMPipeline))
+    return code;
+  if (emitStage == Stage::LLVMDialect)
+    return writeText(printModule);
+
+  llamac::CodegenOptions codegen{cpuName, cpuFeatures, optLevel};
+  LLVMContext llvmContext;
+  Expected<std::unique_ptr<Module>> llvmModule =
+      llamac::translateAndOptimize(*module, llvmContext, codegen);
+  if (!llvmModule)
+    return fail(toString(llvmModule.takeError()));
+  if (emitStage == Stage::LLVMIR)
+    return writeText([&](raw_ostream &os) { (*llvmModule)->print(os, nullptr); });
+  if (emitStage == Stage::Object) {
+    if (Error error = llamac::writeObjectFile(**llvmModule, codegen, outputName))
+      return fail(toString(std::move(error)));
+    return 0;
+  }
+
+  SmallString<128> objectPath;
+  if (std::error_code ec =
+          sys::fs::createTemporaryFile("llamac", "o", objectPath))
+    return fail("cannot create a temporary object file: " + ec.message());
+  FileRemover removeObject(objectPath);
+  if (Error error = llamac::writeObjectFile(**llvmModule, codegen, objectPath))
+    return fail(toString(std::move(error)));
+  if (Error error = llamac::linkSharedLibrary(objectPath, outputName))
+    return fail(toString(std::move(error)));
   return 0;
 }

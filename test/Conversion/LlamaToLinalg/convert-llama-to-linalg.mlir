@@ -1,0 +1,125 @@
+// RUN: llama-opt %s --convert-llama-to-linalg --split-input-file | FileCheck %s
+
+// Tests that embedding gathers table rows inside a parallel generic.
+// CHECK-LABEL: func.func @embedding
+// CHECK-SAME: (%[[TABLE:.*]]: tensor<100x64xbf16>, %[[IDS:.*]]: tensor<?xi32>)
+// CHECK: %[[INIT:.*]] = tensor.empty(%{{.*}}) : tensor<?x64xf32>
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel"]{{.*}} ins(%[[IDS]] : tensor<?xi32>) outs(%[[INIT]] : tensor<?x64xf32>)
+// CHECK: ^bb0(%[[ID:.*]]: i32, %{{.*}}: f32):
+// CHECK: %[[ROW:.*]] = arith.index_cast %[[ID]] : i32 to index
+// CHECK: %[[COL:.*]] = linalg.index 1 : index
+// CHECK: %[[V:.*]] = tensor.extract %[[TABLE]][%[[ROW]], %[[COL]]] : tensor<100x64xbf16>
+// CHECK: %[[E:.*]] = arith.extf %[[V]] : bf16 to f32
+// CHECK: linalg.yield %[[E]]
+func.func @embedding(%table: tensor<100x64xbf16>, %ids: tensor<?xi32>) -> tensor<?x64xf32> {
+  %0 = llama.embedding %table[%ids] : (tensor<100x64xbf16>, tensor<?xi32>) -> tensor<?x64xf32>
+  return %0 : tensor<?x64xf32>
+}
+
+// -----
+
+// Tests that rms_norm reduces x² over the last dim into an f32 accumulator,
+// then scales by rsqrt(mean + eps) and the gain.
+// CHECK-LABEL: func.func @rms_norm
+// CHECK: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK: %[[ACC:.*]] = linalg.fill ins(%[[ZERO]] : f32) outs(%{{.*}} : tensor<4xf32>)
+// CHECK: %[[SUMSQ:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]{{.*}} outs(%[[ACC]] : tensor<4xf32>)
+// CHECK: arith.mulf
+// CHECK: arith.addf
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel"]{{.*}} ins(%{{.*}}, %[[SUMSQ]], %{{.*}} : tensor<4x64xf32>, tensor<4xf32>, tensor<64xf32>)
+// CHECK: %[[DIM:.*]] = arith.constant 6.400000e+01 : f32
+// CHECK: %[[MEAN:.*]] = arith.divf %{{.*}}, %[[DIM]] : f32
+// CHECK: %[[EPS:.*]] = arith.constant 9.99999974E-6 : f32
+// CHECK: %[[SUM:.*]] = arith.addf %[[MEAN]], %[[EPS]] : f32
+// CHECK: math.rsqrt %[[SUM]] : f32
+func.func @rms_norm(%x: tensor<4x64xf32>, %w: tensor<64xf32>) -> tensor<4x64xf32> {
+  %0 = llama.rms_norm %x, %w eps(1.0e-05) : (tensor<4x64xf32>, tensor<64xf32>) -> tensor<4x64xf32>
+  return %0 : tensor<4x64xf32>
+}
+
+// -----
+
+// Tests that linear contracts the input's last dim with the weight's second
+// (x · wᵀ) into a zero-filled accumulator.
+// CHECK-DAG: #[[X:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-DAG: #[[W:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
+// CHECK-DAG: #[[Y:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-LABEL: func.func @linear
+// CHECK: %[[ACC:.*]] = linalg.fill
+// CHECK: linalg.generic {indexing_maps = [#[[X]], #[[W]], #[[Y]]], iterator_types = ["parallel", "parallel", "reduction"]}
+// CHECK-SAME: outs(%[[ACC]] : tensor<?x172xf32>)
+func.func @linear(%x: tensor<?x64xf32>, %w: tensor<172x64xf32>) -> tensor<?x172xf32> {
+  %0 = llama.linear %x, %w : (tensor<?x64xf32>, tensor<172x64xf32>) -> tensor<?x172xf32>
+  return %0 : tensor<?x172xf32>
+}
+
+// -----
+
+// Tests that rope uses the inverse frequencies precomputed in float32
+// (theta 10000, head_dim 8: 10000^(-i/8) for i = 0, 2, 4, 6), rotates halves
+// and combines x·cos + rotate_half(x)·sin.
+// CHECK-LABEL: func.func @rope
+// CHECK: %[[FREQ:.*]] = arith.constant dense<[1.000000e+00, 1.000000e-01, 0.00999999977, 1.000000e-03]> : tensor<4xf32>
+// CHECK: linalg.generic
+// CHECK: %[[I:.*]] = linalg.index 2 : index
+// CHECK: %[[F:.*]] = tensor.extract %[[FREQ]]
+// CHECK: %[[ANGLE:.*]] = arith.mulf %{{.*}}, %[[F]] : f32
+// CHECK-DAG: math.cos %[[ANGLE]]
+// CHECK-DAG: math.sin %[[ANGLE]]
+// CHECK: arith.negf
+// CHECK: arith.select
+func.func @rope(%x: tensor<?x2x8xf32>, %pos: tensor<?xi32>) -> tensor<?x2x8xf32> {
+  %0 = llama.rope %x, %pos theta(1.0e+04) : (tensor<?x2x8xf32>, tensor<?xi32>) -> tensor<?x2x8xf32>
+  return %0 : tensor<?x2x8xf32>
+}
+
+// -----
+
+// Tests that cached attention writes the new rows at the position, reads
+// rows [0, position + S), groups the query heads per kv head, masks future
+// keys and normalises with a max-subtracted softmax.
+// CHECK-LABEL: func.func @cached_attention
+// CHECK-SAME: (%[[Q:.*]]: tensor<?x4x8xf32>, %[[K:.*]]: tensor<?x2x8xf32>, %[[V:.*]]: tensor<?x2x8xf32>, %[[KC:.*]]: tensor<32x2x8xf32>, %[[VC:.*]]: tensor<32x2x8xf32>, %[[POS:.*]]: i64)
+// CHECK: %[[P:.*]] = arith.index_cast %[[POS]] : i64 to index
+// CHECK: %[[KC2:.*]] = tensor.insert_slice %[[K]] into %[[KC]][%[[P]], 0, 0]
+// CHECK: %[[VC2:.*]] = tensor.insert_slice %[[V]] into %[[VC]][%[[P]], 0, 0]
+// CHECK: %[[L:.*]] = arith.addi %[[P]], %{{.*}} : index
+// CHECK: %[[KEYS:.*]] = tensor.extract_slice %[[KC2]][0, 0, 0] [%[[L]], 2, 8] [1, 1, 1]
+// CHECK: %[[VALUES:.*]] = tensor.extract_slice %[[VC2]][0, 0, 0] [%[[L]], 2, 8] [1, 1, 1]
+// CHECK: %[[QG:.*]] = tensor.expand_shape %[[Q]] {{\[}}[0], [1, 2], [3]] output_shape [%{{.*}}, 2, 2, 8]
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]{{.*}} ins(%[[QG]], %[[KEYS]]
+// CHECK: arith.cmpi ugt
+// CHECK: arith.maximumf
+// CHECK: math.exp
+// CHECK: arith.divf
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]{{.*}} ins(%{{.*}}, %[[VALUES]]
+// CHECK: %[[OUT:.*]] = tensor.collapse_shape %{{.*}} {{\[}}[0], [1, 2], [3]] : tensor<?x2x2x8xf32> into tensor<?x4x8xf32>
+// CHECK: return %[[OUT]], %[[KC2]], %[[VC2]]
+func.func @cached_attention(%q: tensor<?x4x8xf32>, %k: tensor<?x2x8xf32>, %v: tensor<?x2x8xf32>,
+                            %kc: tensor<32x2x8xf32>, %vc: tensor<32x2x8xf32>, %pos: i64)
+    -> (tensor<?x4x8xf32>, tensor<32x2x8xf32>, tensor<32x2x8xf32>) {
+  %o, %kc2, %vc2 = llama.cached_attention %q, %k, %v cache(%kc, %vc) at %pos scale(0.35355339059327373)
+      : (tensor<?x4x8xf32>, tensor<?x2x8xf32>, tensor<?x2x8xf32>, tensor<32x2x8xf32>, tensor<32x2x8xf32>, i64)
+      -> (tensor<?x4x8xf32>, tensor<32x2x8xf32>, tensor<32x2x8xf32>)
+  return %o, %kc2, %vc2 : tensor<?x4x8xf32>, tensor<32x2x8xf32>, tensor<32x2x8xf32>
+}
+
+// -----
+
+// Tests swiglu as silu(gate) * up = gate / (1 + exp(-gate)) * up and add as addf.
+// CHECK-LABEL: func.func @swiglu_add
+// CHECK: linalg.generic
+// CHECK: ^bb0(%[[G:.*]]: f32, %[[U:.*]]: f32, %{{.*}}: f32):
+// CHECK: %[[NEG:.*]] = arith.negf %[[G]]
+// CHECK: %[[EXP:.*]] = math.exp %[[NEG]]
+// CHECK: %[[DEN:.*]] = arith.addf %{{.*}}, %[[EXP]]
+// CHECK: %[[SIG:.*]] = arith.divf %{{.*}}, %[[DEN]]
+// CHECK: %[[SILU:.*]] = arith.mulf %[[G]], %[[SIG]]
+// CHECK: arith.mulf %[[SILU]], %[[U]]
+// CHECK: linalg.generic
+// CHECK: arith.addf
+func.func @swiglu_add(%g: tensor<4x172xf32>, %u: tensor<4x172xf32>) -> tensor<4x172xf32> {
+  %h = llama.swiglu %g, %u : tensor<4x172xf32>
+  %r = llama.add %h, %u : tensor<4x172xf32>
+  return %r : tensor<4x172xf32>
+}

@@ -1,0 +1,146 @@
+//===- Codegen.cpp - LLVM dialect to native code --------------------------===//
+
+#include "Codegen.h"
+
+#include "mlir/Target/LLVMIR/Export.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+
+using namespace llvm;
+
+namespace llamac {
+namespace {
+
+Error makeError(const Twine &message) {
+  return createStringError(inconvertibleErrorCode(), message);
+}
+
+std::string hostFeatures() {
+  SmallVector<std::string> features;
+  for (const StringMapEntry<bool> &feature : sys::getHostCPUFeatures())
+    features.push_back((feature.second ? "+" : "-") + feature.first().str());
+  llvm::sort(features);
+  return join(features, ",");
+}
+
+Expected<std::unique_ptr<TargetMachine>>
+createTargetMachine(const CodegenOptions &options) {
+  static bool initialized = [] {
+    InitializeNativeTarget();
+    InitializeNativeTargetAsmPrinter();
+    return true;
+  }();
+  (void)initialized;
+  Triple triple(sys::getProcessTriple());
+  std::string error;
+  const Target *target = TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return makeError("no LLVM target for " + triple.str() + ": " + error);
+  std::string cpu = options.cpu.empty() ? sys::getHostCPUName().str()
+                                        : options.cpu;
+  std::string features =
+      options.features.empty() && options.cpu.empty() ? hostFeatures()
+                                                       : options.features;
+  CodeGenOptLevel level = options.optLevel >= 3   ? CodeGenOptLevel::Aggressive
+                          : options.optLevel == 2 ? CodeGenOptLevel::Default
+                          : options.optLevel == 1 ? CodeGenOptLevel::Less
+                                                  : CodeGenOptLevel::None;
+  std::unique_ptr<TargetMachine> machine(target->createTargetMachine(
+      triple, cpu, features, TargetOptions(), Reloc::PIC_, std::nullopt,
+      level));
+  if (!machine)
+    return makeError("cannot create a target machine for CPU '" + cpu + "'");
+  return machine;
+}
+
+} // namespace
+
+Expected<std::unique_ptr<Module>>
+translateAndOptimize(mlir::ModuleOp module, LLVMContext &context,
+                     const CodegenOptions &options) {
+  std::unique_ptr<Module> llvmModule =
+      mlir::translateModuleToLLVMIR(module, context, "llama_model");
+  if (!llvmModule)
+    return makeError("cannot translate the LLVM dialect to LLVM IR");
+  Expected<std::unique_ptr<TargetMachine>> machine =
+      createTargetMachine(options);
+  if (!machine)
+    return machine.takeError();
+  llvmModule->setTargetTriple((*machine)->getTargetTriple());
+  llvmModule->setDataLayout((*machine)->createDataLayout());
+
+  LoopAnalysisManager loops;
+  FunctionAnalysisManager functions;
+  CGSCCAnalysisManager cgscc;
+  ModuleAnalysisManager modules;
+  PassBuilder builder(machine->get());
+  builder.registerModuleAnalyses(modules);
+  builder.registerCGSCCAnalyses(cgscc);
+  builder.registerFunctionAnalyses(functions);
+  builder.registerLoopAnalyses(loops);
+  builder.crossRegisterProxies(loops, functions, cgscc, modules);
+  OptimizationLevel level = options.optLevel >= 3   ? OptimizationLevel::O3
+                            : options.optLevel == 2 ? OptimizationLevel::O2
+                            : options.optLevel == 1 ? OptimizationLevel::O1
+                                                    : OptimizationLevel::O0;
+  ModulePassManager passes = level == OptimizationLevel::O0
+                                 ? builder.buildO0DefaultPipeline(level)
+                                 : builder.buildPerModuleDefaultPipeline(level);
+  passes.run(*llvmModule, modules);
+  return std::move(llvmModule);
+}
+
+Error writeObjectFile(Module &module, const CodegenOptions &options,
+                      StringRef path) {
+  Expected<std::unique_ptr<TargetMachine>> machine =
+      createTargetMachine(options);
+  if (!machine)
+    return machine.takeError();
+  std::error_code ec;
+  ToolOutputFile output(path, ec, sys::fs::OF_None);
+  if (ec)
+    return makeError("cannot open '" + path + "': " + ec.message());
+  legacy::PassManager passes;
+  if ((*machine)->addPassesToEmitFile(passes, output.os(), nullptr,
+                                      CodeGenFileType::ObjectFile))
+    return makeError("the target cannot emit object files");
+  passes.run(module);
+  output.os().flush();
+  if (output.os().has_error())
+    return makeError("cannot write '" + path + "'");
+  output.keep();
+  return Error::success();
+}
+
+Error linkSharedLibrary(StringRef objectPath, StringRef libraryPath) {
+  // clang drives lld with the system's library paths; found next to the LLVM
+  // this compiler was built with, else on PATH.
+  std::string clang = LLAMAC_CLANG;
+  if (!sys::fs::can_execute(clang)) {
+    ErrorOr<std::string> found = sys::findProgramByName("clang");
+    if (!found)
+      return makeError("cannot find clang to link '" + libraryPath +
+                       "' (looked for " + LLAMAC_CLANG + " and on PATH)");
+    clang = *found;
+  }
+  SmallVector<StringRef> args = {clang,       "-shared",    "-fuse-ld=lld",
+                                 "-o",        libraryPath, objectPath,
+                                 "-lm"};
+  std::string error;
+  int status = sys::ExecuteAndWait(clang, args, std::nullopt, {}, 0, 0, &error);
+  if (status != 0)
+    return makeError("linking '" + libraryPath + "' failed" +
+                     (error.empty() ? "" : ": " + error));
+  return Error::success();
+}
+
+} // namespace llamac

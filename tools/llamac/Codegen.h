@@ -1,0 +1,38 @@
+//===- Codegen.h - LLVM dialect to native code ------------------*- C++ -*-===//
+#ifndef LLAMAC_TOOLS_LLAMAC_CODEGEN_H
+#define LLAMAC_TOOLS_LLAMAC_CODEGEN_H
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/Error.h"
+
+#include <memory>
+#include <string>
+
+namespace llamac {
+
+struct CodegenOptions {
+  std::string cpu;        // "" = the host CPU
+  std::string features;   // "" = the host CPU's features, e.g. "+avx2,-fma"
+  unsigned optLevel = 3;  // 0..3
+};
+
+/// Translates an LLVM-dialect module to LLVM IR for the target and optimizes
+/// it at `optLevel`.
+llvm::Expected<std::unique_ptr<llvm::Module>>
+translateAndOptimize(mlir::ModuleOp module, llvm::LLVMContext &context,
+                     const CodegenOptions &options);
+
+/// Writes `module` as an object file.
+llvm::Error writeObjectFile(llvm::Module &module, const CodegenOptions &options,
+                            llvm::StringRef path);
+
+/// Links an object file into a shared library with clang (+ libm).
+llvm::Error linkSharedLibrary(llvm::StringRef objectPath,
+                              llvm::StringRef libraryPath);
+
+} // namespace llamac
+
+#endif // LLAMAC_TOOLS_LLAMAC_CODEGEN_H
