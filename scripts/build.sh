@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what llamac needs on a fresh Debian 12 machine (only the packages
-# that are missing), configures the build once (Ninja, Release, clang-22 + lld)
-# and builds it. Safe to run again: each step is skipped when already done.
+# that are missing, and a .venv with numpy for the tests), configures the
+# build once (Ninja, Release, clang-22 + lld) and builds it. Safe to run
+# again: each step is skipped when already done.
 #
 #   BUILD_DIR=build  where to build (default: build)
 #   BUILD_TYPE=Release
@@ -25,6 +26,13 @@ if ((${#missing[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null
+fi
+
+# Python with numpy for the reference model, weight files and e2e tests.
+if ! .venv/bin/python -c "import numpy" 2>/dev/null; then
+  echo "build.sh: creating .venv with numpy"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check numpy
 fi
 
 build_dir=${BUILD_DIR:-build}

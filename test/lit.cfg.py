@@ -17,3 +17,6 @@ config.environment["PATH"] = os.pathsep.join(
     [config.llamac_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")]
 )
 config.substitutions.append(("%llamac_src", config.llamac_src_root))
+config.substitutions.append(("%llamac_bin", config.llamac_tools_dir))
+# The venv scripts/build.sh makes, with numpy for the reference model.
+config.substitutions.append(("%python", config.python))

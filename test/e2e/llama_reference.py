@@ -2,75 +2,15 @@
 
 float32 throughout, with the operations in the order `transformers`'
 LlamaForCausalLM performs them (eager attention), so compiled results can be
-held to tight tolerances. `check_against_hf.py` checks it against HF itself.
+held to tight tolerances.
 """
+import os
+import sys
+
 import numpy as np
 
-
-class Config:
-    def __init__(self, dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size,
-                 seq_len, norm_eps=1e-5, rope_theta=10000.0, tie_embeddings=False):
-        self.dim, self.hidden_dim, self.n_layers = dim, hidden_dim, n_layers
-        self.n_heads, self.n_kv_heads, self.vocab_size = n_heads, n_kv_heads, vocab_size
-        self.seq_len, self.norm_eps, self.rope_theta = seq_len, norm_eps, rope_theta
-        self.tie_embeddings = tie_embeddings
-        self.head_dim = dim // n_heads
-
-    @classmethod
-    def from_hf(cls, hf):
-        return cls(hf["hidden_size"], hf["intermediate_size"], hf["num_hidden_layers"],
-                   hf["num_attention_heads"],
-                   hf.get("num_key_value_heads") or hf["num_attention_heads"],
-                   hf["vocab_size"], hf["max_position_embeddings"],
-                   hf.get("rms_norm_eps", 1e-6), hf.get("rope_theta", 10000.0),
-                   hf.get("tie_word_embeddings", False))
-
-    def to_hf(self):
-        return {"architectures": ["LlamaForCausalLM"], "model_type": "llama",
-                "hidden_act": "silu", "hidden_size": self.dim,
-                "intermediate_size": self.hidden_dim,
-                "num_hidden_layers": self.n_layers, "num_attention_heads": self.n_heads,
-                "num_key_value_heads": self.n_kv_heads, "vocab_size": self.vocab_size,
-                "max_position_embeddings": self.seq_len, "rms_norm_eps": self.norm_eps,
-                "rope_theta": self.rope_theta, "tie_word_embeddings": self.tie_embeddings,
-                "torch_dtype": "float32"}
-
-
-def weight_shapes(c):
-    """HF tensor names and shapes, in the order llamac's manifest lists them."""
-    q, kv = c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim
-    shapes = {"model.embed_tokens.weight": (c.vocab_size, c.dim)}
-    for i in range(c.n_layers):
-        p = f"model.layers.{i}."
-        shapes.update({
-            p + "input_layernorm.weight": (c.dim,),
-            p + "self_attn.q_proj.weight": (q, c.dim),
-            p + "self_attn.k_proj.weight": (kv, c.dim),
-            p + "self_attn.v_proj.weight": (kv, c.dim),
-            p + "self_attn.o_proj.weight": (c.dim, q),
-            p + "post_attention_layernorm.weight": (c.dim,),
-            p + "mlp.gate_proj.weight": (c.hidden_dim, c.dim),
-            p + "mlp.up_proj.weight": (c.hidden_dim, c.dim),
-            p + "mlp.down_proj.weight": (c.dim, c.hidden_dim),
-        })
-    shapes["model.norm.weight"] = (c.dim,)
-    if not c.tie_embeddings:
-        shapes["lm_head.weight"] = (c.vocab_size, c.dim)
-    return shapes
-
-
-def random_weights(c, seed):
-    """Deterministic random weights: N(0, 0.02) matrices (as HF's init) with a
-    larger spread so logits are not all alike, norm gains around 1."""
-    rng = np.random.default_rng(seed)
-    weights = {}
-    for name, shape in weight_shapes(c).items():
-        if len(shape) == 1:
-            w = 1.0 + 0.1 * rng.standard_normal(shape)
-        else:
-            w = rng.standard_normal(shape) / np.sqrt(shape[1])
-        weights[name] = w.astype(np.float32)
-    return weights
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples"))
+from llama_weights import Config  # noqa: E402  (the shapes, shared with the weights)
 
 
 def rms_norm(x, w, eps):

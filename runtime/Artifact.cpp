@@ -1,0 +1,103 @@
+//===- Artifact.cpp - a compiled model library ----------------------------===//
+
+#include "runtime/Artifact.h"
+
+#include "runtime/Error.h"
+#include "runtime/Json.h"
+
+#include <dlfcn.h>
+
+namespace llamart {
+
+int64_t TensorSpec::numElements() const {
+  int64_t count = 1;
+  for (int64_t size : shape)
+    count *= size;
+  return count;
+}
+
+namespace {
+
+const JsonValue &member(const JsonValue &object, const std::string &key,
+                        const std::string &where) {
+  const JsonValue *value = object.find(key);
+  if (!value)
+    throw RuntimeError(where + ": the manifest has no '" + key + "'");
+  return *value;
+}
+
+int64_t integerMember(const JsonValue &object, const std::string &key,
+                      const std::string &where) {
+  const JsonValue &value = member(object, key, where);
+  if (!value.isInteger || value.integer <= 0)
+    throw RuntimeError(where + ": manifest field '" + key +
+                       "' is not a positive integer");
+  return value.integer;
+}
+
+std::vector<TensorSpec> tensorList(const JsonValue &list,
+                                   const std::string &where) {
+  if (!list.isArray())
+    throw RuntimeError(where + ": malformed tensor list in the manifest");
+  std::vector<TensorSpec> specs;
+  for (const JsonValue &entry : list.array) {
+    TensorSpec spec;
+    const JsonValue &name = member(entry, "name", where);
+    const JsonValue &shape = member(entry, "shape", where);
+    if (!name.isString() || !shape.isArray())
+      throw RuntimeError(where + ": malformed tensor entry in the manifest");
+    spec.name = name.string;
+    for (const JsonValue &size : shape.array)
+      spec.shape.push_back(size.integer);
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
+
+} // namespace
+
+Artifact::Artifact(const std::string &path) {
+  // A path without a slash would be searched for on the library path.
+  std::string loadPath = path.find('/') == std::string::npos ? "./" + path : path;
+  handle = dlopen(loadPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle)
+    throw RuntimeError("cannot load artifact '" + path + "': " + dlerror());
+  auto *manifest = static_cast<const char *>(dlsym(handle, "llama_manifest"));
+  if (!manifest)
+    throw RuntimeError("'" + path +
+                       "' is not a llamac artifact (no llama_manifest)");
+  JsonValue json = parseJson(manifest, path + " manifest");
+  const JsonValue *format = json.find("format");
+  const JsonValue *version = json.find("version");
+  if (!format || format->string != "llamac-artifact" || !version ||
+      version->integer != 1)
+    throw RuntimeError("'" + path + "' has an unknown manifest format");
+
+  const JsonValue &config = member(json, "config", path);
+  model.dim = integerMember(config, "dim", path);
+  model.hiddenDim = integerMember(config, "hidden_dim", path);
+  model.nLayers = integerMember(config, "n_layers", path);
+  model.nHeads = integerMember(config, "n_heads", path);
+  model.nKvHeads = integerMember(config, "n_kv_heads", path);
+  model.headDim = integerMember(config, "head_dim", path);
+  model.vocabSize = integerMember(config, "vocab_size", path);
+  model.seqLen = integerMember(config, "seq_len", path);
+  model.normEps = member(config, "norm_eps", path).number;
+  model.ropeTheta = member(config, "rope_theta", path).number;
+  model.tieEmbeddings = member(config, "tie_embeddings", path).boolean;
+  weightSpecs = tensorList(member(json, "weights", path), path);
+  cacheSpecs = tensorList(member(json, "kv_caches", path), path);
+  compilerVersion = member(json, "compiler", path).string;
+
+  prefillFn = reinterpret_cast<EntryPoint>(dlsym(handle, "llama_prefill"));
+  decodeFn = reinterpret_cast<EntryPoint>(dlsym(handle, "llama_decode"));
+  if (!prefillFn || !decodeFn)
+    throw RuntimeError("'" + path + "' lacks llama_prefill or llama_decode");
+}
+
+Artifact::~Artifact() {
+  if (handle)
+    dlclose(handle);
+}
+
+} // namespace llamart

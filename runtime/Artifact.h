@@ -1,0 +1,62 @@
+//===- Artifact.h - a compiled model library --------------------*- C++ -*-===//
+//
+// Loads a library made by `llamac -o` and reads its manifest: the model
+// config, the weights it expects (HF names, shapes), its KV caches and the
+// C entry points
+//   void llama_<name>(const int32_t *tokens, int64_t n_tokens,
+//                     int64_t position, float *const *weights,
+//                     float *const *kv_caches, float *logits);
+//
+//===----------------------------------------------------------------------===//
+#ifndef LLAMAC_RUNTIME_ARTIFACT_H
+#define LLAMAC_RUNTIME_ARTIFACT_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace llamart {
+
+struct ModelShape {
+  int64_t dim = 0, hiddenDim = 0, nLayers = 0, nHeads = 0, nKvHeads = 0,
+          headDim = 0, vocabSize = 0, seqLen = 0;
+  double normEps = 0, ropeTheta = 0;
+  bool tieEmbeddings = false;
+};
+
+struct TensorSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+  int64_t numElements() const;
+};
+
+using EntryPoint = void (*)(const int32_t *tokens, int64_t numTokens,
+                            int64_t position, float *const *weights,
+                            float *const *kvCaches, float *logits);
+
+class Artifact {
+public:
+  /// Loads the library; throws RuntimeError if it is not a llamac artifact.
+  explicit Artifact(const std::string &path);
+  ~Artifact();
+  Artifact(const Artifact &) = delete;
+  Artifact &operator=(const Artifact &) = delete;
+
+  const ModelShape &shape() const { return model; }
+  const std::vector<TensorSpec> &weights() const { return weightSpecs; }
+  const std::vector<TensorSpec> &kvCaches() const { return cacheSpecs; }
+  const std::string &compiler() const { return compilerVersion; }
+  EntryPoint prefill() const { return prefillFn; }
+  EntryPoint decode() const { return decodeFn; }
+
+private:
+  void *handle = nullptr;
+  ModelShape model;
+  std::vector<TensorSpec> weightSpecs, cacheSpecs;
+  std::string compilerVersion;
+  EntryPoint prefillFn = nullptr, decodeFn = nullptr;
+};
+
+} // namespace llamart
+
+#endif // LLAMAC_RUNTIME_ARTIFACT_H

@@ -1,0 +1,104 @@
+//===- Model.cpp - a compiled model with its weights and KV cache ---------===//
+
+#include "runtime/Model.h"
+
+#include "runtime/Error.h"
+
+#include <cstdint>
+#include <set>
+
+namespace llamart {
+namespace {
+
+std::string shapeString(const std::vector<int64_t> &shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
+// Tensors some checkpoints carry that the model recomputes.
+bool isIgnorable(const std::string &name) {
+  const std::string suffix = "rotary_emb.inv_freq";
+  return name.size() >= suffix.size() &&
+         name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+} // namespace
+
+Model::Model(const Artifact &artifact, const SafeTensors &checkpoint)
+    : artifact(artifact) {
+  std::set<std::string> expected;
+  for (const TensorSpec &spec : artifact.weights()) {
+    expected.insert(spec.name);
+    const TensorView *tensor = checkpoint.find(spec.name);
+    if (!tensor)
+      throw RuntimeError("weights: missing tensor '" + spec.name + "' " +
+                         shapeString(spec.shape));
+    if (tensor->shape != spec.shape)
+      throw RuntimeError(tensor->file + ": tensor '" + spec.name +
+                         "' has shape " + shapeString(tensor->shape) +
+                         " but the artifact expects " +
+                         shapeString(spec.shape) +
+                         " (weights for another config?)");
+    // f32 data aligned for float loads is used in place; everything else
+    // is converted once, here.
+    if (tensor->dtype == DType::F32 &&
+        reinterpret_cast<uintptr_t>(tensor->data) % alignof(float) == 0) {
+      weightPointers.push_back(
+          const_cast<float *>(reinterpret_cast<const float *>(tensor->data)));
+      continue;
+    }
+    converted.emplace_back(spec.numElements());
+    convertToF32(tensor->dtype, tensor->data, converted.back().data(),
+                 spec.numElements());
+    weightPointers.push_back(converted.back().data());
+  }
+  for (const auto &[name, tensor] : checkpoint.tensors())
+    if (!expected.count(name) && !isIgnorable(name))
+      throw RuntimeError(tensor.file + ": unexpected tensor '" + name +
+                         "' (weights for another config?)");
+  for (const TensorSpec &spec : artifact.kvCaches()) {
+    caches.emplace_back(spec.numElements(), 0.0f);
+    cachePointers.push_back(caches.back().data());
+  }
+}
+
+void Model::check(const std::vector<int32_t> &tokens) const {
+  if (tokens.empty())
+    throw RuntimeError("the prompt is empty");
+  const ModelShape &s = shape();
+  for (int32_t token : tokens)
+    if (token < 0 || token >= s.vocabSize)
+      throw RuntimeError("token id " + std::to_string(token) +
+                         " is outside the vocabulary [0, " +
+                         std::to_string(s.vocabSize) + ")");
+  if (pos + int64_t(tokens.size()) > s.seqLen)
+    throw RuntimeError("the sequence would reach " +
+                       std::to_string(pos + tokens.size()) +
+                       " tokens, more than the artifact's maximum of " +
+                       std::to_string(s.seqLen) +
+                       " (recompile with llamac --max-seq-len)");
+}
+
+std::vector<float> Model::prefill(const std::vector<int32_t> &tokens) {
+  check(tokens);
+  std::vector<float> logits(tokens.size() * shape().vocabSize);
+  artifact.prefill()(tokens.data(), int64_t(tokens.size()), pos,
+                     weightPointers.data(), cachePointers.data(),
+                     logits.data());
+  pos += int64_t(tokens.size());
+  return logits;
+}
+
+std::vector<float> Model::decode(int32_t token) {
+  std::vector<int32_t> tokens = {token};
+  check(tokens);
+  std::vector<float> logits(shape().vocabSize);
+  artifact.decode()(tokens.data(), 1, pos, weightPointers.data(),
+                    cachePointers.data(), logits.data());
+  pos += 1;
+  return logits;
+}
+
+} // namespace llamart

@@ -1,0 +1,42 @@
+//===- Model.h - a compiled model with its weights and KV cache -*- C++ -*-===//
+#ifndef LLAMAC_RUNTIME_MODEL_H
+#define LLAMAC_RUNTIME_MODEL_H
+
+#include "runtime/Artifact.h"
+#include "runtime/SafeTensors.h"
+
+#include <memory>
+#include <vector>
+
+namespace llamart {
+
+/// Binds a checkpoint to an artifact (checking every name, shape and dtype
+/// against the manifest) and runs it, keeping the KV cache and position.
+class Model {
+public:
+  Model(const Artifact &artifact, const SafeTensors &checkpoint);
+
+  const ModelShape &shape() const { return artifact.shape(); }
+  int64_t position() const { return pos; }
+
+  /// Runs `tokens` from the current position; returns their logits,
+  /// [tokens.size(), vocab_size] row-major. Throws on an empty prompt, an id
+  /// outside the vocabulary or running past the maximum sequence length.
+  std::vector<float> prefill(const std::vector<int32_t> &tokens);
+  /// One token; returns its logits [vocab_size].
+  std::vector<float> decode(int32_t token);
+
+private:
+  void check(const std::vector<int32_t> &tokens) const;
+
+  const Artifact &artifact;
+  std::vector<std::vector<float>> converted; // weights that needed a copy
+  std::vector<float *> weightPointers;       // manifest order
+  std::vector<std::vector<float>> caches;    // [seq_len, n_kv_heads, head_dim]
+  std::vector<float *> cachePointers;
+  int64_t pos = 0;
+};
+
+} // namespace llamart
+
+#endif // LLAMAC_RUNTIME_MODEL_H

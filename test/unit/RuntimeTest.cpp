@@ -1,0 +1,95 @@
+//===- RuntimeTest.cpp - runtime pieces that need no compiled model -------===//
+
+#include "runtime/Error.h"
+#include "runtime/Json.h"
+#include "runtime/SafeTensors.h"
+#include "runtime/Sampler.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+using namespace llamart;
+
+namespace {
+
+TEST(Json, ParsesNestedValuesAndEscapes) {
+  JsonValue v = parseJson(
+      R"({"a": [1, -2.5e1, true, null], "s": "x\"\u00e9\n", "n": {"k": 7}})",
+      "test");
+  ASSERT_TRUE(v.isObject());
+  const JsonValue &a = *v.find("a");
+  ASSERT_EQ(a.array.size(), 4u);
+  EXPECT_TRUE(a.array[0].isInteger);
+  EXPECT_EQ(a.array[0].integer, 1);
+  EXPECT_FALSE(a.array[1].isInteger);
+  EXPECT_DOUBLE_EQ(a.array[1].number, -25.0);
+  EXPECT_TRUE(a.array[2].boolean);
+  EXPECT_EQ(v.find("s")->string, "x\"\xc3\xa9\n");
+  EXPECT_EQ(v.find("n")->find("k")->integer, 7);
+}
+
+TEST(Json, RejectsMalformedText) {
+  for (const char *text : {"{", "[1,]", "{\"a\" 1}", "\"open", "01x", "{} {}",
+                           "[1, 2", "tru"})
+    EXPECT_THROW(parseJson(text, "test"), RuntimeError) << text;
+}
+
+float convertOne(DType dtype, uint16_t bits) {
+  float out;
+  uint8_t bytes[2];
+  std::memcpy(bytes, &bits, 2);
+  convertToF32(dtype, bytes, &out, 1);
+  return out;
+}
+
+TEST(Conversion, BFloat16) {
+  EXPECT_EQ(convertOne(DType::BF16, 0x3F80), 1.0f);
+  EXPECT_EQ(convertOne(DType::BF16, 0xC020), -2.5f);
+}
+
+TEST(Conversion, Float16IncludingSubnormalsAndInfinity) {
+  EXPECT_EQ(convertOne(DType::F16, 0x3C00), 1.0f);
+  EXPECT_EQ(convertOne(DType::F16, 0xC100), -2.5f);
+  EXPECT_EQ(convertOne(DType::F16, 0x0001), std::ldexp(1.0f, -24));
+  EXPECT_EQ(convertOne(DType::F16, 0x03FF), 1023 * std::ldexp(1.0f, -24));
+  EXPECT_EQ(convertOne(DType::F16, 0x7BFF), 65504.0f);
+  EXPECT_TRUE(std::isinf(convertOne(DType::F16, 0x7C00)));
+  EXPECT_TRUE(std::isnan(convertOne(DType::F16, 0x7E00)));
+  EXPECT_EQ(convertOne(DType::F16, 0x8000), -0.0f);
+}
+
+TEST(Sampler, GreedyTakesTheArgmax) {
+  float logits[] = {0.1f, 3.0f, -1.0f, 2.9f};
+  Sampler sampler({});
+  EXPECT_EQ(sampler.sample(logits, 4), 1);
+}
+
+TEST(Sampler, SameSeedSameTokens) {
+  float logits[] = {0.5f, 0.4f, 0.3f, 0.2f, 0.1f, 0.0f};
+  SamplerOptions options{1.0f, 0, 1.0f, 42};
+  Sampler a(options), b(options);
+  std::vector<int32_t> first, second;
+  for (int i = 0; i < 50; ++i) {
+    first.push_back(a.sample(logits, 6));
+    second.push_back(b.sample(logits, 6));
+  }
+  EXPECT_EQ(first, second);
+  // And the draws are spread over several tokens.
+  std::sort(first.begin(), first.end());
+  EXPECT_GE(std::unique(first.begin(), first.end()) - first.begin(), 4);
+}
+
+TEST(Sampler, TopKAndTopPRestrictTheChoice) {
+  float logits[] = {1.0f, 5.0f, 4.9f, 0.0f};
+  Sampler topK({2.0f, 2, 1.0f, 7});
+  Sampler topP({1.0f, 0, 0.01f, 7});
+  for (int i = 0; i < 100; ++i) {
+    int32_t k = topK.sample(logits, 4);
+    EXPECT_TRUE(k == 1 || k == 2) << k;
+    EXPECT_EQ(topP.sample(logits, 4), 1);
+  }
+}
+
+} // namespace
