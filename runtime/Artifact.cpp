@@ -66,33 +66,42 @@ Artifact::Artifact(const std::string &path) {
   if (!manifest)
     throw RuntimeError("'" + path +
                        "' is not a llamac artifact (no llama_manifest)");
-  JsonValue json = parseJson(manifest, path + " manifest");
-  const JsonValue *format = json.find("format");
-  const JsonValue *version = json.find("version");
-  if (!format || format->string != "llamac-artifact" || !version ||
-      version->integer != 1)
-    throw RuntimeError("'" + path + "' has an unknown manifest format");
-
-  const JsonValue &config = member(json, "config", path);
-  model.dim = integerMember(config, "dim", path);
-  model.hiddenDim = integerMember(config, "hidden_dim", path);
-  model.nLayers = integerMember(config, "n_layers", path);
-  model.nHeads = integerMember(config, "n_heads", path);
-  model.nKvHeads = integerMember(config, "n_kv_heads", path);
-  model.headDim = integerMember(config, "head_dim", path);
-  model.vocabSize = integerMember(config, "vocab_size", path);
-  model.seqLen = integerMember(config, "seq_len", path);
-  model.normEps = member(config, "norm_eps", path).number;
-  model.ropeTheta = member(config, "rope_theta", path).number;
-  model.tieEmbeddings = member(config, "tie_embeddings", path).boolean;
-  weightSpecs = tensorList(member(json, "weights", path), path);
-  cacheSpecs = tensorList(member(json, "kv_caches", path), path);
-  compilerVersion = member(json, "compiler", path).string;
-
+  readManifest(manifest, path);
   prefillFn = reinterpret_cast<EntryPoint>(dlsym(handle, "llama_prefill"));
   decodeFn = reinterpret_cast<EntryPoint>(dlsym(handle, "llama_decode"));
   if (!prefillFn || !decodeFn)
     throw RuntimeError("'" + path + "' lacks llama_prefill or llama_decode");
+}
+
+Artifact::Artifact(const char *manifest, EntryPoint prefill, EntryPoint decode)
+    : prefillFn(prefill), decodeFn(decode) {
+  readManifest(manifest, "the built-in model");
+}
+
+void Artifact::readManifest(const char *manifest, const std::string &where) {
+  JsonValue json = parseJson(manifest, where + " manifest");
+  const JsonValue *format = json.find("format");
+  const JsonValue *version = json.find("version");
+  if (!format || format->string != "llamac-artifact" || !version ||
+      version->integer != 1)
+    throw RuntimeError("'" + where + "' has an unknown manifest format");
+
+  const JsonValue &config = member(json, "config", where);
+  model.dim = integerMember(config, "dim", where);
+  model.hiddenDim = integerMember(config, "hidden_dim", where);
+  model.nLayers = integerMember(config, "n_layers", where);
+  model.nHeads = integerMember(config, "n_heads", where);
+  model.nKvHeads = integerMember(config, "n_kv_heads", where);
+  model.headDim = integerMember(config, "head_dim", where);
+  model.vocabSize = integerMember(config, "vocab_size", where);
+  model.seqLen = integerMember(config, "seq_len", where);
+  model.normEps = member(config, "norm_eps", where).number;
+  model.ropeTheta = member(config, "rope_theta", where).number;
+  model.tieEmbeddings = member(config, "tie_embeddings", where).boolean;
+  weightSpecs = tensorList(member(json, "weights", where), where);
+  cacheSpecs = tensorList(member(json, "kv_caches", where), where);
+  compilerVersion = member(json, "compiler", where).string;
+
 }
 
 Artifact::~Artifact() {

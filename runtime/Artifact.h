@@ -38,6 +38,8 @@ class Artifact {
 public:
   /// Loads the library; throws RuntimeError if it is not a llamac artifact.
   explicit Artifact(const std::string &path);
+  /// A model linked into this executable (llamac --emit=exe).
+  Artifact(const char *manifest, EntryPoint prefill, EntryPoint decode);
   ~Artifact();
   Artifact(const Artifact &) = delete;
   Artifact &operator=(const Artifact &) = delete;
@@ -50,6 +52,8 @@ public:
   EntryPoint decode() const { return decodeFn; }
 
 private:
+  void readManifest(const char *manifest, const std::string &where);
+
   void *handle = nullptr;
   ModelShape model;
   std::vector<TensorSpec> weightSpecs, cacheSpecs;

@@ -30,40 +30,72 @@ std::vector<int32_t> Tokenizer::encode(const std::string &text) const {
   return ids;
 }
 
-std::string Tokenizer::decode(const std::vector<int32_t> &ids) const {
-  std::string text;
-  std::vector<int> pieces(ids.begin(), ids.end());
-  auto status = processor->Decode(pieces, &text);
-  if (!status.ok())
-    throw RuntimeError("cannot decode tokens: " + status.ToString());
-  return text;
-}
-
 int32_t Tokenizer::eosId() const { return processor->eos_id(); }
 
 int64_t Tokenizer::vocabSize() const { return processor->GetPieceSize(); }
 
-std::string TextStream::push(int32_t id) {
-  ids.push_back(id);
-  std::string text = tokenizer.decode(ids);
-  // Hold back a trailing incomplete UTF-8 character (byte-fallback pieces
-  // arrive one byte at a time).
-  size_t end = text.size();
-  size_t lead = end;
-  while (lead > printed && lead > 0 &&
-         (static_cast<unsigned char>(text[lead - 1]) & 0xC0) == 0x80)
-    --lead;
-  if (lead > printed && lead > 0) {
-    unsigned char c = static_cast<unsigned char>(text[lead - 1]);
-    size_t length = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-    if (end - (lead - 1) < length)
-      end = lead - 1;
-  }
-  if (end <= printed)
+std::string Tokenizer::pieceText(int32_t id, bool &isByte) const {
+  isByte = processor->IsByte(id);
+  std::string piece = processor->IdToPiece(id);
+  if (isByte) // "<0xAB>"
+    return std::string(1, char(std::stoi(piece.substr(3, 2), nullptr, 16)));
+  if (processor->IsControl(id))
     return "";
-  std::string fresh = text.substr(printed, end - printed);
-  printed = end;
-  return fresh;
+  if (processor->IsUnknown(id))
+    return " \xE2\x81\x87 "; // " ⁇ ", as sentencepiece decodes <unk>
+  std::string text;
+  const std::string space = "\xE2\x96\x81"; // U+2581, sentencepiece's space
+  for (size_t i = 0; i < piece.size();) {
+    if (piece.compare(i, space.size(), space) == 0) {
+      text += ' ';
+      i += space.size();
+    } else {
+      text += piece[i++];
+    }
+  }
+  return text;
+}
+
+/// The length of the UTF-8 sequence `lead` starts (0: not a lead byte).
+static size_t utf8Length(unsigned char lead) {
+  return lead < 0x80 ? 1 : lead >= 0xF8 ? 0 : lead >= 0xF0 ? 4
+         : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 0;
+}
+
+std::string TextStream::takePending(bool force) {
+  const std::string replacement = "\xEF\xBF\xBD";
+  std::string out;
+  size_t i = 0;
+  while (i < pending.size()) {
+    size_t length = utf8Length(static_cast<unsigned char>(pending[i]));
+    bool valid = length > 0;
+    for (size_t k = 1; valid && k < length && i + k < pending.size(); ++k)
+      valid = (static_cast<unsigned char>(pending[i + k]) & 0xC0) == 0x80;
+    if (!valid) { // a stray byte can never complete
+      out += replacement;
+      ++i;
+    } else if (i + length <= pending.size()) {
+      out += pending.substr(i, length);
+      i += length;
+    } else if (force) {
+      out += replacement;
+      i = pending.size();
+    } else {
+      break; // wait for the rest of this character
+    }
+  }
+  pending.erase(0, i);
+  return out;
+}
+
+std::string TextStream::push(int32_t id) {
+  bool isByte = false;
+  std::string text = tokenizer.pieceText(id, isByte);
+  if (isByte) {
+    pending += text;
+    return takePending(/*force=*/false);
+  }
+  return takePending(/*force=*/true) + text;
 }
 
 } // namespace llamart

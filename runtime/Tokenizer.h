@@ -20,26 +20,33 @@ public:
 
   /// BOS followed by the pieces of `text`, as Llama 2 prompts are fed.
   std::vector<int32_t> encode(const std::string &text) const;
-  /// The text of `ids` (byte-fallback pieces become their bytes).
-  std::string decode(const std::vector<int32_t> &ids) const;
   int32_t eosId() const;
   int64_t vocabSize() const;
+
+  /// The text one piece adds when it continues a sequence: "▁" becomes a
+  /// space, control pieces add nothing. A byte-fallback piece ("<0xE2>")
+  /// returns its byte with `isByte` set.
+  std::string pieceText(int32_t id, bool &isByte) const;
 
 private:
   std::unique_ptr<sentencepiece::SentencePieceProcessor> processor;
 };
 
-/// Prints the text of a growing token sequence as it grows: each call writes
-/// only what the new token added, holding back an incomplete UTF-8 sequence.
+/// Turns generated tokens into text as they come: each call returns what the
+/// new token adds. Byte-fallback pieces are held until they form whole UTF-8
+/// characters; bytes that never do become U+FFFD, as sentencepiece decodes.
 class TextStream {
 public:
   explicit TextStream(const Tokenizer &tokenizer) : tokenizer(tokenizer) {}
   std::string push(int32_t id);
 
 private:
+  /// Moves the complete characters of `pending` to the result (and, with
+  /// `force`, the incomplete rest as replacement characters).
+  std::string takePending(bool force);
+
   const Tokenizer &tokenizer;
-  std::vector<int32_t> ids;
-  size_t printed = 0;
+  std::string pending; // bytes of an unfinished UTF-8 character
 };
 
 } // namespace llamart

@@ -4,6 +4,7 @@
 #include "runtime/Json.h"
 #include "runtime/SafeTensors.h"
 #include "runtime/Sampler.h"
+#include "runtime/Tokenizer.h"
 
 #include <gtest/gtest.h>
 
@@ -90,6 +91,39 @@ TEST(Sampler, TopKAndTopPRestrictTheChoice) {
     EXPECT_TRUE(k == 1 || k == 2) << k;
     EXPECT_EQ(topP.sample(logits, 4), 1);
   }
+}
+
+/// True when `text` is whole UTF-8 characters.
+bool isCompleteUtf8(const std::string &text) {
+  for (size_t i = 0; i < text.size();) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    size_t length = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
+    if (length == 0 || i + length > text.size())
+      return false;
+    i += length;
+  }
+  return true;
+}
+
+TEST(Tokenizer, EncodesWithBosAndStreamsByteFallbackAsWholeCharacters) {
+  Tokenizer tokenizer(LLAMAC_SOURCE_DIR "/examples/tiny/tokenizer.model");
+  const std::string text = "na\u00efve \u2713 ok \U0001F999 42";
+  std::vector<int32_t> ids = tokenizer.encode(text);
+  ASSERT_GT(ids.size(), 3u);
+  EXPECT_EQ(ids.front(), 1); // BOS
+  ids.erase(ids.begin());
+  // The tokenizer learned no piece for these characters: they arrive as
+  // byte-fallback pieces, one byte each.
+  EXPECT_GT(ids.size(), 12u);
+  TextStream stream(tokenizer);
+  std::string streamed;
+  for (int32_t id : ids) {
+    std::string chunk = stream.push(id);
+    EXPECT_TRUE(isCompleteUtf8(chunk)) << "chunk of " << chunk.size() << " bytes";
+    streamed += chunk;
+  }
+  // The dummy prefix sentencepiece adds is a space when a sequence goes on.
+  EXPECT_EQ(streamed, " " + text);
 }
 
 } // namespace

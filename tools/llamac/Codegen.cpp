@@ -9,6 +9,7 @@
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -121,26 +122,51 @@ Error writeObjectFile(Module &module, const CodegenOptions &options,
   return Error::success();
 }
 
-Error linkSharedLibrary(StringRef objectPath, StringRef libraryPath) {
-  // clang drives lld with the system's library paths; found next to the LLVM
-  // this compiler was built with, else on PATH.
-  std::string clang = LLAMAC_CLANG;
+/// Runs clang (as `driver`: "clang" or "clang++") with `args`; clang drives
+/// lld with the system's library paths. Found next to the LLVM this compiler
+/// was built with, else on PATH.
+static Error runClang(StringRef driver, ArrayRef<std::string> args,
+                      StringRef output) {
+  std::string clang = (StringRef(LLAMAC_CLANG_DIR) + "/" + driver).str();
   if (!sys::fs::can_execute(clang)) {
-    ErrorOr<std::string> found = sys::findProgramByName("clang");
+    ErrorOr<std::string> found = sys::findProgramByName(driver);
     if (!found)
-      return makeError("cannot find clang to link '" + libraryPath +
-                       "' (looked for " + LLAMAC_CLANG + " and on PATH)");
+      return makeError("cannot find " + driver + " to link '" + output +
+                       "' (looked in " + LLAMAC_CLANG_DIR + " and on PATH)");
     clang = *found;
   }
-  SmallVector<StringRef> args = {clang,       "-shared",    "-fuse-ld=lld",
-                                 "-o",        libraryPath, objectPath,
-                                 "-lm"};
+  SmallVector<StringRef> argv = {clang, "-fuse-ld=lld", "-o", output};
+  for (const std::string &arg : args)
+    argv.push_back(arg);
   std::string error;
-  int status = sys::ExecuteAndWait(clang, args, std::nullopt, {}, 0, 0, &error);
+  int status = sys::ExecuteAndWait(clang, argv, std::nullopt, {}, 0, 0, &error);
   if (status != 0)
-    return makeError("linking '" + libraryPath + "' failed" +
+    return makeError("linking '" + output + "' failed" +
                      (error.empty() ? "" : ": " + error));
   return Error::success();
+}
+
+Error linkSharedLibrary(StringRef objectPath, StringRef libraryPath) {
+  return runClang("clang", {"-shared", objectPath.str(), "-lm"}, libraryPath);
+}
+
+Error linkExecutable(StringRef objectPath, StringRef executablePath,
+                     StringRef runtimeLibDir) {
+  std::vector<std::string> args = {objectPath.str()};
+  for (StringRef library :
+       {"libLlamaBuiltinMain.a", "libLlamaGenerate.a", "libLlamaRuntime.a"}) {
+    SmallString<256> path(runtimeLibDir);
+    sys::path::append(path, library);
+    if (!sys::fs::exists(path))
+      return makeError("cannot find the runtime library '" + path +
+                       "' to link an executable");
+    args.push_back(std::string(path));
+  }
+  for (StringRef library : split(LLAMAC_RUNTIME_LINK_LIBRARIES, ','))
+    args.push_back(library.str());
+  args.push_back("-ldl");
+  args.push_back("-lm");
+  return runClang("clang++", args, executablePath);
 }
 
 } // namespace llamac

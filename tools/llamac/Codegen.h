@@ -33,6 +33,13 @@ llvm::Error writeObjectFile(llvm::Module &module, const CodegenOptions &options,
 llvm::Error linkSharedLibrary(llvm::StringRef objectPath,
                               llvm::StringRef libraryPath);
 
+/// Links an object file with the runtime and llama-run's main() into a
+/// standalone executable. The runtime's static libraries are looked up in
+/// `runtimeLibDir` (the build's or install's lib/).
+llvm::Error linkExecutable(llvm::StringRef objectPath,
+                           llvm::StringRef executablePath,
+                           llvm::StringRef runtimeLibDir);
+
 } // namespace llamac
 
 #endif // LLAMAC_TOOLS_LLAMAC_CODEGEN_H

@@ -5,7 +5,7 @@
 //
 // CONFIG is an HF config.json, a Meta params.json, a directory holding one,
 // or a preset name. --emit stops at a stage of the ladder
-//   llama -> linalg -> llvm-dialect -> llvm-ir -> obj -> lib (default)
+//   llama -> linalg -> llvm-dialect -> llvm-ir -> obj -> lib (default) | exe
 // and writes that stage.
 //
 //===----------------------------------------------------------------------===//
@@ -28,6 +28,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
 
@@ -47,7 +48,15 @@ cl::opt<std::string> outputName("o", cl::init("-"), cl::cat(category),
                                 cl::value_desc("file"));
 
 /// The stages, in the order the compiler passes through them.
-enum class Stage { Llama, Linalg, LLVMDialect, LLVMIR, Object, Library };
+enum class Stage {
+  Llama,
+  Linalg,
+  LLVMDialect,
+  LLVMIR,
+  Object,
+  Library,
+  Executable
+};
 
 cl::opt<Stage> emitStage(
     "emit", cl::init(Stage::Library), cl::cat(category),
@@ -61,7 +70,10 @@ cl::opt<Stage> emitStage(
         clEnumValN(Stage::LLVMIR, "llvm-ir", "optimized LLVM IR"),
         clEnumValN(Stage::Object, "obj", "an object file"),
         clEnumValN(Stage::Library, "lib",
-                   "a shared library the runtime loads (default)")));
+                   "a shared library the runtime loads (default)"),
+        clEnumValN(Stage::Executable, "exe",
+                   "a program that runs like llama-run with the model "
+                   "built in")));
 
 cl::opt<int64_t> maxSeqLen(
     "max-seq-len", cl::init(0), cl::cat(category),
@@ -120,12 +132,13 @@ int main(int argc, char **argv) {
       "one, or a preset:\n  " +
           join(llamac::presetNames(), ", ") + "\n");
 
-  bool binary = emitStage >= Stage::Object;
-  if (binary && outputName == "-")
-    return fail("--emit=" + std::string(binary && emitStage == Stage::Object
-                                            ? "obj"
-                                            : "lib") +
+  if (emitStage >= Stage::Object && outputName == "-") {
+    const char *name = emitStage == Stage::Object    ? "obj"
+                       : emitStage == Stage::Library ? "lib"
+                                                     : "exe";
+    return fail("--emit=" + Twine(name) +
                 " writes a binary file: give its path with -o");
+  }
   if (optLevel > 3)
     return fail("-O must be 0, 1, 2 or 3, got " + Twine(optLevel.getValue()));
 
@@ -187,7 +200,17 @@ int main(int argc, char **argv) {
   FileRemover removeObject(objectPath);
   if (Error error = llamac::writeObjectFile(**llvmModule, codegen, objectPath))
     return fail(toString(std::move(error)));
-  if (Error error = llamac::linkSharedLibrary(objectPath, outputName))
+  if (emitStage == Stage::Library) {
+    if (Error error = llamac::linkSharedLibrary(objectPath, outputName))
+      return fail(toString(std::move(error)));
+    return 0;
+  }
+  // The runtime's static libraries sit in lib/ next to llamac's bin/.
+  std::string self =
+      sys::fs::getMainExecutable(argv[0], reinterpret_cast<void *>(&fail));
+  SmallString<256> libDir(sys::path::parent_path(sys::path::parent_path(self)));
+  sys::path::append(libDir, "lib");
+  if (Error error = llamac::linkExecutable(objectPath, outputName, libDir))
     return fail(toString(std::move(error)));
   return 0;
 }

@@ -1,0 +1,259 @@
+//===- Generate.cpp - llama-run's options and generation loop -------------===//
+
+#include "Generate.h"
+
+#include "runtime/Error.h"
+#include "runtime/Model.h"
+#include "runtime/Npy.h"
+#include "runtime/SafeTensors.h"
+#include "runtime/Tokenizer.h"
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+namespace llamart {
+namespace {
+
+
+std::string usage(const std::string &program, bool wantArtifact) {
+  std::string artifact = wantArtifact ? "ARTIFACT " : "";
+  std::string pad(program.size() + artifact.size(), ' ');
+  return "usage: " + program + " " + artifact +
+         "--weights PATH [--tokenizer tokenizer.model]\n"
+         "       " + pad + "(-p TEXT | --tokens 1,2,3) [-n N] [--temp T] [--top-k K]\n"
+         "       " + pad + "[--top-p P] [--seed S] [-t THREADS] [--dump-logits FILE.npy]\n"
+         "\n" +
+         (wantArtifact ? "  ARTIFACT             a model library made by llamac\n"
+                       : "  (the model is built into this program by llamac --emit=exe)\n") +
+    "  --weights PATH       a .safetensors file or an HF model directory\n"
+    "                       (model.safetensors or a sharded index); F32/BF16/F16\n"
+    "  --tokenizer FILE     a sentencepiece model (needed for -p and text output)\n"
+    "  -p TEXT              the prompt, encoded with BOS\n"
+    "  --tokens IDS         the prompt as comma-separated token ids\n"
+    "  -n N                 tokens to generate (default 64)\n"
+    "  --temp T             sampling temperature; 0 = greedy (default 0)\n"
+    "  --top-k K            sample among the K most likely tokens (default: all)\n"
+    "  --top-p P            nucleus sampling threshold in (0, 1] (default 1)\n"
+    "  --seed S             sampling seed (default 0)\n"
+    "  -t THREADS           threads (this release runs one)\n"
+    "  --dump-logits FILE   write the logits of every consumed token as a\n"
+         "                       float32 .npy of shape [prompt + generated, vocab]\n";
+}
+
+int64_t parseInteger(const std::string &flag, const std::string &text,
+                     int64_t min) {
+  size_t used = 0;
+  long long value = 0;
+  try {
+    value = std::stoll(text, &used);
+  } catch (...) {
+    used = 0;
+  }
+  if (used != text.size() || text.empty() || value < min)
+    throw RuntimeError(flag + " expects an integer of at least " +
+                       std::to_string(min) + ", got '" + text + "'");
+  return value;
+}
+
+float parseFloat(const std::string &flag, const std::string &text, float min,
+                 float max, bool minIncluded) {
+  size_t used = 0;
+  float value = 0;
+  try {
+    value = std::stof(text, &used);
+  } catch (...) {
+    used = 0;
+  }
+  bool aboveMin = minIncluded ? value >= min : value > min;
+  if (used != text.size() || text.empty() || !aboveMin || value > max)
+    throw RuntimeError(flag + " expects a number in " +
+                       (minIncluded ? "[" : "(") + std::to_string(min) + ", " +
+                       std::to_string(max) + "], got '" + text + "'");
+  return value;
+}
+
+std::vector<int32_t> parseTokenList(const std::string &text) {
+  std::vector<int32_t> ids;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string item =
+        text.substr(start, comma == std::string::npos ? std::string::npos
+                                                      : comma - start);
+    ids.push_back(int32_t(parseInteger("--tokens", item, 0)));
+    if (comma == std::string::npos)
+      break;
+    start = comma + 1;
+  }
+  return ids;
+}
+
+} // namespace
+
+GenerateOptions parseGenerateOptions(int argc, char **argv,
+                                     bool wantArtifact) {
+  GenerateOptions options;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string &arg = args[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= args.size())
+        throw RuntimeError(arg + " needs a value");
+      return args[++i];
+    };
+    if (arg == "-h" || arg == "--help") {
+      options.help = true;
+      return options;
+    } else if (arg == "--weights") {
+      options.weights = value();
+    } else if (arg == "--tokenizer") {
+      options.tokenizer = value();
+    } else if (arg == "-p") {
+      options.prompt = value();
+      options.havePrompt = true;
+    } else if (arg == "--tokens") {
+      options.tokenList = value();
+      options.haveTokens = true;
+    } else if (arg == "-n") {
+      options.steps = parseInteger(arg, value(), 0);
+    } else if (arg == "--temp") {
+      options.sampler.temperature = parseFloat(arg, value(), 0, 100, true);
+    } else if (arg == "--top-k") {
+      options.sampler.topK = int(parseInteger(arg, value(), 0));
+    } else if (arg == "--top-p") {
+      options.sampler.topP = parseFloat(arg, value(), 0, 1, false);
+    } else if (arg == "--seed") {
+      options.sampler.seed = uint64_t(parseInteger(arg, value(), 0));
+    } else if (arg == "-t") {
+      options.threads = parseInteger(arg, value(), 1);
+    } else if (arg == "--dump-logits") {
+      options.dumpLogits = value();
+    } else if (!arg.empty() && arg[0] == '-') {
+      throw RuntimeError("unknown option '" + arg + "' (see --help)");
+    } else if (wantArtifact && options.artifact.empty()) {
+      options.artifact = arg;
+    } else {
+      throw RuntimeError("unexpected argument '" + arg + "' (see --help)");
+    }
+  }
+  if (wantArtifact && options.artifact.empty())
+    throw RuntimeError("no ARTIFACT given (see --help)");
+  if (options.weights.empty())
+    throw RuntimeError("--weights PATH is required");
+  if (options.havePrompt == options.haveTokens)
+    throw RuntimeError("give the prompt with exactly one of -p and --tokens");
+  if (options.havePrompt && options.tokenizer.empty())
+    throw RuntimeError("-p needs --tokenizer to encode the prompt");
+  return options;
+}
+
+namespace {
+
+double millisecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+} // namespace
+
+int generate(const GenerateOptions &options, const Artifact &artifact,
+             const std::string &program) {
+  if (options.threads != 1)
+    std::cerr << program << ": note: this release runs on one thread\n";
+  SafeTensors checkpoint = SafeTensors::open(options.weights);
+  Model model(artifact, checkpoint);
+  const int64_t vocab = model.shape().vocabSize;
+
+  std::unique_ptr<Tokenizer> tokenizer;
+  if (!options.tokenizer.empty()) {
+    tokenizer = std::make_unique<Tokenizer>(options.tokenizer);
+    if (tokenizer->vocabSize() > vocab)
+      throw RuntimeError("the tokenizer has " +
+                         std::to_string(tokenizer->vocabSize()) +
+                         " pieces but the model's vocabulary is " +
+                         std::to_string(vocab));
+  }
+  std::vector<int32_t> prompt = options.havePrompt
+                                    ? tokenizer->encode(options.prompt)
+                                    : parseTokenList(options.tokenList);
+  int64_t needed = int64_t(prompt.size()) + options.steps;
+  if (needed > model.shape().seqLen)
+    throw RuntimeError("the prompt (" + std::to_string(prompt.size()) +
+                       " tokens) and -n " + std::to_string(options.steps) +
+                       " need " + std::to_string(needed) +
+                       " positions, more than the artifact's maximum of " +
+                       std::to_string(model.shape().seqLen));
+
+  std::vector<float> dumped; // [rows, vocab]
+  auto start = std::chrono::steady_clock::now();
+  std::vector<float> logits = model.prefill(prompt);
+  double prefillMs = millisecondsSince(start);
+  if (!options.dumpLogits.empty())
+    dumped = logits;
+  const float *last = logits.data() + (prompt.size() - 1) * vocab;
+
+  if (options.havePrompt)
+    std::cout << options.prompt << std::flush;
+  std::optional<TextStream> stream;
+  if (tokenizer)
+    stream.emplace(*tokenizer);
+  Sampler sampler(options.sampler);
+  int64_t generated = 0;
+  start = std::chrono::steady_clock::now();
+  for (; generated < options.steps; ++generated) {
+    int32_t token = sampler.sample(last, vocab);
+    if (stream)
+      std::cout << stream->push(token) << std::flush;
+    else
+      std::cout << (generated ? " " : "") << token << std::flush;
+    logits = model.decode(token);
+    last = logits.data();
+    if (!options.dumpLogits.empty())
+      dumped.insert(dumped.end(), logits.begin(), logits.end());
+    if (tokenizer && token == tokenizer->eosId()) {
+      ++generated;
+      break;
+    }
+  }
+  double decodeMs = millisecondsSince(start);
+  std::cout << std::endl;
+
+  if (!options.dumpLogits.empty())
+    writeNpy(options.dumpLogits, dumped, int64_t(dumped.size()) / vocab,
+             vocab);
+  std::fprintf(stderr,
+               "prefill: %zu tokens in %.2f ms (%.1f tok/s); decode: %lld "
+               "tokens in %.2f ms (%.1f tok/s)\n",
+               prompt.size(), prefillMs, prompt.size() * 1000.0 / prefillMs,
+               (long long)generated, decodeMs,
+               generated ? generated * 1000.0 / decodeMs : 0.0);
+  return 0;
+}
+
+
+int runMain(int argc, char **argv, bool wantArtifact,
+            const std::function<int(const GenerateOptions &)> &body) {
+  std::string program = argc > 0 ? argv[0] : "llama-run";
+  program = program.substr(program.find_last_of('/') + 1);
+  try {
+    GenerateOptions options = parseGenerateOptions(argc, argv, wantArtifact);
+    if (options.help) {
+      std::cout << usage(program, wantArtifact);
+      return 0;
+    }
+    return body(options);
+  } catch (const RuntimeError &error) {
+    std::cout.flush();
+    std::cerr << program << ": error: " << error.what() << "\n";
+    return 1;
+  } catch (const std::bad_alloc &) {
+    std::cerr << program << ": error: out of memory\n";
+    return 1;
+  }
+}
+
+} // namespace llamart
