@@ -3,18 +3,14 @@
 #include "runtime/Artifact.h"
 
 #include "runtime/Error.h"
+#include "runtime/Shape.h"
 #include "runtime/Json.h"
 
 #include <dlfcn.h>
 
 namespace llamart {
 
-int64_t TensorSpec::numElements() const {
-  int64_t count = 1;
-  for (int64_t size : shape)
-    count *= size;
-  return count;
-}
+int64_t TensorSpec::numElements() const { return elementCount(shape); }
 
 namespace {
 

@@ -3,6 +3,7 @@
 #include "runtime/SafeTensors.h"
 
 #include "runtime/Error.h"
+#include "runtime/Shape.h"
 #include "runtime/Json.h"
 
 #include <cerrno>
@@ -52,12 +53,7 @@ MappedFile::~MappedFile() {
     munmap(const_cast<uint8_t *>(bytes), length);
 }
 
-int64_t TensorView::numElements() const {
-  int64_t count = 1;
-  for (int64_t size : shape)
-    count *= size;
-  return count;
-}
+int64_t TensorView::numElements() const { return elementCount(shape); }
 
 namespace {
 
