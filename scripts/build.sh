@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what llamac needs on a fresh Debian 12 machine (only the packages
-# that are missing, and a .venv with numpy for the tests), configures the
+# that are missing, and a .venv for the tests' Python), configures the
 # build once (Ninja, Release, clang-22 + lld) and builds it. Safe to run
 # again: each step is skipped when already done.
 #
@@ -13,6 +13,7 @@ packages=(
   cmake ninja-build ccache
   clang-22 lld-22 llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libgtest-dev libsentencepiece-dev sentencepiece
+  python3-venv python3-torch
 )
 missing=()
 for pkg in "${packages[@]}"; do
@@ -28,11 +29,15 @@ if ((${#missing[@]})); then
     "${missing[@]}" >/dev/null
 fi
 
-# Python with numpy for the reference model, weight files and e2e tests.
-if ! .venv/bin/python -c "import numpy" 2>/dev/null; then
-  echo "build.sh: creating .venv with numpy"
-  python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check numpy
+# The tests' Python: Debian's python3 with its numpy and (CPU) torch, plus
+# transformers from PyPI, to check the numpy reference against HF's
+# LlamaForCausalLM. transformers 4.45 is the last release for torch 1.13.
+if ! .venv/bin/python -c "import numpy, torch, transformers" 2>/dev/null; then
+  echo "build.sh: creating .venv (numpy, torch, transformers)"
+  rm -rf .venv
+  /usr/bin/python3 -m venv --system-site-packages .venv
+  .venv/bin/pip install -q --disable-pip-version-check \
+    "transformers==4.45.2" "safetensors<0.5"
 fi
 
 build_dir=${BUILD_DIR:-build}
