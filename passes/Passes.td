@@ -15,8 +15,7 @@ def ConvertLlamaToLinalgPass : Pass<"convert-llama-to-linalg", "ModuleOp"> {
     f32: RMSNorm and softmax accumulate in f32, RoPE's inverse frequencies are
     computed once at compile time with the same float32 operations as
     `transformers`, and cached attention masks keys after the query's
-    position. `llama.attention` and `llama.cross_entropy` (the training
-    path) are not lowered yet and make the pass fail.
+    position; the loss is a masked mean of `logsumexp - logit[target]`.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",

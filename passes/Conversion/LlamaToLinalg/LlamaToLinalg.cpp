@@ -124,6 +124,17 @@ SmallVector<Value> loopIndices(OpBuilder &b, Location loc, unsigned count) {
   return indices;
 }
 
+/// How a [B.., S, H, D] tensor (rank `rank`) expands to [B.., S, Hkv, G, D]:
+/// every dim maps to itself except H, which maps to (Hkv, G).
+SmallVector<ReassociationIndices> headReassociation(unsigned rank) {
+  SmallVector<ReassociationIndices> groups;
+  for (unsigned i = 0; i + 2 < rank; ++i)
+    groups.push_back({int64_t(i)});
+  groups.push_back({int64_t(rank - 2), int64_t(rank - 1)});
+  groups.push_back({int64_t(rank)});
+  return groups;
+}
+
 //===----------------------------------------------------------------------===//
 // Patterns
 //===----------------------------------------------------------------------===//
@@ -333,6 +344,160 @@ struct RoPELowering : OpConversionPattern<RoPEOp> {
   }
 };
 
+/// (d0 .. d{n-1}) -> (d{i} for i in prefix ++ dims), prefix = d0 .. d{nb-1}:
+/// an indexing map over `nb` leading batch loops plus the given ones.
+AffineMap batchedMap(MLIRContext *ctx, unsigned nb, unsigned numDims,
+                     ArrayRef<unsigned> dims) {
+  SmallVector<unsigned> all;
+  for (unsigned i = 0; i < nb; ++i)
+    all.push_back(i);
+  for (unsigned d : dims)
+    all.push_back(nb + d);
+  return selectMap(ctx, numDims, all);
+}
+
+/// Causal grouped-query attention on tensors with `nb` leading batch dims:
+///   query  [B.., S, Hkv, G, D]   (query head h = kv * G + g)
+///   keys   [B.., L, Hkv, D], values [B.., L, Hkv, D]
+/// Query row s sits at position `offset + s` and sees keys 0 .. offset + s.
+/// Returns [B.., S, Hkv, G, D].
+Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
+                      Value keys, Value values, Value offset, double scale) {
+  MLIRContext *ctx = b.getContext();
+  auto queryType = cast<RankedTensorType>(query.getType());
+  Type elementType = queryType.getElementType();
+  auto P = IteratorType::parallel, R = IteratorType::reduction;
+  SmallVector<OpFoldResult> querySizes = tensor::getMixedSizes(b, loc, query);
+  OpFoldResult length = tensor::getMixedSize(b, loc, keys, nb);
+  auto iterators = [&](ArrayRef<IteratorType> tail) {
+    SmallVector<IteratorType> all(nb, P);
+    all.append(tail.begin(), tail.end());
+    return all;
+  };
+
+  // scores[B.., s, kv, g, t] = q · k   (loops B.., s, kv, g, t, d)
+  SmallVector<OpFoldResult> scoreSizes(querySizes.begin(),
+                                       querySizes.end() - 1);
+  scoreSizes.push_back(length);
+  unsigned n5 = nb + 5, n4 = nb + 4;
+  Value scores = generic(
+      b, loc, ValueRange{query, keys},
+      filledTensor(b, loc, scoreSizes, elementType, 0.0),
+      {batchedMap(ctx, nb, n5, {0, 1, 2, 4}), batchedMap(ctx, nb, n5, {3, 1, 4}),
+       batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
+      iterators({P, P, P, P, R}), [&](OpBuilder &nb_, Location l, ValueRange args) {
+        Value product = arith::MulFOp::create(nb_, l, args[0], args[1]);
+        yield(nb_, l, arith::AddFOp::create(nb_, l, args[2], product));
+      });
+
+  // Scale, and mask keys after the query's position (t > offset + s).
+  AffineMap identity = b.getMultiDimIdentityMap(n4);
+  Value masked = generic(
+      b, loc, scores, emptyTensor(b, loc, scoreSizes, elementType),
+      {identity, identity}, iterators({P, P, P, P}),
+      [&](OpBuilder &nb_, Location l, ValueRange args) {
+        Value s = linalg::IndexOp::create(nb_, l, nb);
+        Value t = linalg::IndexOp::create(nb_, l, nb + 3);
+        Value last = arith::AddIOp::create(nb_, l, offset, s);
+        Value future =
+            arith::CmpIOp::create(nb_, l, arith::CmpIPredicate::ugt, t, last);
+        Value scaled = arith::MulFOp::create(
+            nb_, l, args[0], floatConstant(nb_, l, elementType, scale));
+        Value minusInf = floatConstant(
+            nb_, l, elementType, -std::numeric_limits<double>::infinity());
+        yield(nb_, l, arith::SelectOp::create(nb_, l, future, minusInf, scaled));
+      });
+
+  // Softmax over t: exp(x - max) / sum.
+  SmallVector<OpFoldResult> rowSizes(scoreSizes.begin(), scoreSizes.end() - 1);
+  AffineMap rowMap = dimsMap(ctx, n4, 0, n4 - 1);
+  Value rowMax = generic(
+      b, loc, masked,
+      filledTensor(b, loc, rowSizes, elementType,
+                   -std::numeric_limits<double>::infinity()),
+      {identity, rowMap}, iterators({P, P, P, R}),
+      [&](OpBuilder &nb_, Location l, ValueRange args) {
+        yield(nb_, l, arith::MaximumFOp::create(nb_, l, args[0], args[1]));
+      });
+  Value exps = generic(
+      b, loc, ValueRange{masked, rowMax},
+      emptyTensor(b, loc, scoreSizes, elementType), {identity, rowMap, identity},
+      iterators({P, P, P, P}), [&](OpBuilder &nb_, Location l, ValueRange args) {
+        yield(nb_, l,
+              math::ExpOp::create(nb_, l,
+                                  arith::SubFOp::create(nb_, l, args[0], args[1])));
+      });
+  Value rowSum = generic(
+      b, loc, exps, filledTensor(b, loc, rowSizes, elementType, 0.0),
+      {identity, rowMap}, iterators({P, P, P, R}),
+      [&](OpBuilder &nb_, Location l, ValueRange args) {
+        yield(nb_, l, arith::AddFOp::create(nb_, l, args[0], args[1]));
+      });
+  Value probs = generic(
+      b, loc, ValueRange{exps, rowSum},
+      emptyTensor(b, loc, scoreSizes, elementType), {identity, rowMap, identity},
+      iterators({P, P, P, P}), [&](OpBuilder &nb_, Location l, ValueRange args) {
+        yield(nb_, l, arith::DivFOp::create(nb_, l, args[0], args[1]));
+      }); // [B.., S, Hkv, G, L]
+
+  // out[B.., s, kv, g, d] = sum_t probs · v   (loops B.., s, kv, g, d, t)
+  return generic(
+      b, loc, ValueRange{probs, values},
+      filledTensor(b, loc, querySizes, elementType, 0.0),
+      {batchedMap(ctx, nb, n5, {0, 1, 2, 4}), batchedMap(ctx, nb, n5, {4, 1, 3}),
+       batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
+      iterators({P, P, P, P, R}), [&](OpBuilder &nb_, Location l, ValueRange args) {
+        Value product = arith::MulFOp::create(nb_, l, args[0], args[1]);
+        yield(nb_, l, arith::AddFOp::create(nb_, l, args[2], product));
+      });
+}
+
+/// [B.., S, H, D] -> [B.., S, Hkv, G, D] and back: the query heads grouped by
+/// the key/value head they read.
+Value groupHeads(OpBuilder &b, Location loc, Value query, int64_t numKvHeads) {
+  auto type = cast<RankedTensorType>(query.getType());
+  unsigned rank = type.getRank();
+  int64_t group = type.getDimSize(rank - 2) / numKvHeads;
+  SmallVector<int64_t> shape(type.getShape());
+  shape[rank - 2] = numKvHeads;
+  shape.insert(shape.begin() + rank - 1, group);
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, query);
+  sizes[rank - 2] = b.getIndexAttr(numKvHeads);
+  sizes.insert(sizes.begin() + rank - 1, b.getIndexAttr(group));
+  return tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get(shape, type.getElementType()), query,
+      headReassociation(rank), sizes);
+}
+
+Value ungroupHeads(OpBuilder &b, Location loc, Value grouped,
+                   RankedTensorType type) {
+  return tensor::CollapseShapeOp::create(b, loc, type, grouped,
+                                         headReassociation(type.getRank()));
+}
+
+/// Causal attention over one batch of sequences (the training path).
+struct AttentionLowering : OpConversionPattern<AttentionOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AttentionOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getType();
+    unsigned rank = type.getRank();
+    int64_t numKvHeads = op.getKey().getType().getDimSize(rank - 2);
+    if (ShapedType::isDynamic(type.getDimSize(rank - 2)) ||
+        ShapedType::isDynamic(numKvHeads))
+      return rewriter.notifyMatchFailure(op, "needs static head counts");
+    Value query = groupHeads(rewriter, loc, adaptor.getQuery(), numKvHeads);
+    Value out = causalAttention(rewriter, loc, rank - 3, query,
+                                adaptor.getKey(), adaptor.getValue(),
+                                indexConstant(rewriter, loc, 0),
+                                op.getScale().convertToDouble());
+    rewriter.replaceOp(op, ungroupHeads(rewriter, loc, out, type));
+    return success();
+  }
+};
+
 /// Writes k/v into the caches at `position`, then attends over cache rows
 /// 0 .. position + s for query row s.
 struct CachedAttentionLowering : OpConversionPattern<CachedAttentionOp> {
@@ -342,15 +507,11 @@ struct CachedAttentionLowering : OpConversionPattern<CachedAttentionOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     RankedTensorType queryType = op.getQuery().getType();
-    int64_t numHeads = queryType.getDimSize(1);
     int64_t headDim = queryType.getDimSize(2);
     int64_t numKvHeads = op.getKey().getType().getDimSize(1);
-    if (ShapedType::isDynamic(numHeads) || ShapedType::isDynamic(headDim) ||
-        ShapedType::isDynamic(numKvHeads))
+    if (ShapedType::isDynamic(queryType.getDimSize(1)) ||
+        ShapedType::isDynamic(headDim) || ShapedType::isDynamic(numKvHeads))
       return rewriter.notifyMatchFailure(op, "needs static head counts");
-    int64_t group = numHeads / numKvHeads;
-    Type elementType = queryType.getElementType();
-    MLIRContext *ctx = rewriter.getContext();
     auto &b = rewriter;
 
     Value position = adaptor.getPosition();
@@ -358,7 +519,7 @@ struct CachedAttentionLowering : OpConversionPattern<CachedAttentionOp> {
       position = arith::IndexCastOp::create(b, loc, b.getIndexType(), position);
     OpFoldResult seq = tensor::getMixedSize(b, loc, adaptor.getQuery(), 0);
 
-    // 1. Write the new rows: cache[position : position + S] = k / v.
+    // Write the new rows: cache[position : position + S] = k / v.
     SmallVector<OpFoldResult> rowOffsets = {position, b.getIndexAttr(0),
                                             b.getIndexAttr(0)};
     SmallVector<OpFoldResult> rowSizes = {seq, b.getIndexAttr(numKvHeads),
@@ -371,9 +532,9 @@ struct CachedAttentionLowering : OpConversionPattern<CachedAttentionOp> {
         b, loc, adaptor.getValue(), adaptor.getValueCache(), rowOffsets,
         rowSizes, unitStrides);
 
-    // 2. The rows attended to: cache[0 : L], L = position + S.
-    Value seqValue = getValueOrCreateConstantIndexOp(b, loc, seq);
-    Value length = arith::AddIOp::create(b, loc, position, seqValue);
+    // Attend over cache[0 : position + S].
+    Value length = arith::AddIOp::create(
+        b, loc, position, getValueOrCreateConstantIndexOp(b, loc, seq));
     SmallVector<OpFoldResult> zeroOffsets(3, b.getIndexAttr(0));
     SmallVector<OpFoldResult> prefixSizes = {
         length, b.getIndexAttr(numKvHeads), b.getIndexAttr(headDim)};
@@ -381,107 +542,101 @@ struct CachedAttentionLowering : OpConversionPattern<CachedAttentionOp> {
                                                 prefixSizes, unitStrides);
     Value values = tensor::ExtractSliceOp::create(
         b, loc, valueCache, zeroOffsets, prefixSizes, unitStrides); // [L, Hkv, D]
+    Value query = groupHeads(b, loc, adaptor.getQuery(), numKvHeads);
+    Value out = causalAttention(b, loc, /*nb=*/0, query, keys, values, position,
+                                op.getScale().convertToDouble());
+    rewriter.replaceOp(op, {ungroupHeads(b, loc, out, queryType), keyCache,
+                            valueCache});
+    return success();
+  }
+};
 
-    // Query head h = kv * G + g reads key/value head kv.
-    Value query = tensor::ExpandShapeOp::create(
-        b, loc,
-        RankedTensorType::get(
-            {queryType.getDimSize(0), numKvHeads, group, headDim},
-            elementType),
-        adaptor.getQuery(), ArrayRef<ReassociationIndices>{{0}, {1, 2}, {3}},
-        ArrayRef<OpFoldResult>{seq, b.getIndexAttr(numKvHeads),
-                               b.getIndexAttr(group),
-                               b.getIndexAttr(headDim)}); // [S, Hkv, G, D]
-
-    // 3. scores[s, kv, g, t] = q · k (loops s, kv, g, t, d).
-    SmallVector<OpFoldResult> scoreSizes = {seq, b.getIndexAttr(numKvHeads),
-                                            b.getIndexAttr(group), length};
+/// loss = sum(mask * (logsumexp(logits) - logits[target])) / sum(mask), in
+/// f32, with logsumexp = max + log(sum(exp(logits - max))).
+struct CrossEntropyLowering : OpConversionPattern<CrossEntropyOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(CrossEntropyOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto &b = rewriter;
+    MLIRContext *ctx = b.getContext();
+    Type f32 = b.getF32Type();
+    Value logits = adaptor.getLogits();
+    unsigned rank = op.getLogits().getType().getRank();
+    unsigned rows = rank - 1; // the row dims: [...]
     auto P = IteratorType::parallel, R = IteratorType::reduction;
-    Value scores = generic(
-        b, loc, ValueRange{query, keys},
-        filledTensor(b, loc, scoreSizes, elementType, 0.0),
-        {selectMap(ctx, 5, {0, 1, 2, 4}), selectMap(ctx, 5, {3, 1, 4}),
-         selectMap(ctx, 5, {0, 1, 2, 3})},
-        {P, P, P, P, R}, [&](OpBuilder &nb, Location l, ValueRange args) {
-          Value product = arith::MulFOp::create(nb, l, args[0], args[1]);
-          yield(nb, l,
-                                  arith::AddFOp::create(nb, l, args[2], product));
-        }); // [S, Hkv, G, L]
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, logits);
+    SmallVector<OpFoldResult> rowSizes(sizes.begin(), sizes.end() - 1);
+    AffineMap identity = b.getMultiDimIdentityMap(rank);
+    AffineMap rowMap = dimsMap(ctx, rank, 0, rows);
+    SmallVector<IteratorType> reduceLast(rows, P);
+    reduceLast.push_back(R);
 
-    // 4. Scale, and mask keys after the query's position (t > position + s).
-    double scale = op.getScale().convertToDouble();
-    AffineMap identity4 = b.getMultiDimIdentityMap(4);
-    Value masked = generic(
-        b, loc, scores, emptyTensor(b, loc, scoreSizes, elementType),
-        {identity4, identity4}, {P, P, P, P},
-        [&](OpBuilder &nb, Location l, ValueRange args) {
-          Value s = linalg::IndexOp::create(nb, l, 0);
-          Value t = linalg::IndexOp::create(nb, l, 3);
-          Value last = arith::AddIOp::create(nb, l, position, s);
-          Value future =
-              arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ugt, t, last);
-          Value scaled = arith::MulFOp::create(
-              nb, l, args[0], floatConstant(nb, l, elementType, scale));
-          Value minusInf = floatConstant(
-              nb, l, elementType, -std::numeric_limits<double>::infinity());
-          yield(nb, l, arith::SelectOp::create(nb, l, future, minusInf, scaled));
-        });
-
-    // 5. Softmax over t: exp(x - max) / sum.
-    SmallVector<OpFoldResult> rowSizes4(scoreSizes.begin(),
-                                        scoreSizes.end() - 1);
-    AffineMap rowMap = dimsMap(ctx, 4, 0, 3);
     Value rowMax = generic(
-        b, loc, masked,
-        filledTensor(b, loc, rowSizes4, elementType,
+        b, loc, logits,
+        filledTensor(b, loc, rowSizes, f32,
                      -std::numeric_limits<double>::infinity()),
-        {identity4, rowMap}, {P, P, P, R},
-        [&](OpBuilder &nb, Location l, ValueRange args) {
-          yield(nb, l, arith::MaximumFOp::create(nb, l, args[0], args[1]));
-        });
-    Value exps = generic(
-        b, loc, ValueRange{masked, rowMax},
-        emptyTensor(b, loc, scoreSizes, elementType),
-        {identity4, rowMap, identity4}, {P, P, P, P},
+        {identity, rowMap}, reduceLast,
         [&](OpBuilder &nb, Location l, ValueRange args) {
           yield(nb, l,
-              math::ExpOp::create(nb, l,
-                                  arith::SubFOp::create(nb, l, args[0], args[1])));
-        });
-    Value rowSum = generic(
-        b, loc, exps, filledTensor(b, loc, rowSizes4, elementType, 0.0),
-        {identity4, rowMap}, {P, P, P, R},
-        [&](OpBuilder &nb, Location l, ValueRange args) {
+                arith::MaximumFOp::create(nb, l, castFloat(nb, l, args[0], f32),
+                                          args[1]));
+        }); // [...]
+    Value sumExp = generic(
+        b, loc, ValueRange{logits, rowMax},
+        filledTensor(b, loc, rowSizes, f32, 0.0), {identity, rowMap, rowMap},
+        reduceLast, [&](OpBuilder &nb, Location l, ValueRange args) {
+          Value shifted = arith::SubFOp::create(
+              nb, l, castFloat(nb, l, args[0], f32), args[1]);
           yield(nb, l,
-                                  arith::AddFOp::create(nb, l, args[0], args[1]));
-        });
-    Value probs = generic(
-        b, loc, ValueRange{exps, rowSum},
-        emptyTensor(b, loc, scoreSizes, elementType),
-        {identity4, rowMap, identity4}, {P, P, P, P},
-        [&](OpBuilder &nb, Location l, ValueRange args) {
-          yield(nb, l,
-                                  arith::DivFOp::create(nb, l, args[0], args[1]));
-        }); // [S, Hkv, G, L]
+                arith::AddFOp::create(nb, l, args[2],
+                                      math::ExpOp::create(nb, l, shifted)));
+        }); // [...]
 
-    // 6. out[s, kv, g, d] = sum_t probs · v (loops s, kv, g, d, t).
-    SmallVector<OpFoldResult> outSizes = {seq, b.getIndexAttr(numKvHeads),
-                                          b.getIndexAttr(group),
-                                          b.getIndexAttr(headDim)};
-    Value out = generic(
-        b, loc, ValueRange{probs, values},
-        filledTensor(b, loc, outSizes, elementType, 0.0),
-        {selectMap(ctx, 5, {0, 1, 2, 4}), selectMap(ctx, 5, {4, 1, 3}),
-         selectMap(ctx, 5, {0, 1, 2, 3})},
-        {P, P, P, P, R}, [&](OpBuilder &nb, Location l, ValueRange args) {
-          Value product = arith::MulFOp::create(nb, l, args[0], args[1]);
+    // Per row: mask * (max + log(sumExp) - logits[target]), and the mask.
+    AffineMap rowIdentity = b.getMultiDimIdentityMap(rows);
+    Value rowLoss = generic(
+        b, loc,
+        ValueRange{adaptor.getTargets(), adaptor.getMask(), rowMax, sumExp},
+        emptyTensor(b, loc, rowSizes, f32),
+        SmallVector<AffineMap>(5, rowIdentity),
+        SmallVector<IteratorType>(rows, P),
+        [&](OpBuilder &nb, Location l, ValueRange args) {
+          SmallVector<Value> indices = loopIndices(nb, l, rows);
+          indices.push_back(
+              arith::IndexCastOp::create(nb, l, nb.getIndexType(), args[0]));
+          Value target = castFloat(
+              nb, l, tensor::ExtractOp::create(nb, l, logits, indices), f32);
+          Value logSumExp = arith::AddFOp::create(
+              nb, l, args[2], math::LogOp::create(nb, l, args[3]));
+          Value loss = arith::SubFOp::create(nb, l, logSumExp, target);
           yield(nb, l,
-                                  arith::AddFOp::create(nb, l, args[2], product));
-        }); // [S, Hkv, G, D]
-    Value result = tensor::CollapseShapeOp::create(
-        b, loc, queryType, out,
-        ArrayRef<ReassociationIndices>{{0}, {1, 2}, {3}}); // [S, H, D]
-    rewriter.replaceOp(op, {result, keyCache, valueCache});
+                arith::MulFOp::create(nb, l, castFloat(nb, l, args[1], f32),
+                                      loss));
+        }); // [...]
+
+    // Sum both over every row, then divide.
+    AffineMap toScalar = AffineMap::get(rows, 0, {}, ctx);
+    SmallVector<IteratorType> reduceAll(rows, R);
+    auto total = [&](Value rowsValue) {
+      return generic(b, loc, rowsValue, filledTensor(b, loc, {}, f32, 0.0),
+                     {rowIdentity, toScalar}, reduceAll,
+                     [&](OpBuilder &nb, Location l, ValueRange args) {
+                       yield(nb, l,
+                             arith::AddFOp::create(
+                                 nb, l, castFloat(nb, l, args[0], f32), args[1]));
+                     });
+    };
+    Value lossSum = total(rowLoss), maskSum = total(adaptor.getMask());
+    Value loss = generic(
+        b, loc, ValueRange{lossSum, maskSum},
+        emptyTensor(b, loc, {}, f32),
+        SmallVector<AffineMap>(3, AffineMap::get(0, 0, {}, ctx)), {},
+        [&](OpBuilder &nb, Location l, ValueRange args) {
+          yield(nb, l, arith::DivFOp::create(nb, l, args[0], args[1]));
+        });
+    rewriter.replaceOp(op, loss);
     return success();
   }
 };
@@ -539,8 +694,8 @@ struct ConvertLlamaToLinalgPass
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(ctx);
     patterns.add<EmbeddingLowering, RMSNormLowering, LinearLowering,
-                 RoPELowering, CachedAttentionLowering, SwiGLULowering,
-                 AddLowering>(ctx);
+                 RoPELowering, AttentionLowering, CachedAttentionLowering,
+                 SwiGLULowering, AddLowering, CrossEntropyLowering>(ctx);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();

@@ -123,3 +123,42 @@ func.func @swiglu_add(%g: tensor<4x172xf32>, %u: tensor<4x172xf32>) -> tensor<4x
   %r = llama.add %h, %u : tensor<4x172xf32>
   return %r : tensor<4x172xf32>
 }
+
+// -----
+
+// Tests that batched causal attention groups query heads per kv head and
+// runs the same masked softmax with the queries at offset 0.
+// CHECK-LABEL: func.func @attention
+// CHECK-SAME: (%[[Q:.*]]: tensor<2x5x4x8xf32>, %[[K:.*]]: tensor<2x5x2x8xf32>, %[[V:.*]]: tensor<2x5x2x8xf32>)
+// CHECK: %[[QG:.*]] = tensor.expand_shape %[[Q]] {{\[}}[0], [1], [2, 3], [4]] output_shape [2, 5, 2, 2, 8]
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction"]{{.*}} ins(%[[QG]], %[[K]]
+// CHECK: arith.cmpi ugt
+// CHECK: math.exp
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[V]]
+// CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0], [1], [2, 3], [4]] : tensor<2x5x2x2x8xf32> into tensor<2x5x4x8xf32>
+func.func @attention(%q: tensor<2x5x4x8xf32>, %k: tensor<2x5x2x8xf32>, %v: tensor<2x5x2x8xf32>) -> tensor<2x5x4x8xf32> {
+  %0 = llama.attention %q, %k, %v scale(0.35355339059327373) : (tensor<2x5x4x8xf32>, tensor<2x5x2x8xf32>, tensor<2x5x2x8xf32>) -> tensor<2x5x4x8xf32>
+  return %0 : tensor<2x5x4x8xf32>
+}
+
+// -----
+
+// Tests that cross-entropy reduces max and sum(exp) per row, picks the
+// target's logit, weights by the mask and divides the two totals.
+// CHECK-LABEL: func.func @cross_entropy
+// CHECK-SAME: (%[[L:.*]]: tensor<2x8x100xf32>, %[[T:.*]]: tensor<2x8xi32>, %[[M:.*]]: tensor<2x8xf32>)
+// CHECK: %[[MAX:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}} ins(%[[L]]
+// CHECK: arith.maximumf
+// CHECK: %[[SUM:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}} ins(%[[L]], %[[MAX]]
+// CHECK: math.exp
+// CHECK: %[[ROWS:.*]] = linalg.generic {{.*}} ins(%[[T]], %[[M]], %[[MAX]], %[[SUM]]
+// CHECK: tensor.extract %[[L]]
+// CHECK: math.log
+// CHECK: %[[LOSS:.*]] = linalg.generic {{.*}}iterator_types = ["reduction", "reduction"]{{.*}} ins(%[[ROWS]]
+// CHECK: %[[COUNT:.*]] = linalg.generic {{.*}}iterator_types = ["reduction", "reduction"]{{.*}} ins(%[[M]]
+// CHECK: linalg.generic {{.*}} ins(%[[LOSS]], %[[COUNT]] : tensor<f32>, tensor<f32>)
+// CHECK: arith.divf
+func.func @cross_entropy(%logits: tensor<2x8x100xf32>, %targets: tensor<2x8xi32>, %mask: tensor<2x8xf32>) -> tensor<f32> {
+  %0 = llama.cross_entropy %logits, %targets, %mask : (tensor<2x8x100xf32>, tensor<2x8xi32>, tensor<2x8xf32>) -> tensor<f32>
+  return %0 : tensor<f32>
+}
