@@ -29,18 +29,30 @@ namespace {
 
 constexpr int64_t kDynamic = ShapedType::kDynamic;
 
-/// Builds one entry point for `seq` tokens (kDynamic for any number).
+/// Builds one entry point. Inference entry points run `seq` tokens (kDynamic:
+/// any number) at a run-time position with a KV cache; the training loss runs
+/// a [batch, seq] block from position 0 with plain causal attention.
 class EntryPointBuilder {
 public:
   EntryPointBuilder(OpBuilder &builder, const ModelConfig &config)
       : b(builder), loc(builder.getUnknownLoc()), config(config),
         f32(builder.getF32Type()) {}
 
-  func::FuncOp build(StringRef name, int64_t seq);
+  /// (tokens [seq], position, weights..., caches...) -> (logits, caches...)
+  func::FuncOp buildInference(StringRef name, int64_t seq);
+  /// (tokens [batch, seq + 1], loss_mask [batch, seq], weights...) -> loss
+  func::FuncOp buildTrainLoss(StringRef name, int64_t batch, int64_t seq);
 
 private:
-  func::FuncOp declare(StringRef name, int64_t seq);
-  Value makePositions();
+  /// Creates the function with the weights after `leading` inputs (and the
+  /// caches, for inference), binds the arguments, and sets the insertion
+  /// point in its body.
+  func::FuncOp declare(StringRef name, ArrayRef<Type> leading,
+                       ArrayRef<std::pair<StringRef, StringRef>> leadingNames,
+                       ArrayRef<Type> results, bool withCaches);
+  /// tokens [lead..] -> logits [lead.., vocab_size]
+  Value forward(Value tokens);
+  Value makePositions(Value first, int64_t count);
   Value attention(int64_t layer, Value x);
   Value feedForward(int64_t layer, Value x);
 
@@ -60,133 +72,149 @@ private:
   Value layerLinear(Value x, int64_t layer, StringRef module, StringRef name) {
     return linear(x, layerWeightName(layer, module), name);
   }
-  /// [seq, heads * head_dim] -> [seq, heads, head_dim]
+  /// [lead.., heads * head_dim] -> [lead.., heads, head_dim]
   Value splitHeads(Value x, int64_t heads, StringRef name);
-  /// [seq, heads, head_dim] -> [seq, heads * head_dim]
+  /// [lead.., heads, head_dim] -> [lead.., heads * head_dim]
   Value mergeHeads(Value x, StringRef name);
+  SmallVector<ReassociationIndices> headsReassociation() const;
 
   OpBuilder &b;
   Location loc;
   const ModelConfig &config;
   Type f32;
 
-  int64_t seq = kDynamic;
-  Value tokens;    // [seq] i32
-  Value position;  // index of the first token
-  Value seqLen;    // index: seq, read from tokens
+  SmallVector<int64_t> lead;            // [seq] or [batch, seq]
+  SmallVector<OpFoldResult> leadSizes;  // the same, seq as a Value if dynamic
+  bool cached = true;                   // KV-cache attention (inference)
+  Value position;  // index of the first token (inference)
   Value positions; // [seq] i32: position + 0 .. seq - 1
   llvm::StringMap<Value> weights;
   SmallVector<Value> keyCaches, valueCaches; // per layer [seq_len, n_kv_heads, head_dim]
 };
 
-func::FuncOp EntryPointBuilder::declare(StringRef name, int64_t seqArg) {
-  seq = seqArg;
+func::FuncOp EntryPointBuilder::declare(
+    StringRef name, ArrayRef<Type> leading,
+    ArrayRef<std::pair<StringRef, StringRef>> leadingNames,
+    ArrayRef<Type> results, bool withCaches) {
   auto cacheType = RankedTensorType::get(
       {config.seqLen, config.nKvHeads, config.headDim()}, f32);
   std::vector<TensorSpec> specs = weightSpecs(config);
+  int64_t numCaches = withCaches ? 2 * config.nLayers : 0;
 
-  SmallVector<Type> inputs = {RankedTensorType::get({seq}, b.getI32Type()),
-                              b.getIndexType()};
+  SmallVector<Type> inputs(leading.begin(), leading.end());
   for (const TensorSpec &spec : specs)
     inputs.push_back(RankedTensorType::get(spec.shape, f32));
-  SmallVector<Type> caches(2 * config.nLayers, cacheType);
-  inputs.append(caches);
-  SmallVector<Type> results = {
-      RankedTensorType::get({seq, config.vocabSize}, f32)};
-  results.append(caches);
+  inputs.append(numCaches, cacheType);
+  SmallVector<Type> resultTypes(results.begin(), results.end());
+  resultTypes.append(numCaches, cacheType);
 
   auto func = func::FuncOp::create(b, loc, name,
-                                   b.getFunctionType(inputs, results));
-  // Arguments are named after what they hold.
-  SmallVector<Location> argLocs = {named("tokens"), named("position")};
-  for (const TensorSpec &spec : specs)
-    argLocs.push_back(named(spec.name));
-  for (int64_t layer = 0; layer < config.nLayers; ++layer) {
-    argLocs.push_back(named("layers." + Twine(layer) + ".k_cache"));
-    argLocs.push_back(named("layers." + Twine(layer) + ".v_cache"));
-  }
+                                   b.getFunctionType(inputs, resultTypes));
   auto nameAttr = [&](StringRef kind, const Twine &value) {
     return b.getNamedAttr(kind, b.getStringAttr(value));
   };
-  func.setArgAttrs(0, {nameAttr("llama.input", "tokens")});
-  func.setArgAttrs(1, {nameAttr("llama.input", "position")});
-  func.setResultAttrs(0, {nameAttr("llama.output", "logits")});
-  unsigned argIndex = 2;
-  for (const TensorSpec &spec : specs)
+  // Arguments are named after what they hold.
+  SmallVector<Location> argLocs;
+  unsigned argIndex = 0;
+  for (auto [inputName, role] : leadingNames) {
+    func.setArgAttrs(argIndex++, {nameAttr("llama.input", role)});
+    argLocs.push_back(named(inputName));
+  }
+  for (const TensorSpec &spec : specs) {
     func.setArgAttrs(argIndex++, {nameAttr("llama.weight", spec.name)});
-  for (int64_t layer = 0; layer < config.nLayers; ++layer) {
+    argLocs.push_back(named(spec.name));
+  }
+  unsigned resultIndex = results.size();
+  for (int64_t layer = 0; layer < numCaches / 2; ++layer) {
     for (StringRef kind : {"key", "value"}) {
       NamedAttribute cacheName = nameAttr(
           "llama.kv_cache", "layers." + Twine(layer) + "." + kind);
-      unsigned resultIndex = argIndex - (2 + specs.size()) + 1;
       func.setArgAttrs(argIndex++, {cacheName});
-      func.setResultAttrs(resultIndex, {cacheName});
+      func.setResultAttrs(resultIndex++, {cacheName});
+      argLocs.push_back(named("layers." + Twine(layer) + "." +
+                              (kind == "key" ? "k" : "v") + "_cache"));
     }
   }
 
   Block *entry = b.createBlock(&func.getBody(), {}, inputs, argLocs);
   b.setInsertionPointToStart(entry);
-  tokens = entry->getArgument(0);
-  position = entry->getArgument(1);
-  for (auto [spec, arg] :
-       llvm::zip(specs, entry->getArguments().slice(2, specs.size())))
+  for (auto [spec, arg] : llvm::zip(
+           specs, entry->getArguments().slice(leading.size(), specs.size())))
     weights[spec.name] = arg;
-  for (int64_t layer = 0; layer < config.nLayers; ++layer) {
-    keyCaches.push_back(entry->getArgument(2 + specs.size() + 2 * layer));
-    valueCaches.push_back(entry->getArgument(2 + specs.size() + 2 * layer + 1));
+  for (int64_t layer = 0; layer < numCaches / 2; ++layer) {
+    unsigned first = leading.size() + specs.size() + 2 * layer;
+    keyCaches.push_back(entry->getArgument(first));
+    valueCaches.push_back(entry->getArgument(first + 1));
   }
   return func;
 }
 
-Value EntryPointBuilder::makePositions() {
-  auto type = RankedTensorType::get({seq}, b.getI32Type());
+Value EntryPointBuilder::makePositions(Value first, int64_t count) {
+  auto type = RankedTensorType::get({count}, b.getI32Type());
   SmallVector<Value> dynamicSizes;
-  if (seq == kDynamic)
-    dynamicSizes.push_back(seqLen);
+  if (count == kDynamic)
+    dynamicSizes.push_back(cast<Value>(leadSizes.back()));
   return tensor::GenerateOp::create(
       b, named("positions"), type, dynamicSizes,
       [&](OpBuilder &nested, Location, ValueRange indices) {
-        Value index = arith::AddIOp::create(nested, loc, position, indices[0]);
+        Value index = arith::AddIOp::create(nested, loc, first, indices[0]);
         Value cast =
             arith::IndexCastOp::create(nested, loc, nested.getI32Type(), index);
         tensor::YieldOp::create(nested, loc, cast);
       });
 }
 
+SmallVector<ReassociationIndices>
+EntryPointBuilder::headsReassociation() const {
+  SmallVector<ReassociationIndices> groups;
+  for (int64_t i = 0; i < int64_t(lead.size()); ++i)
+    groups.push_back({i});
+  groups.push_back({int64_t(lead.size()), int64_t(lead.size()) + 1});
+  return groups;
+}
+
 Value EntryPointBuilder::splitHeads(Value x, int64_t heads, StringRef name) {
-  auto type = RankedTensorType::get({seq, heads, config.headDim()}, f32);
-  SmallVector<OpFoldResult> shape = {
-      seq == kDynamic ? OpFoldResult(seqLen) : OpFoldResult(b.getIndexAttr(seq)),
-      b.getIndexAttr(heads), b.getIndexAttr(config.headDim())};
-  return tensor::ExpandShapeOp::create(b, named(name), type, x,
-                                       ArrayRef<ReassociationIndices>{{0}, {1, 2}},
-                                       shape);
+  SmallVector<int64_t> shape(lead);
+  shape.append({heads, config.headDim()});
+  SmallVector<OpFoldResult> sizes(leadSizes);
+  sizes.append({b.getIndexAttr(heads), b.getIndexAttr(config.headDim())});
+  return tensor::ExpandShapeOp::create(b, named(name),
+                                       RankedTensorType::get(shape, f32), x,
+                                       headsReassociation(), sizes);
 }
 
 Value EntryPointBuilder::mergeHeads(Value x, StringRef name) {
   auto source = cast<RankedTensorType>(x.getType());
-  auto type = RankedTensorType::get(
-      {seq, source.getDimSize(1) * source.getDimSize(2)}, f32);
-  return tensor::CollapseShapeOp::create(
-      b, named(name), type, x, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+  unsigned rank = source.getRank();
+  SmallVector<int64_t> shape(lead);
+  shape.push_back(source.getDimSize(rank - 2) * source.getDimSize(rank - 1));
+  return tensor::CollapseShapeOp::create(b, named(name),
+                                         RankedTensorType::get(shape, f32), x,
+                                         headsReassociation());
 }
 
 Value EntryPointBuilder::attention(int64_t layer, Value x) {
   Value xn = rmsNorm(x, layerWeightName(layer, "input_layernorm"), "attn_norm");
   Value q = splitHeads(layerLinear(xn, layer, "self_attn.q_proj", "q_proj"),
-                       config.nHeads, "q"); // [seq, n_heads, head_dim]
+                       config.nHeads, "q"); // [lead.., n_heads, head_dim]
   Value k = splitHeads(layerLinear(xn, layer, "self_attn.k_proj", "k_proj"),
-                       config.nKvHeads, "k"); // [seq, n_kv_heads, head_dim]
+                       config.nKvHeads, "k"); // [lead.., n_kv_heads, head_dim]
   Value v = splitHeads(layerLinear(xn, layer, "self_attn.v_proj", "v_proj"),
-                       config.nKvHeads, "v"); // [seq, n_kv_heads, head_dim]
+                       config.nKvHeads, "v"); // [lead.., n_kv_heads, head_dim]
   q = llama::RoPEOp::create(b, named("q_rot"), q, positions, config.ropeTheta);
   k = llama::RoPEOp::create(b, named("k_rot"), k, positions, config.ropeTheta);
-  auto attn = llama::CachedAttentionOp::create(
-      b, loc, q, k, v, keyCaches[layer], valueCaches[layer],
-      position, 1.0 / std::sqrt(static_cast<double>(config.headDim())));
-  keyCaches[layer] = attn.getNewKeyCache();
-  valueCaches[layer] = attn.getNewValueCache();
-  Value out = layerLinear(mergeHeads(attn.getResult(), "attn_heads"), layer,
+  double scale = 1.0 / std::sqrt(static_cast<double>(config.headDim()));
+  Value heads;
+  if (cached) {
+    auto attn = llama::CachedAttentionOp::create(
+        b, loc, q, k, v, keyCaches[layer], valueCaches[layer], position, scale);
+    keyCaches[layer] = attn.getNewKeyCache();
+    valueCaches[layer] = attn.getNewValueCache();
+    heads = attn.getResult();
+  } else {
+    heads = llama::AttentionOp::create(b, named("attn"), q, k, v, scale);
+  }
+  Value out = layerLinear(mergeHeads(heads, "attn_heads"), layer,
                           "self_attn.o_proj", "attn_out");
   return llama::AddOp::create(b, named("h"), x, out);
 }
@@ -201,29 +229,80 @@ Value EntryPointBuilder::feedForward(int64_t layer, Value x) {
   return llama::AddOp::create(b, named("x"), x, down);
 }
 
-func::FuncOp EntryPointBuilder::build(StringRef name, int64_t seqArg) {
-  func::FuncOp func = declare(name, seqArg);
-  if (seq == kDynamic)
-    seqLen = tensor::DimOp::create(
-        b, named("seq"), tokens, arith::ConstantIndexOp::create(b, loc, 0));
-  positions = makePositions(); // [seq]
-
+Value EntryPointBuilder::forward(Value tokens) {
   Value x = llama::EmbeddingOp::create(b, named("x"),
                                        weights.lookup(kEmbeddingWeight),
-                                       tokens, f32); // [seq, dim]
+                                       tokens, f32); // [lead.., dim]
   for (int64_t layer = 0; layer < config.nLayers; ++layer)
     x = feedForward(layer, attention(layer, x));
   x = rmsNorm(x, kFinalNormWeight, "final_norm");
-  Value logits = linear(x,
-                        config.tieEmbeddings ? kEmbeddingWeight : kLmHeadWeight,
-                        "logits"); // [seq, vocab_size]
+  return linear(x, config.tieEmbeddings ? kEmbeddingWeight : kLmHeadWeight,
+                "logits"); // [lead.., vocab_size]
+}
 
-  SmallVector<Value> results = {logits};
+func::FuncOp EntryPointBuilder::buildInference(StringRef name, int64_t seq) {
+  Type tokensType = RankedTensorType::get({seq}, b.getI32Type());
+  Type logitsType = RankedTensorType::get({seq, config.vocabSize}, f32);
+  func::FuncOp func =
+      declare(name, {tokensType, b.getIndexType()},
+              {{"tokens", "tokens"}, {"position", "position"}}, {logitsType},
+              /*withCaches=*/true);
+  func.setResultAttrs(0, {b.getNamedAttr("llama.output",
+                                         b.getStringAttr("logits"))});
+  Block &entry = func.getBody().front();
+  Value tokens = entry.getArgument(0);
+  position = entry.getArgument(1);
+  lead = {seq};
+  if (seq == kDynamic)
+    leadSizes = {tensor::DimOp::create(
+                     b, named("seq"), tokens,
+                     arith::ConstantIndexOp::create(b, loc, 0))
+                     .getResult()};
+  else
+    leadSizes = {b.getIndexAttr(seq)};
+  positions = makePositions(position, seq);
+
+  SmallVector<Value> results = {forward(tokens)};
   for (int64_t layer = 0; layer < config.nLayers; ++layer) {
     results.push_back(keyCaches[layer]);
     results.push_back(valueCaches[layer]);
   }
   func::ReturnOp::create(b, loc, results);
+  return func;
+}
+
+func::FuncOp EntryPointBuilder::buildTrainLoss(StringRef name, int64_t batch,
+                                               int64_t seq) {
+  Type tokensType = RankedTensorType::get({batch, seq + 1}, b.getI32Type());
+  Type maskType = RankedTensorType::get({batch, seq}, f32);
+  Type lossType = RankedTensorType::get({}, f32);
+  func::FuncOp func = declare(
+      name, {tokensType, maskType},
+      {{"tokens", "tokens"}, {"loss_mask", "loss_mask"}}, {lossType},
+      /*withCaches=*/false);
+  func.setResultAttrs(0,
+                      {b.getNamedAttr("llama.output", b.getStringAttr("loss"))});
+  Block &entry = func.getBody().front();
+  Value tokens = entry.getArgument(0), mask = entry.getArgument(1);
+  cached = false;
+  lead = {batch, seq};
+  leadSizes = {b.getIndexAttr(batch), b.getIndexAttr(seq)};
+  positions = makePositions(arith::ConstantIndexOp::create(b, loc, 0), seq);
+
+  // Position t predicts token t + 1.
+  auto window = [&](int64_t offset, StringRef valueName) -> Value {
+    return tensor::ExtractSliceOp::create(
+        b, named(valueName), tokens,
+        ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(offset)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(batch), b.getIndexAttr(seq)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+  };
+  Value inputs = window(0, "inputs");   // [batch, seq]
+  Value targets = window(1, "targets"); // [batch, seq]
+  Value logits = forward(inputs);       // [batch, seq, vocab_size]
+  Value loss = llama::CrossEntropyOp::create(b, named("loss"), logits, targets,
+                                             mask);
+  func::ReturnOp::create(b, loc, loss);
   return func;
 }
 
@@ -252,7 +331,8 @@ void loadModelDialects(MLIRContext &context) {
 }
 
 OwningOpRef<ModuleOp> buildModelModule(MLIRContext &context,
-                                       const ModelConfig &config) {
+                                       const ModelConfig &config,
+                                       std::optional<TrainShape> train) {
   loadModelDialects(context);
   OpBuilder b(&context);
   OwningOpRef<ModuleOp> module = ModuleOp::create(b.getUnknownLoc());
@@ -260,7 +340,12 @@ OwningOpRef<ModuleOp> buildModelModule(MLIRContext &context,
   for (auto [name, seq] : {std::pair<StringRef, int64_t>{"prefill", kDynamic},
                            {"decode", 1}}) {
     b.setInsertionPointToEnd(module->getBody());
-    EntryPointBuilder(b, config).build(name, seq);
+    EntryPointBuilder(b, config).buildInference(name, seq);
+  }
+  if (train) {
+    b.setInsertionPointToEnd(module->getBody());
+    EntryPointBuilder(b, config).buildTrainLoss("train_loss", train->batch,
+                                                train->seq);
   }
   return module;
 }

@@ -7,19 +7,32 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 
+#include <optional>
+
 namespace llamac {
 
 /// Loads the dialects the model IR uses (llama, func, tensor, arith).
 void loadModelDialects(mlir::MLIRContext &context);
 
-/// Builds a module with the model's two entry points, both
+/// The block a training step works on: `batch` rows of `seq` positions.
+struct TrainShape {
+  int64_t batch = 0;
+  int64_t seq = 0;
+};
+
+/// Builds a module with the model's inference entry points, both
 ///   (tokens, position, weights..., key/value caches...)
 ///     -> (logits, updated key/value caches...)
 /// `prefill` takes any number of tokens (tensor<?xi32>) and returns a logits
 /// row for each; `decode` takes one token. The caches hold `config.seqLen`
-/// rows per layer. The module carries the config as `llama.config`.
-mlir::OwningOpRef<mlir::ModuleOp> buildModelModule(mlir::MLIRContext &context,
-                                                   const ModelConfig &config);
+/// rows per layer. With `train`, also
+///   train_loss(tokens [batch, seq + 1], loss_mask [batch, seq], weights...)
+///     -> mean cross-entropy of predicting tokens[:, 1:] over unmasked
+///        positions.
+/// The module carries the config as `llama.config`.
+mlir::OwningOpRef<mlir::ModuleOp>
+buildModelModule(mlir::MLIRContext &context, const ModelConfig &config,
+                 std::optional<TrainShape> train = std::nullopt);
 
 } // namespace llamac
 

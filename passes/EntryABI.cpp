@@ -14,6 +14,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/JSON.h"
 
 namespace mlir::llama {
@@ -27,30 +28,38 @@ using namespace mlir;
 namespace {
 
 /// What an entry-point argument holds, from the attributes the frontend put
-/// on it. The logits out-parameter added by bufferization has none.
-enum class ArgRole { Tokens, Position, Weight, KvCache, Logits };
+/// on it. The out-parameter bufferization adds for the logits (or the loss)
+/// has none.
+enum class ArgRole { Tokens, Position, LossMask, Weight, KvCache, Output };
 
 FailureOr<SmallVector<ArgRole>> argumentRoles(func::FuncOp func) {
   SmallVector<ArgRole> roles;
-  unsigned logits = 0;
+  unsigned outputs = 0;
   for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i) {
-    if (auto input = func.getArgAttrOfType<StringAttr>(i, "llama.input"))
-      roles.push_back(input.getValue() == "tokens" ? ArgRole::Tokens
-                                                   : ArgRole::Position);
-    else if (func.getArgAttr(i, "llama.weight"))
+    if (auto input = func.getArgAttrOfType<StringAttr>(i, "llama.input")) {
+      std::optional<ArgRole> role =
+          llvm::StringSwitch<std::optional<ArgRole>>(input.getValue())
+              .Case("tokens", ArgRole::Tokens)
+              .Case("position", ArgRole::Position)
+              .Case("loss_mask", ArgRole::LossMask)
+              .Default(std::nullopt);
+      if (!role)
+        return func.emitError() << "unknown llama.input " << input;
+      roles.push_back(*role);
+    } else if (func.getArgAttr(i, "llama.weight")) {
       roles.push_back(ArgRole::Weight);
-    else if (func.getArgAttr(i, "llama.kv_cache"))
+    } else if (func.getArgAttr(i, "llama.kv_cache")) {
       roles.push_back(ArgRole::KvCache);
-    else {
-      roles.push_back(ArgRole::Logits);
-      ++logits;
+    } else {
+      roles.push_back(ArgRole::Output);
+      ++outputs;
     }
   }
-  if (logits != 1 || func.getNumResults() != 0)
+  if (outputs != 1 || func.getNumResults() != 0)
     return func.emitError()
-           << "expected the logits as the only out-parameter after "
+           << "expected the logits or loss as the only out-parameter after "
               "bufferization (the KV caches must be updated in place), found "
-           << logits << " out-parameters and " << func.getNumResults()
+           << outputs << " out-parameters and " << func.getNumResults()
            << " results";
   return roles;
 }
@@ -81,8 +90,11 @@ public:
   Value memrefOver(Value data, MemRefType type, Value leadingSize) {
     int64_t rank = type.getRank();
     auto sizesType = LLVM::LLVMArrayType::get(i64, rank);
-    auto descriptorType = LLVM::LLVMStructType::getLiteral(
-        b.getContext(), {ptrType, ptrType, i64, sizesType, sizesType});
+    SmallVector<Type> fields = {ptrType, ptrType, i64};
+    if (rank > 0) // a rank-0 descriptor has no sizes and strides
+      fields.append({sizesType, sizesType});
+    auto descriptorType =
+        LLVM::LLVMStructType::getLiteral(b.getContext(), fields);
     Value descriptor = LLVM::PoisonOp::create(b, loc, descriptorType);
     auto insert = [&](Value value, ArrayRef<int64_t> position) {
       descriptor =
@@ -103,17 +115,39 @@ public:
         .getResult(0);
   }
 
-  /// void llama_<name>(tokens, n_tokens, position, weights, kv_caches, logits)
+  /// void llama_<name>(tokens[, n_tokens][, position][, loss_mask], weights
+  ///                    [, kv_caches], output)
+  /// n_tokens comes with 1-D (inference) tokens; the others with their roles.
   void build(ModuleOp module, func::FuncOp entry, ArrayRef<ArgRole> roles) {
+    auto has = [&](ArgRole role) { return llvm::is_contained(roles, role); };
+    auto tokensType = cast<MemRefType>(entry.getArgumentTypes()[0]);
+    bool countTokens = tokensType.getRank() == 1;
+    SmallVector<Type> params = {ptrType};
+    if (countTokens)
+      params.push_back(i64);
+    if (has(ArgRole::Position))
+      params.push_back(i64);
+    if (has(ArgRole::LossMask))
+      params.push_back(ptrType);
+    params.push_back(ptrType); // weights
+    if (has(ArgRole::KvCache))
+      params.push_back(ptrType);
+    params.push_back(ptrType); // output
+
     b.setInsertionPointToEnd(module.getBody());
-    auto wrapper = func::FuncOp::create(
-        b, loc, ("llama_" + entry.getName()).str(),
-        b.getFunctionType({ptrType, i64, i64, ptrType, ptrType, ptrType}, {}));
+    auto wrapper = func::FuncOp::create(b, loc,
+                                        ("llama_" + entry.getName()).str(),
+                                        b.getFunctionType(params, {}));
     Block *block = wrapper.addEntryBlock();
     b.setInsertionPointToStart(block);
-    Value tokens = block->getArgument(0), numTokens = block->getArgument(1),
-          position = block->getArgument(2), weights = block->getArgument(3),
-          caches = block->getArgument(4), logits = block->getArgument(5);
+    auto next = [&, index = 0u]() mutable { return block->getArgument(index++); };
+    Value tokens = next();
+    Value numTokens = countTokens ? next() : Value();
+    Value position = has(ArgRole::Position) ? next() : Value();
+    Value lossMask = has(ArgRole::LossMask) ? next() : Value();
+    Value weights = next();
+    Value caches = has(ArgRole::KvCache) ? next() : Value();
+    Value output = next();
 
     SmallVector<Value> operands;
     int64_t weightIndex = 0, cacheIndex = 0;
@@ -127,6 +161,9 @@ public:
         operands.push_back(
             arith::IndexCastOp::create(b, loc, b.getIndexType(), position));
         break;
+      case ArgRole::LossMask:
+        operands.push_back(memrefOver(lossMask, memref, {}));
+        break;
       case ArgRole::Weight:
         operands.push_back(
             memrefOver(loadPointer(weights, weightIndex++), memref, {}));
@@ -135,8 +172,8 @@ public:
         operands.push_back(
             memrefOver(loadPointer(caches, cacheIndex++), memref, {}));
         break;
-      case ArgRole::Logits:
-        operands.push_back(memrefOver(logits, memref, numTokens));
+      case ArgRole::Output:
+        operands.push_back(memrefOver(output, memref, numTokens));
         break;
       }
     }
@@ -194,11 +231,19 @@ std::string manifestJson(ModuleOp module, func::FuncOp entry,
   llvm::json::Array entryPoints;
   for (func::FuncOp func : entries) {
     auto tokens = cast<MemRefType>(func.getArgumentTypes()[0]);
-    entryPoints.push_back(llvm::json::Object{
-        {"name", func.getName().str()},
-        {"symbol", ("llama_" + func.getName()).str()},
-        {"max_tokens", tokens.isDynamicDim(0) ? llvm::json::Value(nullptr)
-                                              : tokens.getDimSize(0)}});
+    llvm::json::Object point{{"name", func.getName().str()},
+                             {"symbol", ("llama_" + func.getName()).str()}};
+    if (tokens.getRank() == 1) {
+      point["kind"] = "inference";
+      point["max_tokens"] = tokens.isDynamicDim(0)
+                                ? llvm::json::Value(nullptr)
+                                : llvm::json::Value(tokens.getDimSize(0));
+    } else { // tokens [batch, seq + 1]
+      point["kind"] = "train_loss";
+      point["batch"] = tokens.getDimSize(0);
+      point["seq"] = tokens.getDimSize(1) - 1;
+    }
+    entryPoints.push_back(std::move(point));
   }
 
   llvm::json::Object manifest{

@@ -52,13 +52,21 @@ def LlamaEntryABIPass : Pass<"llama-entry-abi", "ModuleOp"> {
   let description = [{
     Runs on bufferized IR. For each entry function `@F` (one whose arguments
     carry `llama.input`/`llama.weight`/`llama.kv_cache` attributes and whose
-    logits are an out-parameter), adds
+    logits or loss are an out-parameter), adds, for inference entry points,
 
     ```c
     void llama_F(const int32_t *tokens, int64_t n_tokens, int64_t position,
                  float *const *weights,   /* in manifest order */
                  float *const *kv_caches, /* layer-major: k0, v0, k1, ... */
                  float *logits);          /* [n_tokens, vocab_size] */
+    ```
+
+    and for the training loss
+
+    ```c
+    void llama_train_loss(const int32_t *tokens,  /* [batch, seq + 1] */
+                          const float *loss_mask, /* [batch, seq] */
+                          float *const *weights, float *loss);
     ```
 
     which wraps the raw pointers into memref descriptors and calls `@F`, so

@@ -1,6 +1,7 @@
 //===- llamac.cpp - the llamac compiler driver ----------------------------===//
 //
 //   llamac CONFIG -o ARTIFACT [--emit=STAGE] [--max-seq-len N]
+//                 [--train [--batch B] [--seq T]]
 //                 [--cpu NAME] [--mattr FEATURES] [-O N]
 //
 // CONFIG is an HF config.json, a Meta params.json, a directory holding one,
@@ -80,6 +81,17 @@ cl::opt<int64_t> maxSeqLen(
     cl::desc("Maximum sequence length: KV cache rows (default: the config's)"),
     cl::value_desc("n"));
 
+cl::opt<bool> train("train", cl::cat(category),
+                    cl::desc("Also compile the training loss entry point "
+                             "train_loss over [batch, seq] token blocks"));
+cl::opt<int64_t> trainBatch("batch", cl::init(4), cl::cat(category),
+                            cl::desc("Training batch size (default 4)"),
+                            cl::value_desc("b"));
+cl::opt<int64_t> trainSeq(
+    "seq", cl::init(0), cl::cat(category),
+    cl::desc("Training sequence length (default: the maximum)"),
+    cl::value_desc("t"));
+
 cl::opt<std::string> cpuName("cpu", cl::cat(category),
                              cl::desc("Target CPU (default: this machine's)"),
                              cl::value_desc("name"));
@@ -152,13 +164,28 @@ int main(int argc, char **argv) {
     config->seqLen = maxSeqLen;
   }
 
+  std::optional<llamac::TrainShape> trainShape;
+  if (train) {
+    int64_t seq = trainSeq.getNumOccurrences() ? trainSeq.getValue()
+                                               : config->seqLen;
+    if (trainBatch <= 0 || trainBatch > 65536)
+      return fail("--batch must be a positive integer, got " +
+                  Twine(trainBatch.getValue()));
+    if (seq <= 0 || seq > config->seqLen)
+      return fail("--seq must be between 1 and the maximum sequence length (" +
+                  Twine(config->seqLen) + "), got " + Twine(seq));
+    trainShape = llamac::TrainShape{trainBatch, seq};
+  } else if (trainBatch.getNumOccurrences() || trainSeq.getNumOccurrences()) {
+    return fail("--batch and --seq apply to --train");
+  }
+
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
   mlir::registerAllToLLVMIRTranslations(registry);
   mlir::MLIRContext context(registry);
   mlir::OwningOpRef<mlir::ModuleOp> module =
-      llamac::buildModelModule(context, *config);
+      llamac::buildModelModule(context, *config, trainShape);
   // The builder's output must verify; if it does not, that is our bug, and
   // the verifier has already said where.
   if (failed(mlir::verify(*module)))

@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Checks the compiled training loss (llamac --train, entry llama_train_loss)
+against the numpy reference and against transformers' LlamaForCausalLM loss
+with labels (masked positions as -100), for MHA, GQA and tied models.
+
+    check_train_loss.py --bin BUILD/bin --work DIR
+"""
+import argparse
+import ctypes
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import torch
+import transformers
+
+import llama_reference as ref
+from check_model import BASE, VARIANTS
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples"))
+from llama_weights import write_model  # noqa: E402
+
+BATCH, SEQ = 3, 12
+TOLERANCE = 1e-5  # the loss is of order log(vocab) ~ 5
+
+
+def reference_loss(c, weights, tokens, mask):
+    total = 0.0
+    for row, row_mask in zip(tokens, mask):
+        logits = ref.forward(c, weights, row[:-1], 0, ref.KVCache(c)).astype(np.float64)
+        m = logits.max(-1, keepdims=True)
+        lse = (m + np.log(np.exp(logits - m).sum(-1, keepdims=True)))[:, 0]
+        picked = logits[np.arange(SEQ), row[1:]]
+        total += (row_mask * (lse - picked)).sum()
+    return total / mask.sum()
+
+
+def hf_loss(config, weights, tokens, mask):
+    hf_config = transformers.LlamaConfig(**{k: v for k, v in config.items()
+                                            if k not in ("architectures", "torch_dtype")})
+    model = transformers.LlamaForCausalLM(hf_config).eval()
+    state = {n: torch.from_numpy(w.copy()) for n, w in weights.items()}
+    if config.get("tie_word_embeddings"):
+        state["lm_head.weight"] = state["model.embed_tokens.weight"]
+    model.load_state_dict(state, strict=False)
+    labels = np.where(mask > 0, tokens[:, 1:], -100)
+    labels = np.concatenate([np.full((BATCH, 1), -100), labels], axis=1)
+    with torch.no_grad():
+        out = model(torch.from_numpy(tokens.astype(np.int64)),
+                    labels=torch.from_numpy(labels.astype(np.int64)))
+    return float(out.loss)
+
+
+def check(variant, args):
+    changes, _, _ = VARIANTS[variant]
+    config = dict(BASE, **changes)
+    model_dir = os.path.join(args.work, variant)
+    weights = write_model(model_dir, config, seed=4)
+    artifact = os.path.join(args.work, variant + "-train.so")
+    subprocess.run([os.path.join(args.bin, "llamac"), os.path.join(model_dir, "config.json"),
+                    "--train", "--batch", str(BATCH), "--seq", str(SEQ), "-o", artifact],
+                   check=True)
+    lib = ctypes.CDLL(artifact)
+    manifest = json.loads(ctypes.c_char_p(ctypes.addressof(
+        ctypes.c_char.in_dll(lib, "llama_manifest"))).value)
+    names = [w["name"] for w in manifest["weights"]]
+    train = [e for e in manifest["entry_points"] if e["kind"] == "train_loss"][0]
+    assert (train["batch"], train["seq"]) == (BATCH, SEQ), train
+
+    rng = np.random.default_rng(len(variant))
+    tokens = rng.integers(0, config["vocab_size"], (BATCH, SEQ + 1)).astype(np.int32)
+    mask = (rng.random((BATCH, SEQ)) < 0.7).astype(np.float32)
+    pointers = (ctypes.c_void_p * len(names))(*[weights[n].ctypes.data for n in names])
+    loss = np.zeros((), np.float32)
+    lib.llama_train_loss(tokens.ctypes.data_as(ctypes.c_void_p),
+                         mask.ctypes.data_as(ctypes.c_void_p), pointers,
+                         loss.ctypes.data_as(ctypes.c_void_p))
+    expected, theirs = reference_loss(ref.Config(config), weights, tokens, mask), \
+        hf_loss(config, weights, tokens, mask)
+    print(f"{variant}: loss {float(loss):.6f}, reference {expected:.6f} "
+          f"(|diff| {abs(loss - expected):.1e}), transformers {theirs:.6f} "
+          f"(|diff| {abs(loss - theirs):.1e})")
+    return abs(loss - expected) <= TOLERANCE and abs(loss - theirs) <= TOLERANCE
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin", required=True)
+    parser.add_argument("--work", required=True)
+    args = parser.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+    results = [check(v, args) for v in ("mha", "gqa", "tied")]
+    sys.exit(0 if all(results) else 1)
+
+
+if __name__ == "__main__":
+    main()
