@@ -131,27 +131,32 @@ void EmbeddingOp::build(OpBuilder &builder, OperationState &state, Value table,
         tokens);
 }
 
-LogicalResult EmbeddingOp::verify() {
-  RankedTensorType table = getTable().getType();
-  RankedTensorType tokens = getTokens().getType();
-  RankedTensorType result = getResult().getType();
+/// The rules of EmbeddingOp, shared with its gradient op.
+static LogicalResult verifyEmbedding(Operation *op, RankedTensorType table,
+                              RankedTensorType tokens,
+                              RankedTensorType result) {
   if (table.getRank() != 2)
-    return emitOpError() << "table must be [vocab_size, dim], got rank "
+    return op->emitOpError() << "table must be [vocab_size, dim], got rank "
                          << table.getRank();
   if (result.getRank() != tokens.getRank() + 1)
-    return emitOpError() << "result must have the tokens' rank + 1 ("
+    return op->emitOpError() << "result must have the tokens' rank + 1 ("
                          << tokens.getRank() + 1 << "), got rank "
                          << result.getRank();
-  if (failed(verifyLeadingDims(*this, "result", result, "tokens", tokens,
+  if (failed(verifyLeadingDims(op, "result", result, "tokens", tokens,
                                tokens.getRank())))
     return failure();
   int64_t dim = table.getDimSize(1);
   int64_t resultDim = result.getDimSize(result.getRank() - 1);
   if (!sizesAgree(dim, resultDim))
-    return emitOpError() << "result's last dimension (" << sizeString(resultDim)
+    return op->emitOpError() << "result's last dimension (" << sizeString(resultDim)
                          << ") does not match the table's dim ("
                          << sizeString(dim) << ")";
   return success();
+}
+
+LogicalResult EmbeddingOp::verify() {
+  return verifyEmbedding(*this, getTable().getType(), getTokens().getType(),
+                         getResult().getType());
 }
 
 //===----------------------------------------------------------------------===//
@@ -164,23 +169,29 @@ void RMSNormOp::build(OpBuilder &builder, OperationState &state, Value input,
         builder.getF64FloatAttr(eps));
 }
 
-LogicalResult RMSNormOp::verify() {
-  RankedTensorType input = getInput().getType();
-  RankedTensorType weight = getWeight().getType();
+/// The rules of RMSNormOp, shared with its gradient op.
+static LogicalResult verifyRMSNorm(Operation *op, RankedTensorType input,
+                            RankedTensorType weight,
+                            RankedTensorType result, APFloat eps) {
   if (input.getRank() < 1)
-    return emitOpError() << "input must have at least one dimension";
+    return op->emitOpError() << "input must have at least one dimension";
   if (weight.getRank() != 1)
-    return emitOpError() << "weight must be [dim], got rank "
+    return op->emitOpError() << "weight must be [dim], got rank "
                          << weight.getRank();
   int64_t dim = input.getDimSize(input.getRank() - 1);
   if (!sizesAgree(weight.getDimSize(0), dim))
-    return emitOpError() << "weight size (" << sizeString(weight.getDimSize(0))
+    return op->emitOpError() << "weight size (" << sizeString(weight.getDimSize(0))
                          << ") does not match the input's last dimension ("
                          << sizeString(dim) << ")";
-  if (failed(verifySameType(*this, "result", getResult().getType(), "input",
+  if (failed(verifySameType(op, "result", result, "input",
                             input)))
     return failure();
-  return verifyPositive(*this, "eps", getEps());
+  return verifyPositive(op, "eps", eps);
+}
+
+LogicalResult RMSNormOp::verify() {
+  return verifyRMSNorm(*this, getInput().getType(), getWeight().getType(),
+                       getResult().getType(), getEps());
 }
 
 //===----------------------------------------------------------------------===//
@@ -203,38 +214,43 @@ void LinearOp::build(OpBuilder &builder, OperationState &state, Value input,
         weight);
 }
 
-LogicalResult LinearOp::verify() {
-  RankedTensorType input = getInput().getType();
-  RankedTensorType weight = getWeight().getType();
-  RankedTensorType result = getResult().getType();
+/// The rules of LinearOp, shared with its gradient op.
+static LogicalResult verifyLinear(Operation *op, RankedTensorType input,
+                           RankedTensorType weight,
+                           RankedTensorType result) {
   if (input.getRank() < 1)
-    return emitOpError() << "input must have at least one dimension";
+    return op->emitOpError() << "input must have at least one dimension";
   if (weight.getRank() != 2)
-    return emitOpError() << "weight must be [out_features, in_features], got "
+    return op->emitOpError() << "weight must be [out_features, in_features], got "
                             "rank "
                          << weight.getRank();
   int64_t rank = input.getRank();
   int64_t inFeatures = input.getDimSize(rank - 1);
   if (!sizesAgree(inFeatures, weight.getDimSize(1)))
-    return emitOpError() << "input has " << sizeString(inFeatures)
+    return op->emitOpError() << "input has " << sizeString(inFeatures)
                          << " features but the weight [out, in] takes "
                          << sizeString(weight.getDimSize(1));
   if (result.getRank() != rank)
-    return emitOpError() << "result must have the input's rank (" << rank
+    return op->emitOpError() << "result must have the input's rank (" << rank
                          << "), got rank " << result.getRank();
-  if (failed(verifyLeadingDims(*this, "result", result, "input", input,
+  if (failed(verifyLeadingDims(op, "result", result, "input", input,
                                rank - 1)))
     return failure();
   int64_t outFeatures = result.getDimSize(rank - 1);
   if (!sizesAgree(outFeatures, weight.getDimSize(0)))
-    return emitOpError() << "result has " << sizeString(outFeatures)
+    return op->emitOpError() << "result has " << sizeString(outFeatures)
                          << " features but the weight [out, in] gives "
                          << sizeString(weight.getDimSize(0));
   if (result.getElementType() != input.getElementType())
-    return emitOpError() << "result element type " << result.getElementType()
+    return op->emitOpError() << "result element type " << result.getElementType()
                          << " must match the input element type "
                          << input.getElementType();
   return success();
+}
+
+LogicalResult LinearOp::verify() {
+  return verifyLinear(*this, getInput().getType(), getWeight().getType(),
+                      getResult().getType());
 }
 
 //===----------------------------------------------------------------------===//
@@ -247,22 +263,23 @@ void RoPEOp::build(OpBuilder &builder, OperationState &state, Value input,
         builder.getF64FloatAttr(theta));
 }
 
-LogicalResult RoPEOp::verify() {
-  RankedTensorType input = getInput().getType();
-  RankedTensorType positions = getPositions().getType();
+/// The rules of RoPEOp, shared with its gradient op.
+static LogicalResult verifyRoPE(Operation *op, RankedTensorType input,
+                         RankedTensorType positions,
+                         RankedTensorType result, APFloat theta) {
   int64_t rank = input.getRank();
   if (rank < 3)
-    return emitOpError() << "input must be [..., seq, heads, head_dim], got "
+    return op->emitOpError() << "input must be [..., seq, heads, head_dim], got "
                             "rank "
                          << rank;
   int64_t headDim = input.getDimSize(rank - 1);
   if (!ShapedType::isDynamic(headDim) && headDim % 2 != 0)
-    return emitOpError() << "head_dim must be even to rotate pairs, got "
+    return op->emitOpError() << "head_dim must be even to rotate pairs, got "
                          << headDim;
   // positions covers the dimensions of input that end at seq (rank - 3).
   int64_t posRank = positions.getRank();
   if (posRank < 1 || posRank > rank - 2)
-    return emitOpError() << "positions must have rank 1 to " << rank - 2
+    return op->emitOpError() << "positions must have rank 1 to " << rank - 2
                          << " (the input's dimensions up to seq), got rank "
                          << posRank;
   int64_t offset = rank - 2 - posRank;
@@ -270,15 +287,20 @@ LogicalResult RoPEOp::verify() {
     int64_t want = input.getDimSize(offset + i);
     int64_t have = positions.getDimSize(i);
     if (!sizesAgree(have, want))
-      return emitOpError() << "positions dimension " << i << " ("
+      return op->emitOpError() << "positions dimension " << i << " ("
                            << sizeString(have) << ") does not match input "
                            << "dimension " << offset + i << " ("
                            << sizeString(want) << ")";
   }
-  if (failed(verifySameType(*this, "result", getResult().getType(), "input",
+  if (failed(verifySameType(op, "result", result, "input",
                             input)))
     return failure();
-  return verifyPositive(*this, "theta", getTheta());
+  return verifyPositive(op, "theta", theta);
+}
+
+LogicalResult RoPEOp::verify() {
+  return verifyRoPE(*this, getInput().getType(), getPositions().getType(),
+                    getResult().getType(), getTheta());
 }
 
 //===----------------------------------------------------------------------===//
@@ -376,23 +398,66 @@ void CrossEntropyOp::build(OpBuilder &builder, OperationState &state,
         logits, targets, mask);
 }
 
-LogicalResult CrossEntropyOp::verify() {
-  RankedTensorType logits = getLogits().getType();
-  RankedTensorType targets = getTargets().getType();
-  RankedTensorType mask = getMask().getType();
+/// The rules of CrossEntropyOp, shared with its gradient op.
+static LogicalResult verifyCrossEntropy(Operation *op, RankedTensorType logits,
+                                 RankedTensorType targets,
+                                 RankedTensorType mask) {
   if (logits.getRank() < 1)
-    return emitOpError() << "logits must be [..., vocab_size], got rank 0";
+    return op->emitOpError() << "logits must be [..., vocab_size], got rank 0";
   if (targets.getRank() != logits.getRank() - 1)
-    return emitOpError() << "targets must have rank " << logits.getRank() - 1
+    return op->emitOpError() << "targets must have rank " << logits.getRank() - 1
                          << " (the logits' without vocab_size), got rank "
                          << targets.getRank();
-  if (failed(verifyLeadingDims(*this, "targets", targets, "logits", logits,
+  if (failed(verifyLeadingDims(op, "targets", targets, "logits", logits,
                                targets.getRank())))
     return failure();
   if (mask.getRank() != targets.getRank())
-    return emitOpError() << "mask must have the targets' rank ("
+    return op->emitOpError() << "mask must have the targets' rank ("
                          << targets.getRank() << "), got rank "
                          << mask.getRank();
-  return verifyLeadingDims(*this, "mask", mask, "targets", targets,
+  return verifyLeadingDims(op, "mask", mask, "targets", targets,
                            targets.getRank());
+}
+
+LogicalResult CrossEntropyOp::verify() {
+  return verifyCrossEntropy(*this, getLogits().getType(), getTargets().getType(),
+                            getMask().getType());
+}
+
+//===----------------------------------------------------------------------===//
+// Gradient ops: each checks its forward op's rules with dy as the result.
+//===----------------------------------------------------------------------===//
+
+LogicalResult EmbeddingGradOp::verify() {
+  return verifyEmbedding(*this, getDtable().getType(), getTokens().getType(),
+                         getDy().getType());
+}
+
+LogicalResult RMSNormGradOp::verify() {
+  return verifyRMSNorm(*this, getInput().getType(), getWeight().getType(),
+                       getDy().getType(), getEps());
+}
+
+LogicalResult LinearGradOp::verify() {
+  return verifyLinear(*this, getInput().getType(), getWeight().getType(),
+                      getDy().getType());
+}
+
+LogicalResult RoPEGradOp::verify() {
+  return verifyRoPE(*this, getDy().getType(), getPositions().getType(),
+                    getDinput().getType(), getTheta());
+}
+
+LogicalResult AttentionGradOp::verify() {
+  if (failed(verifyQueryKeyValue(*this, getQuery().getType(),
+                                 getKey().getType(), getValue().getType(),
+                                 getScale())))
+    return failure();
+  return verifySameType(*this, "dy", getDy().getType(), "query",
+                        getQuery().getType());
+}
+
+LogicalResult CrossEntropyGradOp::verify() {
+  return verifyCrossEntropy(*this, getLogits().getType(),
+                            getTargets().getType(), getMask().getType());
 }

@@ -298,4 +298,172 @@ def Llama_CrossEntropyOp : Llama_Op<"cross_entropy", [Pure]> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Gradients (reverse mode)
+//
+// One op per forward op: given the forward operands and the cotangent of the
+// result (`dy`), each returns the cotangents of the float operands. The
+// autodiff pass emits them; each verifies like its forward op with `dy` in
+// the result's place.
+//===----------------------------------------------------------------------===//
+
+def Llama_EmbeddingGradOp : Llama_Op<"embedding_grad", [Pure]> {
+  let summary = "Gradient of embedding: scatter-adds rows into the table";
+  let description = [{
+    `result[v, :] = sum of dy[i, :] over the positions i where tokens[i] = v`;
+    the result has the table's type.
+
+    ```mlir
+    %dtable = llama.embedding_grad %tokens, %dy
+        : (tensor<4x8xi32>, tensor<4x8x64xf32>) -> tensor<512x64xf32>
+    ```
+  }];
+  let arguments = (ins Llama_IdTensor:$tokens, Llama_FloatTensor:$dy);
+  let results = (outs Llama_FloatTensor:$dtable);
+  let assemblyFormat = [{
+    $tokens `,` $dy attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Llama_RMSNormGradOp : Llama_Op<"rms_norm_grad",
+    [Pure, AllTypesMatch<["input", "dinput"]>,
+     AllTypesMatch<["weight", "dweight"]>]> {
+  let summary = "Gradient of rms_norm with respect to input and weight";
+  let description = [{
+    With `r = rsqrt(mean(x²) + eps)` per row and `g = dy * w`:
+    `dweight = sum over rows of dy * x * r`,
+    `dinput = r * g - x * r³ * mean(g * x)`.
+
+    ```mlir
+    %dx, %dw = llama.rms_norm_grad %x, %w, %dy eps(1.0e-05)
+        : (tensor<4x8x64xf32>, tensor<64xf32>, tensor<4x8x64xf32>)
+        -> (tensor<4x8x64xf32>, tensor<64xf32>)
+    ```
+  }];
+  let arguments = (ins Llama_FloatTensor:$input, Llama_FloatTensor:$weight,
+                       Llama_FloatTensor:$dy, F64Attr:$eps);
+  let results = (outs Llama_FloatTensor:$dinput, Llama_FloatTensor:$dweight);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $dy `eps` `(` $eps `)` attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Llama_LinearGradOp : Llama_Op<"linear_grad",
+    [Pure, AllTypesMatch<["input", "dinput"]>,
+     AllTypesMatch<["weight", "dweight"]>]> {
+  let summary = "Gradient of linear with respect to input and weight";
+  let description = [{
+    For `y = x · wᵀ`: `dinput = dy · w` and `dweight = dyᵀ · x`, summed over
+    all leading dimensions.
+
+    ```mlir
+    %dx, %dw = llama.linear_grad %x, %w, %dy
+        : (tensor<4x8x64xf32>, tensor<172x64xf32>, tensor<4x8x172xf32>)
+        -> (tensor<4x8x64xf32>, tensor<172x64xf32>)
+    ```
+  }];
+  let arguments = (ins Llama_FloatTensor:$input, Llama_FloatTensor:$weight,
+                       Llama_FloatTensor:$dy);
+  let results = (outs Llama_FloatTensor:$dinput, Llama_FloatTensor:$dweight);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $dy attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Llama_RoPEGradOp : Llama_Op<"rope_grad", [Pure]> {
+  let summary = "Gradient of rope: the rotation by the opposite angles";
+  let description = [{
+    RoPE rotates each pair of (i, i + head_dim/2) coordinates; its transpose
+    rotates back: `dinput = dy * cos - rotate_half(dy) * sin`.
+
+    ```mlir
+    %dq = llama.rope_grad %dq_rot, %positions theta(1.0e+04)
+        : (tensor<4x8x4x16xf32>, tensor<8xi32>) -> tensor<4x8x4x16xf32>
+    ```
+  }];
+  let arguments = (ins Llama_FloatTensor:$dy, Llama_IdTensor:$positions,
+                       F64Attr:$theta);
+  let results = (outs Llama_FloatTensor:$dinput);
+  let assemblyFormat = [{
+    $dy `,` $positions `theta` `(` $theta `)` attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Llama_AttentionGradOp : Llama_Op<"attention_grad",
+    [Pure, AllTypesMatch<["query", "dquery"]>, AllTypesMatch<["key", "dkey"]>,
+     AllTypesMatch<["value", "dvalue"]>]> {
+  let summary = "Gradient of causal attention with respect to q, k and v";
+  let description = [{
+    Recomputes the attention probabilities `P` from q and k, then with
+    `dP = dy · vᵀ` and `dS = P * (dP - rowsum(dP * P))`:
+    `dvalue = Pᵀ · dy`, `dquery = scale * dS · k`, `dkey = scale * dSᵀ · q`,
+    where key/value gradients sum over the query heads that share them.
+
+    ```mlir
+    %dq, %dk, %dv = llama.attention_grad %q, %k, %v, %dy scale(0.25)
+        : (tensor<4x8x4x16xf32>, tensor<4x8x2x16xf32>, tensor<4x8x2x16xf32>,
+           tensor<4x8x4x16xf32>)
+        -> (tensor<4x8x4x16xf32>, tensor<4x8x2x16xf32>, tensor<4x8x2x16xf32>)
+    ```
+  }];
+  let arguments = (ins Llama_FloatTensor:$query, Llama_FloatTensor:$key,
+                       Llama_FloatTensor:$value, Llama_FloatTensor:$dy,
+                       F64Attr:$scale);
+  let results = (outs Llama_FloatTensor:$dquery, Llama_FloatTensor:$dkey,
+                      Llama_FloatTensor:$dvalue);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $dy `scale` `(` $scale `)` attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Llama_SwiGLUGradOp : Llama_Op<"swiglu_grad",
+    [Pure, AllTypesMatch<["gate", "up", "dy", "dgate", "dup"]>]> {
+  let summary = "Gradient of swiglu with respect to gate and up";
+  let description = [{
+    With `s = sigmoid(gate)`: `dup = dy * gate * s` and
+    `dgate = dy * up * s * (1 + gate * (1 - s))`.
+
+    ```mlir
+    %dg, %du = llama.swiglu_grad %gate, %up, %dy : tensor<4x8x172xf32>
+    ```
+  }];
+  let arguments = (ins Llama_FloatTensor:$gate, Llama_FloatTensor:$up,
+                       Llama_FloatTensor:$dy);
+  let results = (outs Llama_FloatTensor:$dgate, Llama_FloatTensor:$dup);
+  let assemblyFormat = [{
+    $gate `,` $up `,` $dy attr-dict `:` type($dgate)
+  }];
+}
+
+def Llama_CrossEntropyGradOp : Llama_Op<"cross_entropy_grad",
+    [Pure, AllTypesMatch<["logits", "dlogits"]>]> {
+  let summary = "Gradient of cross_entropy with respect to the logits";
+  let description = [{
+    `dlogits = dloss * mask / sum(mask) * (softmax(logits) - onehot(target))`
+    row by row; masked rows get exactly zero.
+
+    ```mlir
+    %dlogits = llama.cross_entropy_grad %logits, %targets, %mask, %dloss
+        : (tensor<4x8x512xf32>, tensor<4x8xi32>, tensor<4x8xf32>, tensor<f32>)
+        -> tensor<4x8x512xf32>
+    ```
+  }];
+  let arguments = (ins Llama_FloatTensor:$logits, Llama_IdTensor:$targets,
+                       Llama_FloatTensor:$mask, Llama_LossTensor:$dloss);
+  let results = (outs Llama_FloatTensor:$dlogits);
+  let assemblyFormat = [{
+    $logits `,` $targets `,` $mask `,` $dloss attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // LLAMA_OPS_TD

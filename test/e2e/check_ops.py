@@ -18,7 +18,7 @@ import llama_reference as ref
 
 LOWER = ("--convert-llama-to-linalg --one-shot-bufferize=bufferize-function-boundaries "
          "--convert-linalg-to-loops --lower-affine --convert-scf-to-cf "
-         "--expand-strided-metadata --finalize-memref-to-llvm --convert-math-to-llvm "
+         "--expand-strided-metadata --lower-affine --finalize-memref-to-llvm --convert-math-to-llvm "
          "--convert-arith-to-llvm --convert-index-to-llvm --convert-cf-to-llvm "
          "--convert-func-to-llvm --reconcile-unrealized-casts").split()
 
@@ -41,14 +41,21 @@ def shape_constant(name, array):
 def run(args, body, inputs, result_type):
     """Builds @main from `inputs` {name: (array, element)} and `body` (which
     defines %result of `result_type`), prints the result, returns it."""
+    return run_many(args, body, inputs, [("result", result_type)])[0]
+
+
+def run_many(args, body, inputs, results):
+    """Like run, for a body defining several results [(name, type)]."""
     text = "func.func private @printMemrefF32(memref<*xf32>)\nfunc.func @main() {\n"
     for name, (array, element) in inputs.items():
         text += shape_constant(name, array) + constant(name, array, element)
     text += body
-    text += (f"  %buffer = bufferization.to_buffer %result : {result_type} to "
-             f"{result_type.replace('tensor', 'memref')}\n"
-             f"  %unranked = memref.cast %buffer : {result_type.replace('tensor', 'memref')} to memref<*xf32>\n"
-             "  func.call @printMemrefF32(%unranked) : (memref<*xf32>) -> ()\n  return\n}\n")
+    for name, result_type in results:
+        memref_type = result_type.replace("tensor", "memref")
+        text += (f"  %{name}_buffer = bufferization.to_buffer %{name} : {result_type} to {memref_type}\n"
+                 f"  %{name}_unranked = memref.cast %{name}_buffer : {memref_type} to memref<*xf32>\n"
+                 f"  func.call @printMemrefF32(%{name}_unranked) : (memref<*xf32>) -> ()\n")
+    text += "  return\n}\n"
     lowered = subprocess.run([os.path.join(args.bin, "llama-opt"), *LOWER], input=text,
                              check=True, capture_output=True, text=True).stdout
     libs = ",".join(os.path.join(args.llvm_lib, f"libmlir_{n}.so")
@@ -56,9 +63,13 @@ def run(args, body, inputs, result_type):
     out = subprocess.run([os.path.join(args.llvm_tools, "mlir-runner"), "-e", "main",
                           "-entry-point-result=void", "-shared-libs=" + libs],
                          input=lowered, check=True, capture_output=True, text=True).stdout
-    data = out[out.index("data =") + 6:]
-    return np.array([float(x) for x in re.findall(r"-?[0-9.]+(?:e[-+]?[0-9]+)?|-?inf|nan", data)],
-                    np.float32)
+    values = []
+    for block in out.split("Unranked Memref")[1:]:
+        data = block[block.index("data =") + 6:]
+        values.append(np.array([float(x) for x in
+                                re.findall(r"-?[0-9.]+(?:e[-+]?[0-9]+)?|-?inf|nan", data)],
+                               np.float32))
+    return values
 
 
 def check(name, got, expected, tolerance=1e-5):

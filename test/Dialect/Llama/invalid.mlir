@@ -507,3 +507,67 @@ func.func @loss_result(%l: tensor<8x100xf32>, %t: tensor<8xi32>, %m: tensor<8xf3
   %0 = llama.cross_entropy %l, %t, %m : (tensor<8x100xf32>, tensor<8xi32>, tensor<8xf32>) -> tensor<8xf32>
   return
 }
+
+// -----
+
+// Tests that a gradient op checks its forward op's rules, with dy in place of
+// the result: here dy of linear has the wrong number of features.
+func.func @linear_grad_dy(%x: tensor<4x64xf32>, %w: tensor<172x64xf32>, %dy: tensor<4x100xf32>) {
+  // expected-error @+1 {{result has 100 features but the weight [out, in] gives 172}}
+  %0:2 = llama.linear_grad %x, %w, %dy : (tensor<4x64xf32>, tensor<172x64xf32>, tensor<4x100xf32>) -> (tensor<4x64xf32>, tensor<172x64xf32>)
+  return
+}
+
+// -----
+
+// Tests that a gradient has its operand's type.
+func.func @linear_grad_types(%x: tensor<4x64xf32>, %w: tensor<172x64xf32>, %dy: tensor<4x172xf32>) {
+  // expected-error @+1 {{failed to verify that all of {input, dinput} have same type}}
+  %0:2 = "llama.linear_grad"(%x, %w, %dy) : (tensor<4x64xf32>, tensor<172x64xf32>, tensor<4x172xf32>) -> (tensor<4x32xf32>, tensor<172x64xf32>)
+  return
+}
+
+// -----
+
+// Tests that the embedding gradient is shaped like the table.
+func.func @embedding_grad_table(%ids: tensor<4xi32>, %dy: tensor<4x64xf32>) {
+  // expected-error @+1 {{result's last dimension (64) does not match the table's dim (32)}}
+  %0 = llama.embedding_grad %ids, %dy : (tensor<4xi32>, tensor<4x64xf32>) -> tensor<100x32xf32>
+  return
+}
+
+// -----
+
+// Tests that the rms_norm gradient keeps eps positive.
+func.func @rms_norm_grad_eps(%x: tensor<4x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{eps must be positive and finite, got 0}}
+  %0:2 = llama.rms_norm_grad %x, %w, %x eps(0.0) : (tensor<4x64xf32>, tensor<64xf32>, tensor<4x64xf32>) -> (tensor<4x64xf32>, tensor<64xf32>)
+  return
+}
+
+// -----
+
+// Tests that the rope gradient rotates pairs too.
+func.func @rope_grad_odd(%x: tensor<8x4x15xf32>, %pos: tensor<8xi32>) {
+  // expected-error @+1 {{head_dim must be even to rotate pairs, got 15}}
+  %0 = llama.rope_grad %x, %pos theta(1.0e+04) : (tensor<8x4x15xf32>, tensor<8xi32>) -> tensor<8x4x15xf32>
+  return
+}
+
+// -----
+
+// Tests that the attention gradient's dy is shaped like the query.
+func.func @attention_grad_dy(%q: tensor<8x4x16xf32>, %k: tensor<8x2x16xf32>, %dy: tensor<8x2x16xf32>) {
+  // expected-error @+1 {{dy type 'tensor<8x2x16xf32>' must match the query type 'tensor<8x4x16xf32>'}}
+  %0:3 = llama.attention_grad %q, %k, %k, %dy scale(0.25) : (tensor<8x4x16xf32>, tensor<8x2x16xf32>, tensor<8x2x16xf32>, tensor<8x2x16xf32>) -> (tensor<8x4x16xf32>, tensor<8x2x16xf32>, tensor<8x2x16xf32>)
+  return
+}
+
+// -----
+
+// Tests that the cross-entropy gradient checks the loss's shapes.
+func.func @cross_entropy_grad_mask(%l: tensor<8x100xf32>, %t: tensor<8xi32>, %m: tensor<7xf32>, %d: tensor<f32>) {
+  // expected-error @+1 {{mask dimension 0 (7) does not match targets dimension 0 (8)}}
+  %0 = llama.cross_entropy_grad %l, %t, %m, %d : (tensor<8x100xf32>, tensor<8xi32>, tensor<7xf32>, tensor<f32>) -> tensor<8x100xf32>
+  return
+}

@@ -111,3 +111,26 @@ func.func @cross_entropy(%logits: tensor<2x8x100xf32>, %targets: tensor<2x8xi32>
   %loss = llama.cross_entropy %logits, %targets, %mask : (tensor<2x8x100xf32>, tensor<2x8xi32>, tensor<2x8xf32>) -> tensor<f32>
   return %loss : tensor<f32>
 }
+
+// Tests the gradient ops' custom forms.
+// CHECK-LABEL: func.func @gradients
+// CHECK: llama.embedding_grad %{{.*}}, %{{.*}} : (tensor<2x8xi32>, tensor<2x8x64xf32>) -> tensor<100x64xf32>
+// CHECK: llama.rms_norm_grad %{{.*}}, %{{.*}}, %{{.*}} eps(1.000000e-05) : (tensor<2x8x64xf32>, tensor<64xf32>, tensor<2x8x64xf32>) -> (tensor<2x8x64xf32>, tensor<64xf32>)
+// CHECK: llama.linear_grad %{{.*}}, %{{.*}}, %{{.*}} : (tensor<2x8x64xf32>, tensor<172x64xf32>, tensor<2x8x172xf32>) -> (tensor<2x8x64xf32>, tensor<172x64xf32>)
+// CHECK: llama.rope_grad %{{.*}}, %{{.*}} theta(1.000000e+04) : (tensor<2x8x4x16xf32>, tensor<8xi32>) -> tensor<2x8x4x16xf32>
+// CHECK: llama.attention_grad %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} scale(2.500000e-01) : (tensor<2x8x4x16xf32>, tensor<2x8x2x16xf32>, tensor<2x8x2x16xf32>, tensor<2x8x4x16xf32>) -> (tensor<2x8x4x16xf32>, tensor<2x8x2x16xf32>, tensor<2x8x2x16xf32>)
+// CHECK: llama.swiglu_grad %{{.*}}, %{{.*}}, %{{.*}} : tensor<2x8x172xf32>
+// CHECK: llama.cross_entropy_grad %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : (tensor<2x8x100xf32>, tensor<2x8xi32>, tensor<2x8xf32>, tensor<f32>) -> tensor<2x8x100xf32>
+func.func @gradients(%ids: tensor<2x8xi32>, %x: tensor<2x8x64xf32>, %g: tensor<64xf32>,
+                     %w: tensor<172x64xf32>, %dh: tensor<2x8x172xf32>, %q: tensor<2x8x4x16xf32>,
+                     %k: tensor<2x8x2x16xf32>, %pos: tensor<8xi32>, %l: tensor<2x8x100xf32>,
+                     %m: tensor<2x8xf32>, %dl: tensor<f32>) {
+  %0 = llama.embedding_grad %ids, %x : (tensor<2x8xi32>, tensor<2x8x64xf32>) -> tensor<100x64xf32>
+  %1:2 = llama.rms_norm_grad %x, %g, %x eps(1.0e-05) : (tensor<2x8x64xf32>, tensor<64xf32>, tensor<2x8x64xf32>) -> (tensor<2x8x64xf32>, tensor<64xf32>)
+  %2:2 = llama.linear_grad %x, %w, %dh : (tensor<2x8x64xf32>, tensor<172x64xf32>, tensor<2x8x172xf32>) -> (tensor<2x8x64xf32>, tensor<172x64xf32>)
+  %3 = llama.rope_grad %q, %pos theta(1.0e+04) : (tensor<2x8x4x16xf32>, tensor<8xi32>) -> tensor<2x8x4x16xf32>
+  %4:3 = llama.attention_grad %q, %k, %k, %q scale(0.25) : (tensor<2x8x4x16xf32>, tensor<2x8x2x16xf32>, tensor<2x8x2x16xf32>, tensor<2x8x4x16xf32>) -> (tensor<2x8x4x16xf32>, tensor<2x8x2x16xf32>, tensor<2x8x2x16xf32>)
+  %5:2 = llama.swiglu_grad %dh, %dh, %dh : tensor<2x8x172xf32>
+  %6 = llama.cross_entropy_grad %l, %ids, %m, %dl : (tensor<2x8x100xf32>, tensor<2x8xi32>, tensor<2x8xf32>, tensor<f32>) -> tensor<2x8x100xf32>
+  return
+}

@@ -1,0 +1,360 @@
+//===- Builders.cpp - linalg building blocks for llama lowerings ----------===//
+
+#include "passes/Conversion/LlamaToLinalg/Builders.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <cmath>
+#include <limits>
+
+namespace mlir::llama::lowering {
+
+Value emptyTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+                  Type elementType) {
+  return tensor::EmptyOp::create(b, loc, sizes, elementType);
+}
+
+/// A tensor of the given sizes filled with `value` (an accumulator's init).
+Value filledTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+                   Type elementType, double value) {
+  Value init = emptyTensor(b, loc, sizes, elementType);
+  Value scalar = arith::ConstantOp::create(
+      b, loc, elementType, b.getFloatAttr(elementType, value));
+  return linalg::FillOp::create(b, loc, scalar, init).getResult(0);
+}
+
+/// Converts a float scalar to `type` (weights may be narrower than
+/// activations).
+Value castFloat(OpBuilder &b, Location loc, Value value, Type type) {
+  if (value.getType() == type)
+    return value;
+  unsigned from = value.getType().getIntOrFloatBitWidth();
+  unsigned to = type.getIntOrFloatBitWidth();
+  if (from < to)
+    return arith::ExtFOp::create(b, loc, type, value);
+  if (from == to) // bf16 <-> f16 goes through f32
+    value = arith::ExtFOp::create(b, loc, b.getF32Type(), value);
+  return arith::TruncFOp::create(b, loc, type, value);
+}
+
+Value floatConstant(OpBuilder &b, Location loc, Type type, double value) {
+  return arith::ConstantOp::create(b, loc, type, b.getFloatAttr(type, value));
+}
+
+Value indexConstant(OpBuilder &b, Location loc, int64_t value) {
+  return arith::ConstantIndexOp::create(b, loc, value);
+}
+
+/// (d0 .. d{n-1}) -> (d{first} .. d{first + count - 1})
+AffineMap dimsMap(MLIRContext *ctx, unsigned numDims, unsigned first,
+                  unsigned count) {
+  SmallVector<AffineExpr> exprs;
+  for (unsigned i = first; i < first + count; ++i)
+    exprs.push_back(getAffineDimExpr(i, ctx));
+  return AffineMap::get(numDims, 0, exprs, ctx);
+}
+
+/// (d0 .. d{n-1}) -> (d{i} for i in dims)
+AffineMap selectMap(MLIRContext *ctx, unsigned numDims,
+                    ArrayRef<unsigned> dims) {
+  SmallVector<AffineExpr> exprs;
+  for (unsigned d : dims)
+    exprs.push_back(getAffineDimExpr(d, ctx));
+  return AffineMap::get(numDims, 0, exprs, ctx);
+}
+
+/// A generic op with one result; `iterators` fixes the loop count.
+Value generic(OpBuilder &b, Location loc, ValueRange inputs, Value init,
+              ArrayRef<AffineMap> maps, ArrayRef<IteratorType> iterators,
+              BodyBuilder body) {
+  return linalg::GenericOp::create(b, loc, init.getType(), inputs, init, maps,
+                                   iterators, body)
+      .getResult(0);
+}
+
+/// An elementwise generic over tensors of one shape, producing `resultType`.
+Value elementwise(OpBuilder &b, Location loc, ValueRange inputs,
+                  RankedTensorType resultType, BodyBuilder body) {
+  int64_t rank = resultType.getRank();
+  Value init = emptyTensor(b, loc, tensor::getMixedSizes(b, loc, inputs[0]),
+                           resultType.getElementType());
+  SmallVector<AffineMap> maps(inputs.size() + 1,
+                              b.getMultiDimIdentityMap(rank));
+  SmallVector<IteratorType> iterators(rank, IteratorType::parallel);
+  return generic(b, loc, inputs, init, maps, iterators, body);
+}
+
+void yield(OpBuilder &b, Location loc, Value value) {
+  linalg::YieldOp::create(b, loc, ValueRange{value});
+}
+
+SmallVector<Value> loopIndices(OpBuilder &b, Location loc, unsigned count) {
+  SmallVector<Value> indices;
+  for (unsigned i = 0; i < count; ++i)
+    indices.push_back(linalg::IndexOp::create(b, loc, i));
+  return indices;
+}
+
+/// How a [B.., S, H, D] tensor (rank `rank`) expands to [B.., S, Hkv, G, D]:
+/// every dim maps to itself except H, which maps to (Hkv, G).
+static SmallVector<ReassociationIndices> headReassociation(unsigned rank) {
+  SmallVector<ReassociationIndices> groups;
+  for (unsigned i = 0; i + 2 < rank; ++i)
+    groups.push_back({int64_t(i)});
+  groups.push_back({int64_t(rank - 2), int64_t(rank - 1)});
+  groups.push_back({int64_t(rank)});
+  return groups;
+}
+
+AffineMap batchedMap(MLIRContext *ctx, unsigned nb, unsigned numDims,
+                     ArrayRef<unsigned> dims) {
+  SmallVector<unsigned> all;
+  for (unsigned i = 0; i < nb; ++i)
+    all.push_back(i);
+  for (unsigned d : dims)
+    all.push_back(nb + d);
+  return selectMap(ctx, numDims, all);
+}
+
+Value attentionProbabilities(OpBuilder &b, Location loc, unsigned nb,
+                             Value query, Value keys, Value offset,
+                             double scale) {
+  MLIRContext *ctx = b.getContext();
+  auto queryType = cast<RankedTensorType>(query.getType());
+  Type elementType = queryType.getElementType();
+  auto P = IteratorType::parallel, R = IteratorType::reduction;
+  SmallVector<OpFoldResult> querySizes = tensor::getMixedSizes(b, loc, query);
+  OpFoldResult length = tensor::getMixedSize(b, loc, keys, nb);
+  auto iterators = [&](ArrayRef<IteratorType> tail) {
+    SmallVector<IteratorType> all(nb, P);
+    all.append(tail.begin(), tail.end());
+    return all;
+  };
+
+  // scores[B.., s, kv, g, t] = q · k   (loops B.., s, kv, g, t, d)
+  SmallVector<OpFoldResult> scoreSizes(querySizes.begin(),
+                                       querySizes.end() - 1);
+  scoreSizes.push_back(length);
+  unsigned n5 = nb + 5, n4 = nb + 4;
+  Value scores = generic(
+      b, loc, ValueRange{query, keys},
+      filledTensor(b, loc, scoreSizes, elementType, 0.0),
+      {batchedMap(ctx, nb, n5, {0, 1, 2, 4}), batchedMap(ctx, nb, n5, {3, 1, 4}),
+       batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
+      iterators({P, P, P, P, R}), [&](OpBuilder &nb_, Location l, ValueRange args) {
+        Value product = arith::MulFOp::create(nb_, l, args[0], args[1]);
+        yield(nb_, l, arith::AddFOp::create(nb_, l, args[2], product));
+      });
+
+  // Scale, and mask keys after the query's position (t > offset + s).
+  AffineMap identity = b.getMultiDimIdentityMap(n4);
+  Value masked = generic(
+      b, loc, scores, emptyTensor(b, loc, scoreSizes, elementType),
+      {identity, identity}, iterators({P, P, P, P}),
+      [&](OpBuilder &nb_, Location l, ValueRange args) {
+        Value s = linalg::IndexOp::create(nb_, l, nb);
+        Value t = linalg::IndexOp::create(nb_, l, nb + 3);
+        Value last = arith::AddIOp::create(nb_, l, offset, s);
+        Value future =
+            arith::CmpIOp::create(nb_, l, arith::CmpIPredicate::ugt, t, last);
+        Value scaled = arith::MulFOp::create(
+            nb_, l, args[0], floatConstant(nb_, l, elementType, scale));
+        Value minusInf = floatConstant(
+            nb_, l, elementType, -std::numeric_limits<double>::infinity());
+        yield(nb_, l, arith::SelectOp::create(nb_, l, future, minusInf, scaled));
+      });
+
+  // Softmax over t: exp(x - max) / sum.
+  SmallVector<OpFoldResult> rowSizes(scoreSizes.begin(), scoreSizes.end() - 1);
+  AffineMap rowMap = dimsMap(ctx, n4, 0, n4 - 1);
+  Value rowMax = generic(
+      b, loc, masked,
+      filledTensor(b, loc, rowSizes, elementType,
+                   -std::numeric_limits<double>::infinity()),
+      {identity, rowMap}, iterators({P, P, P, R}),
+      [&](OpBuilder &nb_, Location l, ValueRange args) {
+        yield(nb_, l, arith::MaximumFOp::create(nb_, l, args[0], args[1]));
+      });
+  Value exps = generic(
+      b, loc, ValueRange{masked, rowMax},
+      emptyTensor(b, loc, scoreSizes, elementType), {identity, rowMap, identity},
+      iterators({P, P, P, P}), [&](OpBuilder &nb_, Location l, ValueRange args) {
+        yield(nb_, l,
+              math::ExpOp::create(nb_, l,
+                                  arith::SubFOp::create(nb_, l, args[0], args[1])));
+      });
+  Value rowSum = generic(
+      b, loc, exps, filledTensor(b, loc, rowSizes, elementType, 0.0),
+      {identity, rowMap}, iterators({P, P, P, R}),
+      [&](OpBuilder &nb_, Location l, ValueRange args) {
+        yield(nb_, l, arith::AddFOp::create(nb_, l, args[0], args[1]));
+      });
+  Value probs = generic(
+      b, loc, ValueRange{exps, rowSum},
+      emptyTensor(b, loc, scoreSizes, elementType), {identity, rowMap, identity},
+      iterators({P, P, P, P}), [&](OpBuilder &nb_, Location l, ValueRange args) {
+        yield(nb_, l, arith::DivFOp::create(nb_, l, args[0], args[1]));
+      }); // [B.., S, Hkv, G, L]
+
+  return probs;
+}
+
+Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
+                      Value keys, Value values, Value offset, double scale) {
+  MLIRContext *ctx = b.getContext();
+  Type elementType = cast<RankedTensorType>(query.getType()).getElementType();
+  auto P = IteratorType::parallel, R = IteratorType::reduction;
+  unsigned n5 = nb + 5;
+  SmallVector<IteratorType> iterators(nb, P);
+  iterators.append({P, P, P, P, R});
+  Value probs = attentionProbabilities(b, loc, nb, query, keys, offset, scale);
+  // out[B.., s, kv, g, d] = sum_t probs · v   (loops B.., s, kv, g, d, t)
+  return generic(
+      b, loc, ValueRange{probs, values},
+      filledTensor(b, loc, tensor::getMixedSizes(b, loc, query), elementType,
+                   0.0),
+      {batchedMap(ctx, nb, n5, {0, 1, 2, 4}), batchedMap(ctx, nb, n5, {4, 1, 3}),
+       batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
+      iterators, [&](OpBuilder &nb_, Location l, ValueRange args) {
+        Value product = arith::MulFOp::create(nb_, l, args[0], args[1]);
+        yield(nb_, l, arith::AddFOp::create(nb_, l, args[2], product));
+      });
+}
+
+
+Value groupHeads(OpBuilder &b, Location loc, Value query, int64_t numKvHeads) {
+  auto type = cast<RankedTensorType>(query.getType());
+  unsigned rank = type.getRank();
+  int64_t group = type.getDimSize(rank - 2) / numKvHeads;
+  SmallVector<int64_t> shape(type.getShape());
+  shape[rank - 2] = numKvHeads;
+  shape.insert(shape.begin() + rank - 1, group);
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, query);
+  sizes[rank - 2] = b.getIndexAttr(numKvHeads);
+  sizes.insert(sizes.begin() + rank - 1, b.getIndexAttr(group));
+  return tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get(shape, type.getElementType()), query,
+      headReassociation(rank), sizes);
+}
+
+Value ungroupHeads(OpBuilder &b, Location loc, Value grouped,
+                   RankedTensorType type) {
+  return tensor::CollapseShapeOp::create(b, loc, type, grouped,
+                                         headReassociation(type.getRank()));
+}
+
+/// Hugging Face's inverse frequencies, computed in float32 exactly as
+/// `1.0 / (theta ** (arange(0, D, 2).float() / D))`.
+static DenseElementsAttr ropeInverseFrequencies(OpBuilder &b, int64_t headDim,
+                                                double theta) {
+  SmallVector<float> values;
+  for (int64_t i = 0; i < headDim; i += 2) {
+    float exponent = static_cast<float>(i) / static_cast<float>(headDim);
+    values.push_back(1.0f / std::pow(static_cast<float>(theta), exponent));
+  }
+  auto type = RankedTensorType::get({headDim / 2}, b.getF32Type());
+  return DenseElementsAttr::get(type, ArrayRef<float>(values));
+}
+
+Value rotate(OpBuilder &builder, Location loc, Value x, Value positions,
+             double theta, bool inverse) {
+  auto type = cast<RankedTensorType>(x.getType());
+  unsigned rank = type.getRank();
+  int64_t headDim = type.getDimSize(rank - 1);
+  int64_t half = headDim / 2;
+  Type f32 = builder.getF32Type();
+  Type elementType = type.getElementType();
+  MLIRContext *ctx = builder.getContext();
+  unsigned posRank = cast<RankedTensorType>(positions.getType()).getRank();
+  Value invFreq = arith::ConstantOp::create(
+      builder, loc, ropeInverseFrequencies(builder, headDim, theta)); // [D/2]
+  return generic(
+      builder, loc, ValueRange{x, positions},
+      emptyTensor(builder, loc, tensor::getMixedSizes(builder, loc, x),
+                  elementType),
+      {builder.getMultiDimIdentityMap(rank),
+       dimsMap(ctx, rank, rank - 2 - posRank, posRank),
+       builder.getMultiDimIdentityMap(rank)},
+      SmallVector<IteratorType>(rank, IteratorType::parallel),
+      [&](OpBuilder &b, Location l, ValueRange args) {
+        SmallVector<Value> indices = loopIndices(b, l, rank);
+        Value i = indices.back();
+        Value halfValue = indexConstant(b, l, half);
+        Value firstHalf = arith::CmpIOp::create(
+            b, l, arith::CmpIPredicate::ult, i, halfValue);
+        Value freqIndex = arith::RemUIOp::create(b, l, i, halfValue);
+        Value freq = tensor::ExtractOp::create(b, l, invFreq, freqIndex);
+        Value position =
+            arith::SIToFPOp::create(b, l, f32, args[1]); // exact below 2^24
+        Value angle = arith::MulFOp::create(b, l, position, freq);
+        Value cos = math::CosOp::create(b, l, angle);
+        Value sin = math::SinOp::create(b, l, angle);
+        if (inverse) // the transpose rotates by -angle
+          sin = arith::NegFOp::create(b, l, sin);
+        // rotate_half(x)[i] = i < D/2 ? -x[i + D/2] : x[i - D/2]
+        indices.back() = arith::RemUIOp::create(
+            b, l, arith::AddIOp::create(b, l, i, halfValue),
+            indexConstant(b, l, headDim));
+        Value partner =
+            castFloat(b, l, tensor::ExtractOp::create(b, l, x, indices), f32);
+        Value rotated = arith::SelectOp::create(
+            b, l, firstHalf, arith::NegFOp::create(b, l, partner), partner);
+        Value value = castFloat(b, l, args[0], f32);
+        Value y = arith::AddFOp::create(
+            b, l, arith::MulFOp::create(b, l, value, cos),
+            arith::MulFOp::create(b, l, rotated, sin));
+        yield(b, l, castFloat(b, l, y, elementType));
+      });
+}
+
+std::pair<Value, Value> softmaxStatistics(OpBuilder &b, Location loc,
+                                          Value logits) {
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  unsigned rank = cast<RankedTensorType>(logits.getType()).getRank();
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, logits);
+  SmallVector<OpFoldResult> rowSizes(sizes.begin(), sizes.end() - 1);
+  AffineMap identity = b.getMultiDimIdentityMap(rank);
+  AffineMap rowMap = dimsMap(ctx, rank, 0, rank - 1);
+  SmallVector<IteratorType> reduceLast(rank - 1, IteratorType::parallel);
+  reduceLast.push_back(IteratorType::reduction);
+  Value rowMax = generic(
+      b, loc, logits,
+      filledTensor(b, loc, rowSizes, f32,
+                   -std::numeric_limits<double>::infinity()),
+      {identity, rowMap}, reduceLast,
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        yield(nb, l,
+              arith::MaximumFOp::create(nb, l, castFloat(nb, l, args[0], f32),
+                                        args[1]));
+      }); // [...]
+  Value sumExp = generic(
+      b, loc, ValueRange{logits, rowMax},
+      filledTensor(b, loc, rowSizes, f32, 0.0), {identity, rowMap, rowMap},
+      reduceLast, [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value shifted = arith::SubFOp::create(
+            nb, l, castFloat(nb, l, args[0], f32), args[1]);
+        yield(nb, l,
+              arith::AddFOp::create(nb, l, args[2],
+                                    math::ExpOp::create(nb, l, shifted)));
+      }); // [...]
+  return {rowMax, sumExp};
+}
+
+Value totalSum(OpBuilder &b, Location loc, Value rows) {
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  unsigned rank = cast<RankedTensorType>(rows.getType()).getRank();
+  return generic(b, loc, rows, filledTensor(b, loc, {}, f32, 0.0),
+                 {b.getMultiDimIdentityMap(rank), AffineMap::get(rank, 0, {}, ctx)},
+                 SmallVector<IteratorType>(rank, IteratorType::reduction),
+                 [&](OpBuilder &nb, Location l, ValueRange args) {
+                   yield(nb, l,
+                         arith::AddFOp::create(
+                             nb, l, castFloat(nb, l, args[0], f32), args[1]));
+                 });
+}
+
+} // namespace mlir::llama::lowering

@@ -1,0 +1,79 @@
+//===- Builders.h - linalg building blocks for llama lowerings --*- C++ -*-===//
+//
+// Destination-style pieces shared by the forward and gradient lowerings.
+// Shapes: B.. leading batch dims, S queries, L keys, H heads, Hkv key/value
+// heads, G = H / Hkv query heads per key/value head, D head_dim.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LLAMAC_PASSES_CONVERSION_LLAMATOLINALG_BUILDERS_H
+#define LLAMAC_PASSES_CONVERSION_LLAMATOLINALG_BUILDERS_H
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/Builders.h"
+
+namespace mlir::llama::lowering {
+
+using utils::IteratorType;
+using BodyBuilder = function_ref<void(OpBuilder &, Location, ValueRange)>;
+
+Value emptyTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+                  Type elementType);
+/// A tensor of the given sizes filled with `value` (an accumulator's init).
+Value filledTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+                   Type elementType, double value);
+/// Converts a float scalar to `type` (weights may be narrower than
+/// activations).
+Value castFloat(OpBuilder &b, Location loc, Value value, Type type);
+Value floatConstant(OpBuilder &b, Location loc, Type type, double value);
+Value indexConstant(OpBuilder &b, Location loc, int64_t value);
+
+/// (d0 .. d{n-1}) -> (d{first} .. d{first + count - 1})
+AffineMap dimsMap(MLIRContext *ctx, unsigned numDims, unsigned first,
+                  unsigned count);
+/// (d0 .. d{n-1}) -> (d{i} for i in dims)
+AffineMap selectMap(MLIRContext *ctx, unsigned numDims, ArrayRef<unsigned> dims);
+/// Like selectMap after `nb` leading batch loops: (B.., dims shifted by nb).
+AffineMap batchedMap(MLIRContext *ctx, unsigned nb, unsigned numDims,
+                     ArrayRef<unsigned> dims);
+
+/// A generic op with one result; `iterators` fixes the loop count.
+Value generic(OpBuilder &b, Location loc, ValueRange inputs, Value init,
+              ArrayRef<AffineMap> maps, ArrayRef<IteratorType> iterators,
+              BodyBuilder body);
+/// An elementwise generic over tensors of one shape, producing `resultType`.
+Value elementwise(OpBuilder &b, Location loc, ValueRange inputs,
+                  RankedTensorType resultType, BodyBuilder body);
+void yield(OpBuilder &b, Location loc, Value value);
+/// linalg.index for the first `count` loops.
+SmallVector<Value> loopIndices(OpBuilder &b, Location loc, unsigned count);
+
+/// [B.., S, H, D] -> [B.., S, Hkv, G, D] (query head h = kv * G + g) and back.
+Value groupHeads(OpBuilder &b, Location loc, Value query, int64_t numKvHeads);
+Value ungroupHeads(OpBuilder &b, Location loc, Value grouped,
+                   RankedTensorType type);
+
+/// RoPE of x [..., S, H, D] at `positions`; with `inverse`, the rotation by
+/// the opposite angles (its transpose, for the gradient).
+Value rotate(OpBuilder &b, Location loc, Value x, Value positions,
+             double theta, bool inverse);
+
+/// Causal attention probabilities [B.., S, Hkv, G, L] of a grouped query
+/// [B.., S, Hkv, G, D] over keys [B.., L, Hkv, D]; query row s sits at
+/// position `offset + s` and sees keys 0 .. offset + s (softmax in f32 of
+/// the scaled scores, later keys exactly 0).
+Value attentionProbabilities(OpBuilder &b, Location loc, unsigned nb,
+                             Value query, Value keys, Value offset,
+                             double scale);
+/// The attention output [B.., S, Hkv, G, D] for values [B.., L, Hkv, D].
+Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
+                      Value keys, Value values, Value offset, double scale);
+
+/// Per row of logits [..., V]: the max and sum(exp(logits - max)), in f32.
+std::pair<Value, Value> softmaxStatistics(OpBuilder &b, Location loc,
+                                          Value logits);
+/// sum over all elements of `rows` (any rank) as a 0-d f32 tensor.
+Value totalSum(OpBuilder &b, Location loc, Value rows);
+
+} // namespace mlir::llama::lowering
+
+#endif // LLAMAC_PASSES_CONVERSION_LLAMATOLINALG_BUILDERS_H

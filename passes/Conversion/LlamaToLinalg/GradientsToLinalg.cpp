@@ -1,0 +1,456 @@
+//===- GradientsToLinalg.cpp - llama gradient ops to linalg ---------------===//
+//
+// Reverse-mode rules of the llama ops as linalg on tensors, in f32, matching
+// what torch autograd computes for HF LlamaForCausalLM.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/LlamaOps.h"
+#include "passes/Conversion/LlamaToLinalg/Builders.h"
+#include "passes/Conversion/LlamaToLinalg/Patterns.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+using namespace mlir;
+using namespace mlir::llama;
+using namespace mlir::llama::lowering;
+
+namespace {
+
+constexpr IteratorType P = IteratorType::parallel;
+constexpr IteratorType R = IteratorType::reduction;
+
+SmallVector<IteratorType> iterators(unsigned parallel, unsigned reduction) {
+  SmallVector<IteratorType> all(parallel, P);
+  all.append(reduction, R);
+  return all;
+}
+
+/// acc + a * b, the body of every contraction below.
+void multiplyAccumulate(OpBuilder &b, Location l, ValueRange args) {
+  yield(b, l,
+        arith::AddFOp::create(b, l, args[2],
+                              arith::MulFOp::create(b, l, args[0], args[1])));
+}
+
+/// dtable[v, :] = sum of dy[i, :] over positions with tokens[i] = v: a loop
+/// of row updates (a scatter), not a [vocab x tokens] contraction.
+struct EmbeddingGradLowering : OpConversionPattern<EmbeddingGradOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(EmbeddingGradOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto &b = rewriter;
+    RankedTensorType tableType = op.getType();
+    auto tokensType = op.getTokens().getType();
+    if (!tableType.hasStaticShape() || !tokensType.hasStaticShape())
+      return rewriter.notifyMatchFailure(op, "needs static shapes");
+    int64_t count = tokensType.getNumElements();
+    int64_t dim = tableType.getDimSize(1);
+    Type elementType = tableType.getElementType();
+    // Flatten: tokens [N], dy [N, dim].
+    ReassociationIndices all;
+    for (int64_t i = 0; i < tokensType.getRank(); ++i)
+      all.push_back(i);
+    Value tokens = adaptor.getTokens(), dy = adaptor.getDy();
+    if (tokensType.getRank() != 1) {
+      tokens = tensor::CollapseShapeOp::create(
+          b, loc, RankedTensorType::get({count}, tokensType.getElementType()),
+          tokens, ArrayRef<ReassociationIndices>{all});
+      ReassociationIndices lastDim = {int64_t(tokensType.getRank())};
+      dy = tensor::CollapseShapeOp::create(
+          b, loc, RankedTensorType::get({count, dim}, elementType), dy,
+          ArrayRef<ReassociationIndices>{all, lastDim});
+    }
+    Value init = filledTensor(b, loc,
+                              {b.getIndexAttr(tableType.getDimSize(0)),
+                               b.getIndexAttr(dim)},
+                              elementType, 0.0);
+    auto rowType = RankedTensorType::get({1, dim}, elementType);
+    SmallVector<OpFoldResult> rowSizes = {b.getIndexAttr(1),
+                                          b.getIndexAttr(dim)};
+    SmallVector<OpFoldResult> unit = {b.getIndexAttr(1), b.getIndexAttr(1)};
+    auto loop = scf::ForOp::create(
+        b, loc, indexConstant(b, loc, 0), indexConstant(b, loc, count),
+        indexConstant(b, loc, 1), ValueRange{init},
+        [&](OpBuilder &nb, Location l, Value i, ValueRange acc) {
+          Value id = tensor::ExtractOp::create(nb, l, tokens, i);
+          Value row =
+              arith::IndexCastOp::create(nb, l, nb.getIndexType(), id);
+          SmallVector<OpFoldResult> at = {row, nb.getIndexAttr(0)};
+          SmallVector<OpFoldResult> from = {i, nb.getIndexAttr(0)};
+          Value current = tensor::ExtractSliceOp::create(
+              nb, l, rowType, acc[0], at, rowSizes, unit);
+          Value update = tensor::ExtractSliceOp::create(nb, l, rowType, dy,
+                                                        from, rowSizes, unit);
+          // Accumulate into the row in place: current += update.
+          AffineMap identity = nb.getMultiDimIdentityMap(2);
+          Value sum = generic(
+              nb, l, update, current, {identity, identity},
+              {IteratorType::parallel, IteratorType::parallel},
+              [&](OpBuilder &bb, Location ll, ValueRange args) {
+                yield(bb, ll, arith::AddFOp::create(bb, ll, args[1], args[0]));
+              });
+          Value next = tensor::InsertSliceOp::create(nb, l, sum, acc[0], at,
+                                                     rowSizes, unit);
+          scf::YieldOp::create(nb, l, next);
+        });
+    rewriter.replaceOp(op, loop.getResult(0));
+    return success();
+  }
+};
+
+/// r = rsqrt(mean(x²) + eps), g = dy * w:
+///   dx = r * g - x * r³ * sum(g * x) / dim,  dw = sum over rows(dy * x * r)
+struct RMSNormGradLowering : OpConversionPattern<RMSNormGradOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RMSNormGradOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto &b = rewriter;
+    MLIRContext *ctx = b.getContext();
+    RankedTensorType type = op.getInput().getType();
+    unsigned rank = type.getRank();
+    int64_t dim = type.getDimSize(rank - 1);
+    if (ShapedType::isDynamic(dim))
+      return rewriter.notifyMatchFailure(op, "needs a static hidden size");
+    Type f32 = b.getF32Type();
+    Value x = adaptor.getInput(), w = adaptor.getWeight(), dy = adaptor.getDy();
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, x);
+    SmallVector<OpFoldResult> rowSizes(sizes.begin(), sizes.end() - 1);
+    AffineMap identity = b.getMultiDimIdentityMap(rank);
+    AffineMap rowMap = dimsMap(ctx, rank, 0, rank - 1);
+    AffineMap lastMap = dimsMap(ctx, rank, rank - 1, 1);
+    double eps = op.getEps().convertToDouble();
+
+    Value sumSquares = generic(
+        b, loc, x, filledTensor(b, loc, rowSizes, f32, 0.0), {identity, rowMap},
+        iterators(rank - 1, 1), [&](OpBuilder &nb, Location l, ValueRange a) {
+          yield(nb, l,
+                arith::AddFOp::create(nb, l, a[1],
+                                      arith::MulFOp::create(nb, l, a[0], a[0])));
+        });
+    AffineMap rowIdentity = b.getMultiDimIdentityMap(rank - 1);
+    Value inv = generic(
+        b, loc, sumSquares, emptyTensor(b, loc, rowSizes, f32),
+        {rowIdentity, rowIdentity}, iterators(rank - 1, 0),
+        [&](OpBuilder &nb, Location l, ValueRange a) {
+          Value mean = arith::DivFOp::create(nb, l, a[0],
+                                             floatConstant(nb, l, f32, dim));
+          yield(nb, l,
+                math::RsqrtOp::create(
+                    nb, l,
+                    arith::AddFOp::create(nb, l, mean,
+                                          floatConstant(nb, l, f32, eps))));
+        }); // r [...]
+    Value dot = generic(
+        b, loc, ValueRange{dy, w, x}, filledTensor(b, loc, rowSizes, f32, 0.0),
+        {identity, lastMap, identity, rowMap}, iterators(rank - 1, 1),
+        [&](OpBuilder &nb, Location l, ValueRange a) {
+          Value g = arith::MulFOp::create(nb, l, a[0], a[1]);
+          yield(nb, l,
+                arith::AddFOp::create(nb, l, a[3],
+                                      arith::MulFOp::create(nb, l, g, a[2])));
+        }); // sum(g * x) [...]
+    Value dx = generic(
+        b, loc, ValueRange{dy, w, x, inv, dot},
+        emptyTensor(b, loc, sizes, type.getElementType()),
+        {identity, lastMap, identity, rowMap, rowMap, identity},
+        iterators(rank, 0), [&](OpBuilder &nb, Location l, ValueRange a) {
+          Value r = a[3];
+          Value g = arith::MulFOp::create(nb, l, a[0], a[1]);
+          Value r3 = arith::MulFOp::create(
+              nb, l, arith::MulFOp::create(nb, l, r, r), r);
+          Value correction = arith::MulFOp::create(
+              nb, l, arith::MulFOp::create(nb, l, a[2], r3),
+              arith::DivFOp::create(nb, l, a[4],
+                                    floatConstant(nb, l, f32, dim)));
+          yield(nb, l,
+                arith::SubFOp::create(nb, l, arith::MulFOp::create(nb, l, r, g),
+                                      correction));
+        });
+    // dw[d] = sum over rows of dy * x * r: loops (d, rows..).
+    SmallVector<unsigned> rowsThenD;
+    for (unsigned i = 1; i < rank; ++i)
+      rowsThenD.push_back(i);
+    rowsThenD.push_back(0);
+    SmallVector<unsigned> rowsOnly(rowsThenD.begin(), rowsThenD.end() - 1);
+    Value dw = generic(
+        b, loc, ValueRange{dy, x, inv},
+        filledTensor(b, loc, {b.getIndexAttr(dim)},
+                     op.getWeight().getType().getElementType(), 0.0),
+        {selectMap(ctx, rank, rowsThenD), selectMap(ctx, rank, rowsThenD),
+         selectMap(ctx, rank, rowsOnly), selectMap(ctx, rank, {0})},
+        iterators(1, rank - 1), [&](OpBuilder &nb, Location l, ValueRange a) {
+          Value t = arith::MulFOp::create(
+              nb, l, arith::MulFOp::create(nb, l, a[0], a[1]), a[2]);
+          yield(nb, l, arith::AddFOp::create(nb, l, a[3], t));
+        });
+    rewriter.replaceOp(op, {dx, dw});
+    return success();
+  }
+};
+
+/// dx[.., k] = sum_n dy[.., n] w[n, k];  dw[n, k] = sum_.. dy[.., n] x[.., k]
+struct LinearGradLowering : OpConversionPattern<LinearGradOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(LinearGradOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto &b = rewriter;
+    MLIRContext *ctx = b.getContext();
+    unsigned rank = op.getInput().getType().getRank();
+    unsigned lead = rank - 1;
+    Value x = adaptor.getInput(), w = adaptor.getWeight(), dy = adaptor.getDy();
+    Type xType = op.getInput().getType().getElementType();
+    Type wType = op.getWeight().getType().getElementType();
+
+    // dx: loops (lead.., k, n).
+    SmallVector<unsigned> leadDims;
+    for (unsigned i = 0; i < lead; ++i)
+      leadDims.push_back(i);
+    auto with = [](SmallVector<unsigned> dims, ArrayRef<unsigned> tail) {
+      dims.append(tail.begin(), tail.end());
+      return dims;
+    };
+    Value dx = generic(
+        b, loc, ValueRange{dy, w},
+        filledTensor(b, loc, tensor::getMixedSizes(b, loc, x), xType, 0.0),
+        {selectMap(ctx, rank + 1, with(leadDims, {lead + 1})),
+         selectMap(ctx, rank + 1, {lead + 1, lead}),
+         selectMap(ctx, rank + 1, with(leadDims, {lead}))},
+        iterators(rank, 1), multiplyAccumulate);
+    // dw: loops (n, k, lead..).
+    SmallVector<unsigned> leadAfter;
+    for (unsigned i = 0; i < lead; ++i)
+      leadAfter.push_back(2 + i);
+    Value dw = generic(
+        b, loc, ValueRange{dy, x},
+        filledTensor(b, loc, tensor::getMixedSizes(b, loc, w), wType, 0.0),
+        {selectMap(ctx, rank + 1, with(leadAfter, {0})),
+         selectMap(ctx, rank + 1, with(leadAfter, {1})),
+         selectMap(ctx, rank + 1, {0, 1})},
+        iterators(2, lead), multiplyAccumulate);
+    rewriter.replaceOp(op, {dx, dw});
+    return success();
+  }
+};
+
+struct RoPEGradLowering : OpConversionPattern<RoPEGradOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RoPEGradOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    if (ShapedType::isDynamic(op.getType().getShape().back()))
+      return rewriter.notifyMatchFailure(op, "needs a static head_dim");
+    rewriter.replaceOp(op, rotate(rewriter, op.getLoc(), adaptor.getDy(),
+                                  adaptor.getPositions(),
+                                  op.getTheta().convertToDouble(),
+                                  /*inverse=*/true));
+    return success();
+  }
+};
+
+/// With P the probabilities and dS = P * (dP - rowsum(dP * P)) * scale:
+///   dv = Pᵀ dy,  dq = dS k,  dk = dSᵀ q  (k/v gradients summed over groups)
+struct AttentionGradLowering : OpConversionPattern<AttentionGradOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AttentionGradOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto &b = rewriter;
+    MLIRContext *ctx = b.getContext();
+    RankedTensorType queryType = op.getQuery().getType();
+    unsigned rank = queryType.getRank();
+    unsigned nb = rank - 3;
+    int64_t numKvHeads = op.getKey().getType().getDimSize(rank - 2);
+    if (ShapedType::isDynamic(queryType.getDimSize(rank - 2)) ||
+        ShapedType::isDynamic(numKvHeads))
+      return rewriter.notifyMatchFailure(op, "needs static head counts");
+    Type elementType = queryType.getElementType();
+    double scale = op.getScale().convertToDouble();
+    Value query = groupHeads(b, loc, adaptor.getQuery(), numKvHeads);
+    Value dy = groupHeads(b, loc, adaptor.getDy(), numKvHeads);
+    Value keys = adaptor.getKey(), values = adaptor.getValue();
+    Value probs = attentionProbabilities(b, loc, nb, query, keys,
+                                         indexConstant(b, loc, 0), scale);
+    unsigned n5 = nb + 5, n4 = nb + 4;
+    auto batched = [&](unsigned parallel, unsigned reduction) {
+      return iterators(nb + parallel, reduction);
+    };
+
+    // dv[B.., t, kv, d] = sum_{s, g} P[s, kv, g, t] dy[s, kv, g, d]
+    //   loops (B.., t, kv, d, s, g)
+    Value dv = generic(
+        b, loc, ValueRange{probs, dy},
+        filledTensor(b, loc, tensor::getMixedSizes(b, loc, values), elementType,
+                     0.0),
+        {batchedMap(ctx, nb, n5, {3, 1, 4, 0}), batchedMap(ctx, nb, n5, {3, 1, 4, 2}),
+         batchedMap(ctx, nb, n5, {0, 1, 2})},
+        batched(3, 2), multiplyAccumulate);
+    // dP[B.., s, kv, g, t] = sum_d dy[s, kv, g, d] v[t, kv, d]
+    //   loops (B.., s, kv, g, t, d)
+    SmallVector<OpFoldResult> probSizes = tensor::getMixedSizes(b, loc, probs);
+    Value dprobs = generic(
+        b, loc, ValueRange{dy, values},
+        filledTensor(b, loc, probSizes, elementType, 0.0),
+        {batchedMap(ctx, nb, n5, {0, 1, 2, 4}), batchedMap(ctx, nb, n5, {3, 1, 4}),
+         batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
+        batched(4, 1), multiplyAccumulate);
+    // rowDot[B.., s, kv, g] = sum_t dP * P
+    AffineMap identity = b.getMultiDimIdentityMap(n4);
+    AffineMap rowMap = dimsMap(ctx, n4, 0, n4 - 1);
+    SmallVector<OpFoldResult> rowSizes(probSizes.begin(), probSizes.end() - 1);
+    Value rowDot = generic(
+        b, loc, ValueRange{dprobs, probs},
+        filledTensor(b, loc, rowSizes, elementType, 0.0),
+        {identity, identity, rowMap}, batched(3, 1), multiplyAccumulate);
+    // dS = P * (dP - rowDot) * scale  (the gradient of the scaled scores)
+    Value dscores = generic(
+        b, loc, ValueRange{probs, dprobs, rowDot},
+        emptyTensor(b, loc, probSizes, elementType),
+        {identity, identity, rowMap, identity}, batched(4, 0),
+        [&](OpBuilder &nb_, Location l, ValueRange a) {
+          Value diff = arith::SubFOp::create(nb_, l, a[1], a[2]);
+          Value ds = arith::MulFOp::create(nb_, l, a[0], diff);
+          yield(nb_, l,
+                arith::MulFOp::create(nb_, l, ds,
+                                      floatConstant(nb_, l, elementType, scale)));
+        });
+    // dq[B.., s, kv, g, d] = sum_t dS[s, kv, g, t] k[t, kv, d]
+    //   loops (B.., s, kv, g, d, t)
+    Value dq = generic(
+        b, loc, ValueRange{dscores, keys},
+        filledTensor(b, loc, tensor::getMixedSizes(b, loc, query), elementType,
+                     0.0),
+        {batchedMap(ctx, nb, n5, {0, 1, 2, 4}), batchedMap(ctx, nb, n5, {4, 1, 3}),
+         batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
+        batched(4, 1), multiplyAccumulate);
+    // dk[B.., t, kv, d] = sum_{s, g} dS[s, kv, g, t] q[s, kv, g, d]
+    //   loops (B.., t, kv, d, s, g)
+    Value dk = generic(
+        b, loc, ValueRange{dscores, query},
+        filledTensor(b, loc, tensor::getMixedSizes(b, loc, keys), elementType,
+                     0.0),
+        {batchedMap(ctx, nb, n5, {3, 1, 4, 0}), batchedMap(ctx, nb, n5, {3, 1, 4, 2}),
+         batchedMap(ctx, nb, n5, {0, 1, 2})},
+        batched(3, 2), multiplyAccumulate);
+    rewriter.replaceOp(op, {ungroupHeads(b, loc, dq, queryType), dk, dv});
+    return success();
+  }
+};
+
+/// s = sigmoid(gate): dup = dy * gate * s,
+/// dgate = dy * up * s * (1 + gate * (1 - s))
+struct SwiGLUGradLowering : OpConversionPattern<SwiGLUGradOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(SwiGLUGradOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getDgate().getType();
+    Type elementType = type.getElementType();
+    SmallVector<Value> inputs = {adaptor.getGate(), adaptor.getUp(),
+                                 adaptor.getDy()};
+    auto sigmoid = [&](OpBuilder &b, Location l, Value x) -> Value {
+      Value one = floatConstant(b, l, elementType, 1.0);
+      return arith::DivFOp::create(
+          b, l, one,
+          arith::AddFOp::create(
+              b, l, one,
+              math::ExpOp::create(b, l, arith::NegFOp::create(b, l, x))));
+    };
+    Value dgate = elementwise(
+        rewriter, loc, inputs, type, [&](OpBuilder &b, Location l, ValueRange a) {
+          Value s = sigmoid(b, l, a[0]);
+          Value one = floatConstant(b, l, elementType, 1.0);
+          Value slope = arith::MulFOp::create(
+              b, l, s,
+              arith::AddFOp::create(
+                  b, l, one,
+                  arith::MulFOp::create(b, l, a[0],
+                                        arith::SubFOp::create(b, l, one, s))));
+          yield(b, l,
+                arith::MulFOp::create(
+                    b, l, arith::MulFOp::create(b, l, a[2], a[1]), slope));
+        });
+    Value dup = elementwise(
+        rewriter, loc, inputs, type, [&](OpBuilder &b, Location l, ValueRange a) {
+          Value silu = arith::MulFOp::create(b, l, a[0], sigmoid(b, l, a[0]));
+          yield(b, l, arith::MulFOp::create(b, l, a[2], silu));
+        });
+    rewriter.replaceOp(op, {dgate, dup});
+    return success();
+  }
+};
+
+/// dlogits = dloss * mask / sum(mask) * (softmax(logits) - onehot(target))
+struct CrossEntropyGradLowering : OpConversionPattern<CrossEntropyGradOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(CrossEntropyGradOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto &b = rewriter;
+    MLIRContext *ctx = b.getContext();
+    Type f32 = b.getF32Type();
+    Value logits = adaptor.getLogits();
+    RankedTensorType type = op.getLogits().getType();
+    unsigned rank = type.getRank();
+    auto [rowMax, sumExp] = softmaxStatistics(b, loc, logits);
+    Value maskSum = totalSum(b, loc, adaptor.getMask());
+    AffineMap identity = b.getMultiDimIdentityMap(rank);
+    AffineMap rowMap = dimsMap(ctx, rank, 0, rank - 1);
+    AffineMap scalarMap = AffineMap::get(rank, 0, {}, ctx);
+    Value dlogits = generic(
+        b, loc,
+        ValueRange{logits, adaptor.getTargets(), adaptor.getMask(), rowMax,
+                   sumExp, maskSum, adaptor.getDloss()},
+        emptyTensor(b, loc, tensor::getMixedSizes(b, loc, logits),
+                    type.getElementType()),
+        {identity, rowMap, rowMap, rowMap, rowMap, scalarMap, scalarMap,
+         identity},
+        iterators(rank, 0), [&](OpBuilder &nb, Location l, ValueRange a) {
+          Value v = linalg::IndexOp::create(nb, l, rank - 1);
+          Value target =
+              arith::IndexCastOp::create(nb, l, nb.getIndexType(), a[1]);
+          Value isTarget =
+              arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, v, target);
+          Value shifted = arith::SubFOp::create(
+              nb, l, castFloat(nb, l, a[0], f32), a[3]);
+          Value prob = arith::DivFOp::create(
+              nb, l, math::ExpOp::create(nb, l, shifted), a[4]);
+          Value grad = arith::SubFOp::create(
+              nb, l, prob,
+              arith::SelectOp::create(nb, l, isTarget,
+                                      floatConstant(nb, l, f32, 1.0),
+                                      floatConstant(nb, l, f32, 0.0)));
+          Value weight = arith::DivFOp::create(
+              nb, l,
+              arith::MulFOp::create(nb, l, castFloat(nb, l, a[2], f32), a[6]),
+              a[5]);
+          yield(nb, l,
+                castFloat(nb, l, arith::MulFOp::create(nb, l, weight, grad),
+                          type.getElementType()));
+        });
+    rewriter.replaceOp(op, dlogits);
+    return success();
+  }
+};
+
+} // namespace
+
+void mlir::llama::populateGradientLoweringPatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<EmbeddingGradLowering, RMSNormGradLowering, LinearGradLowering,
+               RoPEGradLowering, AttentionGradLowering, SwiGLUGradLowering,
+               CrossEntropyGradLowering>(patterns.getContext());
+}

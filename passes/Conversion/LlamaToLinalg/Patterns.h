@@ -1,0 +1,14 @@
+//===- Patterns.h - llama to linalg pattern sets ----------------*- C++ -*-===//
+#ifndef LLAMAC_PASSES_CONVERSION_LLAMATOLINALG_PATTERNS_H
+#define LLAMAC_PASSES_CONVERSION_LLAMATOLINALG_PATTERNS_H
+
+#include "mlir/IR/PatternMatch.h"
+
+namespace mlir::llama {
+
+/// The lowerings of the gradient ops (llama.*_grad), GradientsToLinalg.cpp.
+void populateGradientLoweringPatterns(RewritePatternSet &patterns);
+
+} // namespace mlir::llama
+
+#endif // LLAMAC_PASSES_CONVERSION_LLAMATOLINALG_PATTERNS_H
