@@ -3,6 +3,7 @@
 #define LLAMAC_DIALECT_LLAMAOPS_H
 
 #include "dialect/LlamaDialect.h"
+#include "dialect/LlamaInterfaces.h"
 
 #include "mlir/Bytecode/BytecodeOpInterface.h"
 #include "mlir/IR/BuiltinTypes.h"

@@ -10,6 +10,7 @@
 #define LLAMA_OPS_TD
 
 include "dialect/LlamaDialect.td"
+include "dialect/LlamaInterfaces.td"
 include "mlir/IR/OpAsmInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
@@ -17,7 +18,8 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 // Embedding and normalisation
 //===----------------------------------------------------------------------===//
 
-def Llama_EmbeddingOp : Llama_Op<"embedding", [Pure]> {
+def Llama_EmbeddingOp : Llama_Op<"embedding", 
+    [Pure, DeclareOpInterfaceMethods<Llama_DifferentiableOpInterface>]> {
   let summary = "Gathers rows of the token embedding table";
   let description = [{
     Looks up one row of `table` (`[vocab_size, dim]`) per token id. The result
@@ -40,7 +42,8 @@ def Llama_EmbeddingOp : Llama_Op<"embedding", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Llama_RMSNormOp : Llama_Op<"rms_norm", [Pure]> {
+def Llama_RMSNormOp : Llama_Op<"rms_norm", 
+    [Pure, DeclareOpInterfaceMethods<Llama_DifferentiableOpInterface>]> {
   let summary = "Root-mean-square layer normalisation over the last dimension";
   let description = [{
     `result = input * rsqrt(mean(input², last dim) + eps) * weight`, computed
@@ -69,7 +72,8 @@ def Llama_RMSNormOp : Llama_Op<"rms_norm", [Pure]> {
 // Linear layers and the feed-forward gate
 //===----------------------------------------------------------------------===//
 
-def Llama_LinearOp : Llama_Op<"linear", [Pure]> {
+def Llama_LinearOp : Llama_Op<"linear", 
+    [Pure, DeclareOpInterfaceMethods<Llama_DifferentiableOpInterface>]> {
   let summary = "Multiplies by a transposed weight: input · weightᵀ";
   let description = [{
     A bias-free linear layer as in `torch.nn.Linear`: `weight` is
@@ -92,7 +96,8 @@ def Llama_LinearOp : Llama_Op<"linear", [Pure]> {
 }
 
 def Llama_SwiGLUOp : Llama_Op<"swiglu",
-    [Pure, AllTypesMatch<["gate", "up", "result"]>]> {
+    [Pure, AllTypesMatch<["gate", "up", "result"]>,
+     DeclareOpInterfaceMethods<Llama_DifferentiableOpInterface>]> {
   let summary = "SwiGLU gate: silu(gate) · up";
   let description = [{
     The gated activation of the Llama feed-forward block,
@@ -114,7 +119,8 @@ def Llama_SwiGLUOp : Llama_Op<"swiglu",
 }
 
 def Llama_AddOp : Llama_Op<"add",
-    [Pure, Commutative, AllTypesMatch<["lhs", "rhs", "result"]>]> {
+    [Pure, Commutative, AllTypesMatch<["lhs", "rhs", "result"]>,
+     DeclareOpInterfaceMethods<Llama_DifferentiableOpInterface>]> {
   let summary = "Residual addition";
   let description = [{
     Adds two tensors of one type element by element: the residual
@@ -139,7 +145,8 @@ def Llama_AddOp : Llama_Op<"add",
 // Positions and attention
 //===----------------------------------------------------------------------===//
 
-def Llama_RoPEOp : Llama_Op<"rope", [Pure]> {
+def Llama_RoPEOp : Llama_Op<"rope", 
+    [Pure, DeclareOpInterfaceMethods<Llama_DifferentiableOpInterface>]> {
   let summary = "Rotary position embedding (Hugging Face rotate-half form)";
   let description = [{
     Rotates each head of `input` (`[..., seq, heads, head_dim]`) by angles
@@ -175,7 +182,8 @@ def Llama_RoPEOp : Llama_Op<"rope", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Llama_AttentionOp : Llama_Op<"attention", [Pure]> {
+def Llama_AttentionOp : Llama_Op<"attention", 
+    [Pure, DeclareOpInterfaceMethods<Llama_DifferentiableOpInterface>]> {
   let summary = "Causal scaled dot-product attention with grouped KV heads";
   let description = [{
     Causal self-attention over one sequence (or a batch of them, in the
@@ -264,7 +272,8 @@ def Llama_CachedAttentionOp : Llama_Op<"cached_attention",
 // Training loss
 //===----------------------------------------------------------------------===//
 
-def Llama_CrossEntropyOp : Llama_Op<"cross_entropy", [Pure]> {
+def Llama_CrossEntropyOp : Llama_Op<"cross_entropy", 
+    [Pure, DeclareOpInterfaceMethods<Llama_DifferentiableOpInterface>]> {
   let summary = "Masked mean next-token cross-entropy";
   let description = [{
     `logits` is `[..., vocab_size]`; `targets` holds the id each position

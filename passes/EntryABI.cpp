@@ -30,7 +30,15 @@ namespace {
 /// What an entry-point argument holds, from the attributes the frontend put
 /// on it. The out-parameter bufferization adds for the logits (or the loss)
 /// has none.
-enum class ArgRole { Tokens, Position, LossMask, Weight, KvCache, Output };
+enum class ArgRole {
+  Tokens,
+  Position,
+  LossMask,
+  Weight,
+  KvCache,
+  Output,  // the logits or the loss
+  Gradient // the weights' gradients, after the loss (llama-autodiff)
+};
 
 FailureOr<SmallVector<ArgRole>> argumentRoles(func::FuncOp func) {
   SmallVector<ArgRole> roles;
@@ -51,17 +59,31 @@ FailureOr<SmallVector<ArgRole>> argumentRoles(func::FuncOp func) {
     } else if (func.getArgAttr(i, "llama.kv_cache")) {
       roles.push_back(ArgRole::KvCache);
     } else {
-      roles.push_back(ArgRole::Output);
-      ++outputs;
+      // Out-parameters come in result order: logits or loss, then gradients.
+      roles.push_back(outputs++ ? ArgRole::Gradient : ArgRole::Output);
     }
   }
-  if (outputs != 1 || func.getNumResults() != 0)
+  unsigned expected = 1 + llvm::count(roles, ArgRole::Gradient);
+  if (outputs != expected || func.getNumResults() != 0 ||
+      (outputs > 1 && llvm::is_contained(roles, ArgRole::KvCache)))
     return func.emitError()
-           << "expected the logits or loss as the only out-parameter after "
-              "bufferization (the KV caches must be updated in place), found "
+           << "expected the logits or loss (and gradients) as the only "
+              "out-parameters after bufferization (the KV caches must be "
+              "updated in place), found "
            << outputs << " out-parameters and " << func.getNumResults()
            << " results";
   return roles;
+}
+
+/// The arguments bufferization added for results (they carry no llama.*).
+unsigned numOutParameters(func::FuncOp func) {
+  unsigned count = 0;
+  for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)
+    if (!func.getArgAttr(i, "llama.input") &&
+        !func.getArgAttr(i, "llama.weight") &&
+        !func.getArgAttr(i, "llama.kv_cache"))
+      ++count;
+  return count;
 }
 
 bool isEntryPoint(func::FuncOp func) {
@@ -116,7 +138,7 @@ public:
   }
 
   /// void llama_<name>(tokens[, n_tokens][, position][, loss_mask], weights
-  ///                    [, kv_caches], output)
+  ///                    [, kv_caches][, gradients], output)
   /// n_tokens comes with 1-D (inference) tokens; the others with their roles.
   void build(ModuleOp module, func::FuncOp entry, ArrayRef<ArgRole> roles) {
     auto has = [&](ArgRole role) { return llvm::is_contained(roles, role); };
@@ -131,6 +153,8 @@ public:
       params.push_back(ptrType);
     params.push_back(ptrType); // weights
     if (has(ArgRole::KvCache))
+      params.push_back(ptrType);
+    if (has(ArgRole::Gradient))
       params.push_back(ptrType);
     params.push_back(ptrType); // output
 
@@ -147,10 +171,11 @@ public:
     Value lossMask = has(ArgRole::LossMask) ? next() : Value();
     Value weights = next();
     Value caches = has(ArgRole::KvCache) ? next() : Value();
+    Value gradients = has(ArgRole::Gradient) ? next() : Value();
     Value output = next();
 
     SmallVector<Value> operands;
-    int64_t weightIndex = 0, cacheIndex = 0;
+    int64_t weightIndex = 0, cacheIndex = 0, gradientIndex = 0;
     for (auto [role, type] : llvm::zip(roles, entry.getArgumentTypes())) {
       auto memref = dyn_cast<MemRefType>(type);
       switch (role) {
@@ -174,6 +199,10 @@ public:
         break;
       case ArgRole::Output:
         operands.push_back(memrefOver(output, memref, numTokens));
+        break;
+      case ArgRole::Gradient:
+        operands.push_back(
+            memrefOver(loadPointer(gradients, gradientIndex++), memref, {}));
         break;
       }
     }
@@ -239,7 +268,7 @@ std::string manifestJson(ModuleOp module, func::FuncOp entry,
                                 ? llvm::json::Value(nullptr)
                                 : llvm::json::Value(tokens.getDimSize(0));
     } else { // tokens [batch, seq + 1]
-      point["kind"] = "train_loss";
+      point["kind"] = numOutParameters(func) > 1 ? "train_grad" : "train_loss";
       point["batch"] = tokens.getDimSize(0);
       point["seq"] = tokens.getDimSize(1) - 1;
     }

@@ -5,6 +5,26 @@
 
 include "mlir/Pass/PassBase.td"
 
+def LlamaAutodiffPass : Pass<"llama-autodiff", "ModuleOp"> {
+  let summary = "Adds the gradient function of every loss function";
+  let description = [{
+    For each function whose single result is tagged
+    `llama.output = "loss"`, adds `@<name>_grad` with the same arguments that
+    returns the loss and then the gradient of the loss with respect to each
+    `llama.weight` argument, in argument order (results tagged
+    `llama.output = "loss"` and `llama.grad = "<weight name>"`).
+
+    Reverse mode over the function body: starting from d(loss) = 1, each op
+    supplies the cotangents of its operands through
+    `DifferentiableOpInterface` (reshapes are inverted here); cotangents of
+    values used more than once are summed with `llama.add`. An op without a
+    gradient rule on the path to the loss is an error.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::tensor::TensorDialect"
+  ];
+}
+
 def ConvertLlamaToLinalgPass : Pass<"convert-llama-to-linalg", "ModuleOp"> {
   let summary = "Lowers llama ops to linalg, tensor, arith and math on tensors";
   let description = [{

@@ -14,6 +14,7 @@ import torch
 import transformers
 
 import llama_reference as ref
+from hf_llama import build_hf_model
 from check_model import BASE, VARIANTS
 
 sys.path.insert(0, ref.os.path.join(ref.os.path.dirname(__file__), "..", "..", "examples"))
@@ -23,24 +24,11 @@ TOLERANCE = 1e-4
 PROMPT = [1, 17, 42, 3, 99, 5, 250, 7]
 
 
-def hf_model(config, weights):
-    hf_config = transformers.LlamaConfig(**{k: v for k, v in config.items()
-                                            if k not in ("architectures", "torch_dtype")})
-    model = transformers.LlamaForCausalLM(hf_config).eval()
-    state = {name: torch.from_numpy(w.copy()) for name, w in weights.items()}
-    if config.get("tie_word_embeddings"):
-        state["lm_head.weight"] = state["model.embed_tokens.weight"]
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    assert not unexpected, unexpected
-    assert all("rotary_emb" in m for m in missing), missing
-    return model
-
-
 def check(variant):
     changes, _, _ = VARIANTS[variant]
     config = dict(BASE, **changes)
     weights = random_weights(ref.Config(config), seed=11)
-    model = hf_model(config, weights)
+    model = build_hf_model(config, weights)
     prompt = [t % config["vocab_size"] for t in PROMPT]
 
     c = ref.Config(config)

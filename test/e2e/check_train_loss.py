@@ -14,9 +14,9 @@ import sys
 
 import numpy as np
 import torch
-import transformers
 
 import llama_reference as ref
+from hf_llama import build_hf_model, labels_for
 from check_model import BASE, VARIANTS
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples"))
@@ -38,18 +38,10 @@ def reference_loss(c, weights, tokens, mask):
 
 
 def hf_loss(config, weights, tokens, mask):
-    hf_config = transformers.LlamaConfig(**{k: v for k, v in config.items()
-                                            if k not in ("architectures", "torch_dtype")})
-    model = transformers.LlamaForCausalLM(hf_config).eval()
-    state = {n: torch.from_numpy(w.copy()) for n, w in weights.items()}
-    if config.get("tie_word_embeddings"):
-        state["lm_head.weight"] = state["model.embed_tokens.weight"]
-    model.load_state_dict(state, strict=False)
-    labels = np.where(mask > 0, tokens[:, 1:], -100)
-    labels = np.concatenate([np.full((BATCH, 1), -100), labels], axis=1)
+    model = build_hf_model(config, weights)
     with torch.no_grad():
         out = model(torch.from_numpy(tokens.astype(np.int64)),
-                    labels=torch.from_numpy(labels.astype(np.int64)))
+                    labels=labels_for(tokens, mask))
     return float(out.loss)
 
 
@@ -60,7 +52,7 @@ def check(variant, args):
     weights = write_model(model_dir, config, seed=4)
     artifact = os.path.join(args.work, variant + "-train.so")
     subprocess.run([os.path.join(args.bin, "llamac"), os.path.join(model_dir, "config.json"),
-                    "--train", "--batch", str(BATCH), "--seq", str(SEQ), "-o", artifact],
+                    "--train", "--batch", str(BATCH), "--seq", str(SEQ), "-O1", "-o", artifact],
                    check=True)
     lib = ctypes.CDLL(artifact)
     manifest = json.loads(ctypes.c_char_p(ctypes.addressof(

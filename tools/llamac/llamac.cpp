@@ -13,6 +13,7 @@
 
 #include "Codegen.h"
 #include "frontend/ModelBuilder.h"
+#include "passes/Passes.h"
 #include "passes/Pipelines.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -190,6 +191,13 @@ int main(int argc, char **argv) {
   // the verifier has already said where.
   if (failed(mlir::verify(*module)))
     return fail("internal error: the generated IR does not verify");
+  // The training step's gradients are derived in the compiler, in the llama
+  // dialect, so --emit=llama shows them.
+  if (trainShape)
+    if (int code = runPipeline(*module, [](mlir::OpPassManager &pm) {
+          pm.addPass(mlir::llama::createLlamaAutodiffPass());
+        }))
+      return code;
 
   auto printModule = [&](raw_ostream &os) {
     // NameLocs become SSA names, so the IR reads like the forward pass.

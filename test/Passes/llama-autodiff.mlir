@@ -1,0 +1,49 @@
+// RUN: llama-opt %s --llama-autodiff --split-input-file -verify-diagnostics | FileCheck %s
+
+// Tests that the pass adds @f_grad returning the loss and one gradient per
+// weight, accumulates the cotangents of a value used twice, and inverts
+// reshapes.
+// CHECK-LABEL: func.func @loss_grad
+// CHECK-SAME: (%[[T:.*]]: tensor<2x5xi32> {llama.input = "tokens"}, %[[M:.*]]: tensor<2x4xf32> {llama.input = "loss_mask"}, %[[E:.*]]: tensor<16x8xf32> {llama.weight = "embed"}, %[[W:.*]]: tensor<8x8xf32> {llama.weight = "w"})
+// CHECK-SAME: -> (tensor<f32> {llama.output = "loss"}, tensor<16x8xf32> {llama.grad = "embed"}, tensor<8x8xf32> {llama.grad = "w"})
+// CHECK: %[[X:.*]] = llama.embedding %[[E]]
+// CHECK: %[[H:.*]] = llama.linear %[[X]], %[[W]]
+// CHECK: %[[R:.*]] = tensor.expand_shape %[[H]]
+// CHECK: %[[C:.*]] = tensor.collapse_shape %[[R]]
+// CHECK: %[[S:.*]] = llama.add %[[X]], %[[C]]
+// CHECK: %[[LOGITS:.*]] = llama.linear %[[S]], %[[E]]
+// CHECK: %[[LOSS:.*]] = llama.cross_entropy %[[LOGITS]]
+// CHECK: %[[ONE:.*]] = arith.constant dense<1.000000e+00> : tensor<f32>
+// CHECK: %[[DLOGITS:.*]] = llama.cross_entropy_grad %[[LOGITS]], %{{.*}}, %[[M]], %[[ONE]]
+// CHECK: %[[DS:.*]], %[[DE1:.*]] = llama.linear_grad %[[S]], %[[E]], %[[DLOGITS]]
+// CHECK: %[[DR:.*]] = tensor.expand_shape %[[DS]]
+// CHECK: %[[DH:.*]] = tensor.collapse_shape %[[DR]]
+// CHECK: %[[DX1:.*]], %[[DW:.*]] = llama.linear_grad %[[X]], %[[W]], %[[DH]]
+// CHECK: %[[DX:.*]] = llama.add %[[DS]], %[[DX1]]
+// CHECK: %[[DE2:.*]] = llama.embedding_grad %{{.*}}, %[[DX]]
+// CHECK: %[[DE:.*]] = llama.add %[[DE1]], %[[DE2]]
+// CHECK: return %[[LOSS]], %[[DE]], %[[DW]]
+func.func @loss(%tokens: tensor<2x5xi32> {llama.input = "tokens"}, %mask: tensor<2x4xf32> {llama.input = "loss_mask"},
+                %embed: tensor<16x8xf32> {llama.weight = "embed"}, %w: tensor<8x8xf32> {llama.weight = "w"})
+    -> (tensor<f32> {llama.output = "loss"}) {
+  %in = tensor.extract_slice %tokens[0, 0] [2, 4] [1, 1] : tensor<2x5xi32> to tensor<2x4xi32>
+  %tgt = tensor.extract_slice %tokens[0, 1] [2, 4] [1, 1] : tensor<2x5xi32> to tensor<2x4xi32>
+  %x = llama.embedding %embed[%in] : (tensor<16x8xf32>, tensor<2x4xi32>) -> tensor<2x4x8xf32>
+  %h = llama.linear %x, %w : (tensor<2x4x8xf32>, tensor<8x8xf32>) -> tensor<2x4x8xf32>
+  %r = tensor.expand_shape %h [[0], [1], [2, 3]] output_shape [2, 4, 2, 4] : tensor<2x4x8xf32> into tensor<2x4x2x4xf32>
+  %c = tensor.collapse_shape %r [[0], [1], [2, 3]] : tensor<2x4x2x4xf32> into tensor<2x4x8xf32>
+  %s = llama.add %x, %c : tensor<2x4x8xf32>
+  %logits = llama.linear %s, %embed : (tensor<2x4x8xf32>, tensor<16x8xf32>) -> tensor<2x4x16xf32>
+  %loss = llama.cross_entropy %logits, %tgt, %mask : (tensor<2x4x16xf32>, tensor<2x4xi32>, tensor<2x4xf32>) -> tensor<f32>
+  return %loss : tensor<f32>
+}
+
+// -----
+
+// Tests that an op without a gradient rule on the way to the loss is an error.
+func.func @no_rule(%x: tensor<4xf32> {llama.weight = "x"}, %t: tensor<i32>, %m: tensor<f32>) -> (tensor<f32> {llama.output = "loss"}) {
+  // expected-error @+1 {{llama-autodiff: no gradient rule for 'arith.negf'}}
+  %n = arith.negf %x : tensor<4xf32>
+  %loss = llama.cross_entropy %n, %t, %m : (tensor<4xf32>, tensor<i32>, tensor<f32>) -> tensor<f32>
+  return %loss : tensor<f32>
+}
