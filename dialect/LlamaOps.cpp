@@ -461,3 +461,34 @@ LogicalResult CrossEntropyGradOp::verify() {
   return verifyCrossEntropy(*this, getLogits().getType(),
                             getTargets().getType(), getMask().getType());
 }
+
+//===----------------------------------------------------------------------===//
+// Optimizer ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult GlobalNormOp::verify() {
+  if (getTensors().empty())
+    return emitOpError() << "needs at least one tensor";
+  return success();
+}
+
+LogicalResult AdamWOp::verify() {
+  auto stepParams = cast<RankedTensorType>(getStepParams().getType());
+  if (stepParams.getDimSize(0) != 2)
+    return emitOpError() << "step_params must be [learning rate, step], got "
+                         << stepParams;
+  for (auto [name, value] :
+       {std::pair<StringRef, APFloat>{"beta1", getBeta1()},
+        {"beta2", getBeta2()}}) {
+    double beta = value.convertToDouble();
+    if (!(beta >= 0.0 && beta < 1.0))
+      return emitOpError() << name << " must be in [0, 1), got " << beta;
+  }
+  if (failed(verifyPositive(*this, "eps", getEps())) ||
+      failed(verifyPositive(*this, "max_grad_norm", getMaxGradNorm())))
+    return failure();
+  double decay = getWeightDecay().convertToDouble();
+  if (!(decay >= 0.0) || !std::isfinite(decay))
+    return emitOpError() << "weight_decay must be non-negative, got " << decay;
+  return success();
+}

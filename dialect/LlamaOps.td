@@ -475,4 +475,66 @@ def Llama_CrossEntropyGradOp : Llama_Op<"cross_entropy_grad",
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Optimizer
+//===----------------------------------------------------------------------===//
+
+def Llama_GlobalNormOp : Llama_Op<"global_norm", [Pure]> {
+  let summary = "L2 norm of all the given tensors together";
+  let description = [{
+    `sqrt(sum over every element of every operand of x²)`, in f32: the norm
+    that gradient clipping compares with its maximum.
+
+    ```mlir
+    %norm = llama.global_norm %dw0, %dw1
+        : tensor<64x64xf32>, tensor<64xf32> -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins Variadic<Llama_FloatTensor>:$tensors);
+  let results = (outs Llama_LossTensor:$norm);
+  let assemblyFormat = [{
+    $tensors attr-dict `:` type($tensors) `->` type($norm)
+  }];
+  let hasVerifier = 1;
+}
+
+def Llama_AdamWOp : Llama_Op<"adamw",
+    [Pure, AllTypesMatch<["param", "grad", "m", "v", "new_param", "new_m",
+                          "new_v"]>]> {
+  let summary = "One clipped AdamW update of a parameter, in one pass";
+  let description = [{
+    torch.optim.AdamW after torch.nn.utils.clip_grad_norm_, fused into one
+    pass over the parameter and its state. `step_params` is
+    `[learning rate, step]` (step counts from 1), `grad_norm` the global
+    norm of all gradients:
+
+    ```
+    g  = grad * min(1, max_grad_norm / (grad_norm + 1e-6))
+    p  = param * (1 - lr * weight_decay)
+    m' = m + (1 - beta1) * (g - m)
+    v' = v * beta2 + (1 - beta2) * g * g
+    p' = p - lr / (1 - beta1^step) * m' / (sqrt(v') / sqrt(1 - beta2^step) + eps)
+    ```
+
+    ```mlir
+    %p2, %m2, %v2 = llama.adamw %p, %g, %m, %v, %step, %norm
+        {beta1 = 0.9, beta2 = 0.95, eps = 1.0e-5, weight_decay = 0.1,
+         max_grad_norm = 1.0}
+        : tensor<64x64xf32>, tensor<2xf32>, tensor<f32>
+    ```
+  }];
+  let arguments = (ins Llama_FloatTensor:$param, Llama_FloatTensor:$grad,
+                       Llama_FloatTensor:$m, Llama_FloatTensor:$v,
+                       1DTensorOf<[F32]>:$step_params, Llama_LossTensor:$grad_norm,
+                       F64Attr:$beta1, F64Attr:$beta2, F64Attr:$eps,
+                       F64Attr:$weight_decay, F64Attr:$max_grad_norm);
+  let results = (outs Llama_FloatTensor:$new_param, Llama_FloatTensor:$new_m,
+                      Llama_FloatTensor:$new_v);
+  let assemblyFormat = [{
+    $param `,` $grad `,` $m `,` $v `,` $step_params `,` $grad_norm attr-dict
+    `:` type($param) `,` type($step_params) `,` type($grad_norm)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // LLAMA_OPS_TD

@@ -370,6 +370,7 @@ struct ConvertLlamaToLinalgPass
                  RoPELowering, AttentionLowering, CachedAttentionLowering,
                  SwiGLULowering, AddLowering, CrossEntropyLowering>(ctx);
     populateGradientLoweringPatterns(patterns);
+    populateOptimizerLoweringPatterns(patterns);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();

@@ -571,3 +571,48 @@ func.func @cross_entropy_grad_mask(%l: tensor<8x100xf32>, %t: tensor<8xi32>, %m:
   %0 = llama.cross_entropy_grad %l, %t, %m, %d : (tensor<8x100xf32>, tensor<8xi32>, tensor<7xf32>, tensor<f32>) -> tensor<8x100xf32>
   return
 }
+
+// -----
+
+// Tests that the global norm needs a tensor.
+func.func @global_norm_empty() {
+  // expected-error @+1 {{needs at least one tensor}}
+  %n = "llama.global_norm"() : () -> tensor<f32>
+  return
+}
+
+// -----
+
+// Tests that adamw takes [learning rate, step].
+func.func @adamw_step_params(%p: tensor<4xf32>, %s: tensor<3xf32>, %n: tensor<f32>) {
+  // expected-error @+1 {{step_params must be [learning rate, step], got 'tensor<3xf32>'}}
+  %a:3 = llama.adamw %p, %p, %p, %p, %s, %n {beta1 = 0.9, beta2 = 0.95, eps = 1.0e-05, weight_decay = 0.1, max_grad_norm = 1.0} : tensor<4xf32>, tensor<3xf32>, tensor<f32>
+  return
+}
+
+// -----
+
+// Tests that adamw's betas lie in [0, 1).
+func.func @adamw_beta(%p: tensor<4xf32>, %s: tensor<2xf32>, %n: tensor<f32>) {
+  // expected-error @+1 {{beta2 must be in [0, 1), got 1}}
+  %a:3 = llama.adamw %p, %p, %p, %p, %s, %n {beta1 = 0.9, beta2 = 1.0, eps = 1.0e-05, weight_decay = 0.1, max_grad_norm = 1.0} : tensor<4xf32>, tensor<2xf32>, tensor<f32>
+  return
+}
+
+// -----
+
+// Tests that adamw's eps and clipping norm are positive.
+func.func @adamw_max_norm(%p: tensor<4xf32>, %s: tensor<2xf32>, %n: tensor<f32>) {
+  // expected-error @+1 {{max_grad_norm must be positive and finite, got 0}}
+  %a:3 = llama.adamw %p, %p, %p, %p, %s, %n {beta1 = 0.9, beta2 = 0.95, eps = 1.0e-05, weight_decay = 0.1, max_grad_norm = 0.0} : tensor<4xf32>, tensor<2xf32>, tensor<f32>
+  return
+}
+
+// -----
+
+// Tests that weight decay cannot be negative.
+func.func @adamw_decay(%p: tensor<4xf32>, %s: tensor<2xf32>, %n: tensor<f32>) {
+  // expected-error @+1 {{weight_decay must be non-negative, got -1.000000e-01}}
+  %a:3 = llama.adamw %p, %p, %p, %p, %s, %n {beta1 = 0.9, beta2 = 0.95, eps = 1.0e-05, weight_decay = -0.1, max_grad_norm = 1.0} : tensor<4xf32>, tensor<2xf32>, tensor<f32>
+  return
+}

@@ -134,3 +134,14 @@ func.func @gradients(%ids: tensor<2x8xi32>, %x: tensor<2x8x64xf32>, %g: tensor<6
   %6 = llama.cross_entropy_grad %l, %ids, %m, %dl : (tensor<2x8x100xf32>, tensor<2x8xi32>, tensor<2x8xf32>, tensor<f32>) -> tensor<2x8x100xf32>
   return
 }
+
+// Tests the optimizer ops' custom forms.
+// CHECK-LABEL: func.func @optimizer
+// CHECK: %[[N:.*]] = llama.global_norm %{{.*}}, %{{.*}} : tensor<8x4xf32>, tensor<4xf32> -> tensor<f32>
+// CHECK: llama.adamw %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[N]] {beta1 = 9.000000e-01 : f64, beta2 = 0.94999999999999996 : f64, eps = 1.000000e-05 : f64, max_grad_norm = 1.000000e+00 : f64, weight_decay = 1.000000e-01 : f64} : tensor<8x4xf32>, tensor<2xf32>, tensor<f32>
+func.func @optimizer(%p: tensor<8x4xf32>, %g: tensor<8x4xf32>, %b: tensor<4xf32>, %s: tensor<2xf32>)
+    -> (tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>) {
+  %n = llama.global_norm %g, %b : tensor<8x4xf32>, tensor<4xf32> -> tensor<f32>
+  %p2, %m2, %v2 = llama.adamw %p, %g, %g, %g, %s, %n {beta1 = 0.9, beta2 = 0.95, eps = 1.0e-05, weight_decay = 0.1, max_grad_norm = 1.0} : tensor<8x4xf32>, tensor<2xf32>, tensor<f32>
+  return %p2, %m2, %v2 : tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>
+}
