@@ -27,20 +27,42 @@ using namespace mlir;
 
 namespace {
 
-/// What an entry-point argument holds, from the attributes the frontend put
-/// on it. The out-parameter bufferization adds for the logits (or the loss)
-/// has none.
+/// What an entry-point argument holds, from the attributes the frontend and
+/// the training passes put on it. Out-parameters that bufferization added
+/// for results carry none; they take their role from the result they
+/// replace (recorded by llama-privatize-entry-points).
 enum class ArgRole {
   Tokens,
   Position,
   LossMask,
+  StepParams, // [learning rate, step]
   Weight,
   KvCache,
-  Output,  // the logits or the loss
-  Gradient // the weights' gradients, after the loss (llama-autodiff)
+  AdamM,
+  AdamV,
+  Gradient, // out: d loss / d weight
+  Output    // out: the logits, the loss, the gradient norm
 };
 
+/// Roles passed as one array of pointers, in argument order.
+constexpr std::pair<StringRef, ArgRole> kArrayRoles[] = {
+    {"llama.weight", ArgRole::Weight},
+    {"llama.kv_cache", ArgRole::KvCache},
+    {"llama.adam_m", ArgRole::AdamM},
+    {"llama.adam_v", ArgRole::AdamV}};
+
+/// Results that are updated in place and so are no out-parameter.
+bool isInPlaceResult(DictionaryAttr attrs) {
+  return attrs && (attrs.get("llama.kv_cache") || attrs.get("llama.updated"));
+}
+
 FailureOr<SmallVector<ArgRole>> argumentRoles(func::FuncOp func) {
+  SmallVector<ArgRole> outRoles; // the out-parameters' roles, in order
+  if (auto results = func->getAttrOfType<ArrayAttr>("llama.result_attrs"))
+    for (auto attrs : results.getAsRange<DictionaryAttr>())
+      if (!isInPlaceResult(attrs))
+        outRoles.push_back(attrs && attrs.get("llama.grad") ? ArgRole::Gradient
+                                                            : ArgRole::Output);
   SmallVector<ArgRole> roles;
   unsigned outputs = 0;
   for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i) {
@@ -50,40 +72,41 @@ FailureOr<SmallVector<ArgRole>> argumentRoles(func::FuncOp func) {
               .Case("tokens", ArgRole::Tokens)
               .Case("position", ArgRole::Position)
               .Case("loss_mask", ArgRole::LossMask)
+              .Case("step_params", ArgRole::StepParams)
               .Default(std::nullopt);
       if (!role)
         return func.emitError() << "unknown llama.input " << input;
       roles.push_back(*role);
-    } else if (func.getArgAttr(i, "llama.weight")) {
-      roles.push_back(ArgRole::Weight);
-    } else if (func.getArgAttr(i, "llama.kv_cache")) {
-      roles.push_back(ArgRole::KvCache);
-    } else {
-      // Out-parameters come in result order: logits or loss, then gradients.
-      roles.push_back(outputs++ ? ArgRole::Gradient : ArgRole::Output);
+      continue;
     }
+    auto array = llvm::find_if(kArrayRoles, [&](const auto &entry) {
+      return func.getArgAttr(i, entry.first) != nullptr;
+    });
+    if (array != std::end(kArrayRoles)) {
+      roles.push_back(array->second);
+      continue;
+    }
+    if (outputs >= outRoles.size())
+      break;
+    roles.push_back(outRoles[outputs++]);
   }
-  unsigned expected = 1 + llvm::count(roles, ArgRole::Gradient);
-  if (outputs != expected || func.getNumResults() != 0 ||
-      (outputs > 1 && llvm::is_contained(roles, ArgRole::KvCache)))
+  if (roles.size() != func.getNumArguments() || outputs != outRoles.size() ||
+      func.getNumResults() != 0)
     return func.emitError()
-           << "expected the logits or loss (and gradients) as the only "
-              "out-parameters after bufferization (the KV caches must be "
-              "updated in place), found "
-           << outputs << " out-parameters and " << func.getNumResults()
-           << " results";
+           << "expected " << outRoles.size()
+           << " out-parameters after bufferization and no results (updated "
+              "tensors must be written in place), found "
+           << func.getNumArguments() - (roles.size() - outputs)
+           << " out-parameters and " << func.getNumResults() << " results";
   return roles;
 }
 
-/// The arguments bufferization added for results (they carry no llama.*).
-unsigned numOutParameters(func::FuncOp func) {
-  unsigned count = 0;
-  for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)
-    if (!func.getArgAttr(i, "llama.input") &&
-        !func.getArgAttr(i, "llama.weight") &&
-        !func.getArgAttr(i, "llama.kv_cache"))
-      ++count;
-  return count;
+const char *entryKind(ArrayRef<ArgRole> roles) {
+  auto has = [&](ArgRole role) { return llvm::is_contained(roles, role); };
+  return has(ArgRole::Position)   ? "inference"
+         : has(ArgRole::AdamM)    ? "train_step"
+         : has(ArgRole::Gradient) ? "train_grad"
+                                  : "train_loss";
 }
 
 bool isEntryPoint(func::FuncOp func) {
@@ -137,26 +160,30 @@ public:
         .getResult(0);
   }
 
-  /// void llama_<name>(tokens[, n_tokens][, position][, loss_mask], weights
-  ///                    [, kv_caches][, gradients], output)
-  /// n_tokens comes with 1-D (inference) tokens; the others with their roles.
+  /// void llama_<name>(tokens[, n_tokens][, position][, loss_mask]
+  ///                    [, step_params], weights[, kv_caches][, adam_m,
+  ///                    adam_v][, gradients], outputs...)
+  /// n_tokens comes with 1-D (inference) tokens, each other parameter with
+  /// its role; arrays hold one pointer per tensor, in argument order.
   void build(ModuleOp module, func::FuncOp entry, ArrayRef<ArgRole> roles) {
     auto has = [&](ArgRole role) { return llvm::is_contained(roles, role); };
     auto tokensType = cast<MemRefType>(entry.getArgumentTypes()[0]);
     bool countTokens = tokensType.getRank() == 1;
-    SmallVector<Type> params = {ptrType};
-    if (countTokens)
-      params.push_back(i64);
-    if (has(ArgRole::Position))
-      params.push_back(i64);
-    if (has(ArgRole::LossMask))
-      params.push_back(ptrType);
-    params.push_back(ptrType); // weights
-    if (has(ArgRole::KvCache))
-      params.push_back(ptrType);
-    if (has(ArgRole::Gradient))
-      params.push_back(ptrType);
-    params.push_back(ptrType); // output
+    // Parameter order: the roles in enum order; outputs last, one each.
+    SmallVector<Type> params;
+    DenseMap<unsigned, unsigned> paramOf; // role -> wrapper parameter
+    for (ArgRole role : {ArgRole::Tokens, ArgRole::Position, ArgRole::LossMask,
+                         ArgRole::StepParams, ArgRole::Weight, ArgRole::KvCache,
+                         ArgRole::AdamM, ArgRole::AdamV, ArgRole::Gradient}) {
+      if (!has(role))
+        continue;
+      paramOf[unsigned(role)] = params.size();
+      params.push_back(role == ArgRole::Position ? i64 : ptrType);
+      if (role == ArgRole::Tokens && countTokens)
+        params.push_back(i64);
+    }
+    unsigned firstOutput = params.size();
+    params.append(llvm::count(roles, ArgRole::Output), ptrType);
 
     b.setInsertionPointToEnd(module.getBody());
     auto wrapper = func::FuncOp::create(b, loc,
@@ -164,45 +191,41 @@ public:
                                         b.getFunctionType(params, {}));
     Block *block = wrapper.addEntryBlock();
     b.setInsertionPointToStart(block);
-    auto next = [&, index = 0u]() mutable { return block->getArgument(index++); };
-    Value tokens = next();
-    Value numTokens = countTokens ? next() : Value();
-    Value position = has(ArgRole::Position) ? next() : Value();
-    Value lossMask = has(ArgRole::LossMask) ? next() : Value();
-    Value weights = next();
-    Value caches = has(ArgRole::KvCache) ? next() : Value();
-    Value gradients = has(ArgRole::Gradient) ? next() : Value();
-    Value output = next();
+    auto param = [&](ArgRole role) {
+      return block->getArgument(paramOf.lookup(unsigned(role)));
+    };
+    Value numTokens =
+        countTokens ? block->getArgument(paramOf.lookup(unsigned(ArgRole::Tokens)) + 1)
+                    : Value();
 
     SmallVector<Value> operands;
-    int64_t weightIndex = 0, cacheIndex = 0, gradientIndex = 0;
+    DenseMap<unsigned, int64_t> nextIndex; // per array role
+    unsigned nextOutput = firstOutput;
     for (auto [role, type] : llvm::zip(roles, entry.getArgumentTypes())) {
       auto memref = dyn_cast<MemRefType>(type);
       switch (role) {
       case ArgRole::Tokens:
-        operands.push_back(memrefOver(tokens, memref, numTokens));
+        operands.push_back(memrefOver(param(role), memref, numTokens));
         break;
       case ArgRole::Position:
-        operands.push_back(
-            arith::IndexCastOp::create(b, loc, b.getIndexType(), position));
+        operands.push_back(arith::IndexCastOp::create(
+            b, loc, b.getIndexType(), param(role)));
         break;
       case ArgRole::LossMask:
-        operands.push_back(memrefOver(lossMask, memref, {}));
+      case ArgRole::StepParams:
+        operands.push_back(memrefOver(param(role), memref, {}));
         break;
       case ArgRole::Weight:
-        operands.push_back(
-            memrefOver(loadPointer(weights, weightIndex++), memref, {}));
-        break;
       case ArgRole::KvCache:
-        operands.push_back(
-            memrefOver(loadPointer(caches, cacheIndex++), memref, {}));
+      case ArgRole::AdamM:
+      case ArgRole::AdamV:
+      case ArgRole::Gradient:
+        operands.push_back(memrefOver(
+            loadPointer(param(role), nextIndex[unsigned(role)]++), memref, {}));
         break;
       case ArgRole::Output:
-        operands.push_back(memrefOver(output, memref, numTokens));
-        break;
-      case ArgRole::Gradient:
         operands.push_back(
-            memrefOver(loadPointer(gradients, gradientIndex++), memref, {}));
+            memrefOver(block->getArgument(nextOutput++), memref, numTokens));
         break;
       }
     }
@@ -233,7 +256,8 @@ llvm::json::Value attributeToJson(Attribute attr) {
 }
 
 std::string manifestJson(ModuleOp module, func::FuncOp entry,
-                         ArrayRef<func::FuncOp> entries) {
+                         ArrayRef<func::FuncOp> entries,
+                         const DenseMap<func::FuncOp, StringRef> &kinds) {
   llvm::json::Object config;
   if (auto dict = module->getAttrOfType<DictionaryAttr>("llama.config"))
     for (NamedAttribute field : dict)
@@ -261,14 +285,13 @@ std::string manifestJson(ModuleOp module, func::FuncOp entry,
   for (func::FuncOp func : entries) {
     auto tokens = cast<MemRefType>(func.getArgumentTypes()[0]);
     llvm::json::Object point{{"name", func.getName().str()},
-                             {"symbol", ("llama_" + func.getName()).str()}};
+                             {"symbol", ("llama_" + func.getName()).str()},
+                             {"kind", kinds.lookup(func)}};
     if (tokens.getRank() == 1) {
-      point["kind"] = "inference";
       point["max_tokens"] = tokens.isDynamicDim(0)
                                 ? llvm::json::Value(nullptr)
                                 : llvm::json::Value(tokens.getDimSize(0));
     } else { // tokens [batch, seq + 1]
-      point["kind"] = numOutParameters(func) > 1 ? "train_grad" : "train_loss";
       point["batch"] = tokens.getDimSize(0);
       point["seq"] = tokens.getDimSize(1) - 1;
     }
@@ -295,9 +318,15 @@ struct LlamaPrivatizeEntryPointsPass
     : mlir::llama::impl::LlamaPrivatizeEntryPointsPassBase<
           LlamaPrivatizeEntryPointsPass> {
   void runOnOperation() override {
-    for (auto func : getOperation().getOps<func::FuncOp>())
-      if (isEntryPoint(func))
-        func.setPrivate();
+    for (auto func : getOperation().getOps<func::FuncOp>()) {
+      if (!isEntryPoint(func))
+        continue;
+      // Bufferization drops the result attributes; the C entry point needs
+      // them to tell its out-parameters apart.
+      if (ArrayAttr results = func.getAllResultAttrs())
+        func->setAttr("llama.result_attrs", results);
+      func.setPrivate();
+    }
   }
 };
 
@@ -316,13 +345,19 @@ struct LlamaEntryABIPass
     }
     OpBuilder b(&getContext());
     Location loc = module.getLoc();
-    std::string manifest = manifestJson(module, entries.front(), entries);
+    SmallVector<SmallVector<ArgRole>> roles;
+    DenseMap<func::FuncOp, StringRef> kinds;
     for (func::FuncOp entry : entries) {
-      FailureOr<SmallVector<ArgRole>> roles = argumentRoles(entry);
-      if (failed(roles))
+      FailureOr<SmallVector<ArgRole>> entryRoles = argumentRoles(entry);
+      if (failed(entryRoles))
         return signalPassFailure();
-      WrapperBuilder(b, loc).build(module, entry, *roles);
+      kinds[entry] = entryKind(*entryRoles);
+      roles.push_back(std::move(*entryRoles));
     }
+    std::string manifest =
+        manifestJson(module, entries.front(), entries, kinds);
+    for (auto [entry, entryRoles] : llvm::zip(entries, roles))
+      WrapperBuilder(b, loc).build(module, entry, entryRoles);
     b.setInsertionPointToEnd(module.getBody());
     manifest.push_back('\0');
     LLVM::GlobalOp::create(

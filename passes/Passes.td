@@ -25,6 +25,31 @@ def LlamaAutodiffPass : Pass<"llama-autodiff", "ModuleOp"> {
   ];
 }
 
+def LlamaOptimizerStepPass : Pass<"llama-optimizer-step", "ModuleOp"> {
+  let summary = "Adds @train_step: gradients, clipping and AdamW in one call";
+  let description = [{
+    For each gradient function `@F_grad` made by `llama-autodiff`, adds
+    `@train_step(tokens, loss_mask, step_params, weights..., adam_m...,
+    adam_v...) -> (loss, grad_norm, new weights..., new adam_m...,
+    new adam_v...)`: it calls `@F_grad`, takes the global L2 norm of the
+    gradients, and updates every weight with `llama.adamw` (gradients clipped
+    to `max-grad-norm`; weight decay on weights of rank 2 or more, none on
+    RMSNorm gains). `step_params` is `[learning rate, step]`, so the schedule
+    stays in the runtime. The updated tensors are meant to be written in
+    place (their results are tagged `llama.updated`).
+  }];
+  let options = [
+    Option<"beta1", "beta1", "double", "0.9", "AdamW beta1">,
+    Option<"beta2", "beta2", "double", "0.95", "AdamW beta2">,
+    Option<"eps", "eps", "double", "1e-5", "AdamW epsilon">,
+    Option<"weightDecay", "weight-decay", "double", "0.1",
+           "Decoupled weight decay of weights with rank >= 2">,
+    Option<"maxGradNorm", "max-grad-norm", "double", "1.0",
+           "Clip the global gradient norm to this">
+  ];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
 def ConvertLlamaToLinalgPass : Pass<"convert-llama-to-linalg", "ModuleOp"> {
   let summary = "Lowers llama ops to linalg, tensor, arith and math on tensors";
   let description = [{

@@ -29,6 +29,7 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -92,6 +93,19 @@ cl::opt<int64_t> trainSeq(
     "seq", cl::init(0), cl::cat(category),
     cl::desc("Training sequence length (default: the maximum)"),
     cl::value_desc("t"));
+
+// AdamW and clipping, defaulting to the Llama 2 recipe.
+cl::opt<double> adamBeta1("beta1", cl::init(0.9), cl::cat(category),
+                          cl::desc("AdamW beta1 (default 0.9)"));
+cl::opt<double> adamBeta2("beta2", cl::init(0.95), cl::cat(category),
+                          cl::desc("AdamW beta2 (default 0.95)"));
+cl::opt<double> adamEps("adam-eps", cl::init(1e-5), cl::cat(category),
+                        cl::desc("AdamW epsilon (default 1e-5)"));
+cl::opt<double> weightDecay(
+    "weight-decay", cl::init(0.1), cl::cat(category),
+    cl::desc("AdamW weight decay of rank >= 2 weights (default 0.1)"));
+cl::opt<double> maxGradNorm("max-grad-norm", cl::init(1.0), cl::cat(category),
+                            cl::desc("Gradient clipping norm (default 1.0)"));
 
 cl::opt<std::string> cpuName("cpu", cl::cat(category),
                              cl::desc("Target CPU (default: this machine's)"),
@@ -179,6 +193,20 @@ int main(int argc, char **argv) {
   } else if (trainBatch.getNumOccurrences() || trainSeq.getNumOccurrences()) {
     return fail("--batch and --seq apply to --train");
   }
+  // Out-of-range optimizer settings are caught by the adamw verifier too, but
+  // a flag deserves an error that names it.
+  for (auto [flag, value] : {std::pair<const char *, double>{"beta1", adamBeta1},
+                             {"beta2", adamBeta2}})
+    if (!(value >= 0.0 && value < 1.0))
+      return fail("--" + Twine(flag) +  " must be in [0, 1), got " + formatv("{0}", value));
+  for (auto [flag, value] :
+       {std::pair<const char *, double>{"adam-eps", adamEps},
+        {"max-grad-norm", maxGradNorm}})
+    if (!(value > 0.0))
+      return fail("--" + Twine(flag) + " must be positive, got " + formatv("{0}", value));
+  if (!(weightDecay >= 0.0))
+    return fail("--weight-decay must be non-negative, got " +
+                formatv("{0}", weightDecay.getValue()));
 
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
@@ -193,11 +221,19 @@ int main(int argc, char **argv) {
     return fail("internal error: the generated IR does not verify");
   // The training step's gradients are derived in the compiler, in the llama
   // dialect, so --emit=llama shows them.
-  if (trainShape)
-    if (int code = runPipeline(*module, [](mlir::OpPassManager &pm) {
+  if (trainShape) {
+    mlir::llama::LlamaOptimizerStepPassOptions optimizer;
+    optimizer.beta1 = adamBeta1;
+    optimizer.beta2 = adamBeta2;
+    optimizer.eps = adamEps;
+    optimizer.weightDecay = weightDecay;
+    optimizer.maxGradNorm = maxGradNorm;
+    if (int code = runPipeline(*module, [&](mlir::OpPassManager &pm) {
           pm.addPass(mlir::llama::createLlamaAutodiffPass());
+          pm.addPass(mlir::llama::createLlamaOptimizerStepPass(optimizer));
         }))
       return code;
+  }
 
   auto printModule = [&](raw_ostream &os) {
     // NameLocs become SSA names, so the IR reads like the forward pass.
