@@ -63,6 +63,11 @@ Artifact::Artifact(const std::string &path) {
     throw RuntimeError("'" + path +
                        "' is not a llamac artifact (no llama_manifest)");
   readManifest(manifest, path);
+  if (!trainSymbol.empty()) {
+    train.fn = reinterpret_cast<TrainStepFn>(dlsym(handle, trainSymbol.c_str()));
+    if (!train.fn)
+      throw RuntimeError("'" + path + "' lacks its " + trainSymbol + " symbol");
+  }
   prefillFn = reinterpret_cast<EntryPoint>(dlsym(handle, "llama_prefill"));
   decodeFn = reinterpret_cast<EntryPoint>(dlsym(handle, "llama_decode"));
   if (!prefillFn || !decodeFn)
@@ -97,6 +102,14 @@ void Artifact::readManifest(const char *manifest, const std::string &where) {
   weightSpecs = tensorList(member(json, "weights", where), where);
   cacheSpecs = tensorList(member(json, "kv_caches", where), where);
   compilerVersion = member(json, "compiler", where).string;
+  for (const JsonValue &entry : member(json, "entry_points", where).array) {
+    const JsonValue *kind = entry.find("kind");
+    if (kind && kind->string == "train_step") {
+      train.batch = integerMember(entry, "batch", where);
+      train.seq = integerMember(entry, "seq", where);
+      trainSymbol = member(entry, "symbol", where).string;
+    }
+  }
 
 }
 

@@ -34,6 +34,19 @@ using EntryPoint = void (*)(const int32_t *tokens, int64_t numTokens,
                             int64_t position, float *const *weights,
                             float *const *kvCaches, float *logits);
 
+/// llamac --train: one optimizer step on tokens [batch, seq + 1] and
+/// loss_mask [batch, seq], updating weights and Adam moments in place.
+using TrainStepFn = void (*)(const int32_t *tokens, const float *lossMask,
+                             const float *stepParams /* [lr, step] */,
+                             float *const *weights, float *const *adamM,
+                             float *const *adamV, float *loss,
+                             float *gradNorm);
+
+struct TrainStepEntry {
+  TrainStepFn fn = nullptr;
+  int64_t batch = 0, seq = 0;
+};
+
 class Artifact {
 public:
   /// Loads the library; throws RuntimeError if it is not a llamac artifact.
@@ -50,6 +63,8 @@ public:
   const std::string &compiler() const { return compilerVersion; }
   EntryPoint prefill() const { return prefillFn; }
   EntryPoint decode() const { return decodeFn; }
+  /// The training step, when compiled with --train (fn null otherwise).
+  const TrainStepEntry &trainStep() const { return train; }
 
 private:
   void readManifest(const char *manifest, const std::string &where);
@@ -59,6 +74,8 @@ private:
   std::vector<TensorSpec> weightSpecs, cacheSpecs;
   std::string compilerVersion;
   EntryPoint prefillFn = nullptr, decodeFn = nullptr;
+  TrainStepEntry train;
+  std::string trainSymbol;
 };
 
 } // namespace llamart

@@ -26,8 +26,9 @@ bool isIgnorable(const std::string &name) {
 
 } // namespace
 
-Model::Model(const Artifact &artifact, const SafeTensors &checkpoint)
-    : artifact(artifact) {
+std::vector<const TensorView *> matchWeights(const Artifact &artifact,
+                                            const SafeTensors &checkpoint) {
+  std::vector<const TensorView *> matched;
   std::set<std::string> expected;
   for (const TensorSpec &spec : artifact.weights()) {
     expected.insert(spec.name);
@@ -41,6 +42,18 @@ Model::Model(const Artifact &artifact, const SafeTensors &checkpoint)
                          " but the artifact expects " +
                          shapeString(spec.shape) +
                          " (weights for another config?)");
+    matched.push_back(tensor);
+  }
+  for (const auto &[name, tensor] : checkpoint.tensors())
+    if (!expected.count(name) && !isIgnorable(name))
+      throw RuntimeError(tensor.file + ": unexpected tensor '" + name +
+                         "' (weights for another config?)");
+  return matched;
+}
+
+Model::Model(const Artifact &artifact, const SafeTensors &checkpoint)
+    : artifact(artifact) {
+  for (const TensorView *tensor : matchWeights(artifact, checkpoint)) {
     // f32 data aligned for float loads is used in place; everything else
     // is converted once, here.
     if (tensor->dtype == DType::F32 &&
@@ -49,15 +62,11 @@ Model::Model(const Artifact &artifact, const SafeTensors &checkpoint)
           const_cast<float *>(reinterpret_cast<const float *>(tensor->data)));
       continue;
     }
-    converted.emplace_back(spec.numElements());
+    converted.emplace_back(tensor->numElements());
     convertToF32(tensor->dtype, tensor->data, converted.back().data(),
-                 spec.numElements());
+                 tensor->numElements());
     weightPointers.push_back(converted.back().data());
   }
-  for (const auto &[name, tensor] : checkpoint.tensors())
-    if (!expected.count(name) && !isIgnorable(name))
-      throw RuntimeError(tensor.file + ": unexpected tensor '" + name +
-                         "' (weights for another config?)");
   for (const TensorSpec &spec : artifact.kvCaches()) {
     caches.emplace_back(spec.numElements(), 0.0f);
     cachePointers.push_back(caches.back().data());

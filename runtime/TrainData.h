@@ -1,0 +1,35 @@
+//===- TrainData.h - token blocks for training ------------------*- C++ -*-===//
+#ifndef LLAMAC_RUNTIME_TRAINDATA_H
+#define LLAMAC_RUNTIME_TRAINDATA_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace llamart {
+
+class Tokenizer;
+
+/// Rows of seq + 1 token ids with a loss mask for their seq targets.
+struct TrainRows {
+  int64_t seq = 0;
+  std::vector<int32_t> tokens; // [rows, seq + 1]
+  std::vector<float> mask;     // [rows, seq]
+  int64_t rows() const { return seq ? int64_t(mask.size()) / seq : 0; }
+};
+
+/// Plain text: each non-empty paragraph (blank-line separated) becomes
+/// BOS + its pieces + EOS; all are concatenated and cut into rows of seq + 1
+/// (consecutive rows share one token, so every token is predicted once).
+/// Every target is trained on. Throws if the text gives less than one row.
+TrainRows packText(const std::string &path, const Tokenizer &tokenizer,
+                   int64_t seq);
+
+/// Fills `tokens` [batch, seq + 1] and `mask` [batch, seq] with the rows of
+/// batch `index` (rows wrap around at the end of the data).
+void fillBatch(const TrainRows &data, int64_t index, int64_t batch,
+               std::vector<int32_t> &tokens, std::vector<float> &mask);
+
+} // namespace llamart
+
+#endif // LLAMAC_RUNTIME_TRAINDATA_H

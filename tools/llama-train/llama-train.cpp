@@ -1,0 +1,309 @@
+//===- llama-train.cpp - train a model with its compiled training step ----===//
+//
+//   llama-train ARTIFACT (--weights PATH | --init-random SEED) --data FILE
+//               --tokenizer M --steps S --out DIR [--lr LR] [--warmup W]
+//               [--save-every K] [--batch B] [--seq T]
+//
+// ARTIFACT comes from `llamac CONFIG --train`; each optimizer step is one
+// call of its llama_train_step (gradients, clipping, AdamW).
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/Artifact.h"
+#include "runtime/Error.h"
+#include "runtime/Model.h"
+#include "runtime/SafeTensors.h"
+#include "runtime/SafeTensorsWriter.h"
+#include "runtime/Schedule.h"
+#include "runtime/Tokenizer.h"
+#include "runtime/TrainData.h"
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <sys/stat.h>
+
+using namespace llamart;
+
+namespace {
+
+const char *kUsage =
+    "usage: llama-train ARTIFACT (--weights PATH | --init-random SEED) --data FILE\n"
+    "                   --tokenizer tokenizer.model --steps S --out DIR [--lr LR]\n"
+    "                   [--warmup W] [--save-every K] [--batch B] [--seq T]\n"
+    "\n"
+    "  ARTIFACT          a model library made by llamac CONFIG --train\n"
+    "  --weights PATH    start from a safetensors file or HF model directory\n"
+    "  --init-random S   start from HF's initialisation (normal 0.02, gains 1), seed S\n"
+    "  --data FILE       plain text: paragraphs become BOS + pieces + EOS, packed\n"
+    "                    into rows of seq + 1 tokens\n"
+    "  --tokenizer FILE  the sentencepiece model for --data\n"
+    "  --steps S         optimizer steps\n"
+    "  --lr LR           peak learning rate (default 3e-4)\n"
+    "  --warmup W        warmup steps of the Llama 2 schedule (default 2000,\n"
+    "                    clamped to S); then cosine decay to 10 % of the peak\n"
+    "  --out DIR         checkpoint: config.json + model.safetensors (what\n"
+    "                    llama-run loads), optimizer.safetensors, loss.csv\n"
+    "  --save-every K    also checkpoint every K steps (default: at the end)\n"
+    "  --batch B, --seq T  must match what the artifact was compiled for\n";
+
+struct Options {
+  std::string artifact, weights, data, tokenizer, out;
+  bool initRandom = false;
+  uint64_t seed = 0;
+  int64_t steps = 0, warmup = 2000, saveEvery = 0, batch = 0, seq = 0;
+  double lr = 3e-4;
+};
+
+int64_t parseInteger(const std::string &flag, const std::string &text,
+                     int64_t min) {
+  size_t used = 0;
+  long long value = 0;
+  try {
+    value = std::stoll(text, &used);
+  } catch (...) {
+    used = 0;
+  }
+  if (used != text.size() || text.empty() || value < min)
+    throw RuntimeError(flag + " expects an integer of at least " +
+                       std::to_string(min) + ", got '" + text + "'");
+  return value;
+}
+
+double parsePositive(const std::string &flag, const std::string &text) {
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (...) {
+    used = 0;
+  }
+  if (used != text.size() || text.empty() || !(value > 0) || value > 10)
+    throw RuntimeError(flag + " expects a number in (0, 10], got '" + text +
+                       "'");
+  return value;
+}
+
+Options parseOptions(int argc, char **argv) {
+  Options options;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string &arg = args[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= args.size())
+        throw RuntimeError(arg + " needs a value");
+      return args[++i];
+    };
+    if (arg == "-h" || arg == "--help") {
+      std::cout << kUsage;
+      std::exit(0);
+    } else if (arg == "--weights") {
+      options.weights = value();
+    } else if (arg == "--init-random") {
+      options.initRandom = true;
+      options.seed = uint64_t(parseInteger(arg, value(), 0));
+    } else if (arg == "--data") {
+      options.data = value();
+    } else if (arg == "--tokenizer") {
+      options.tokenizer = value();
+    } else if (arg == "--out") {
+      options.out = value();
+    } else if (arg == "--steps") {
+      options.steps = parseInteger(arg, value(), 1);
+    } else if (arg == "--warmup") {
+      options.warmup = parseInteger(arg, value(), 0);
+    } else if (arg == "--save-every") {
+      options.saveEvery = parseInteger(arg, value(), 1);
+    } else if (arg == "--batch") {
+      options.batch = parseInteger(arg, value(), 1);
+    } else if (arg == "--seq") {
+      options.seq = parseInteger(arg, value(), 1);
+    } else if (arg == "--lr") {
+      options.lr = parsePositive(arg, value());
+    } else if (!arg.empty() && arg[0] == '-') {
+      throw RuntimeError("unknown option '" + arg + "' (see --help)");
+    } else if (options.artifact.empty()) {
+      options.artifact = arg;
+    } else {
+      throw RuntimeError("unexpected argument '" + arg + "' (see --help)");
+    }
+  }
+  if (options.artifact.empty())
+    throw RuntimeError("no ARTIFACT given (see --help)");
+  if (options.initRandom == !options.weights.empty())
+    throw RuntimeError("give exactly one of --weights and --init-random");
+  for (auto [flag, value] :
+       {std::pair<const char *, const std::string *>{"--data", &options.data},
+        {"--tokenizer", &options.tokenizer},
+        {"--out", &options.out}})
+    if (value->empty())
+      throw RuntimeError(std::string(flag) + " is required");
+  if (options.steps == 0)
+    throw RuntimeError("--steps is required");
+  return options;
+}
+
+/// The weights, Adam moments and step a run trains, in manifest order.
+struct TrainState {
+  std::vector<std::vector<float>> weights, adamM, adamV;
+};
+
+TrainState initialState(const Artifact &artifact, const Options &options) {
+  TrainState state;
+  if (options.initRandom) {
+    // As transformers' LlamaPreTrainedModel._init_weights.
+    std::mt19937_64 random(options.seed);
+    std::normal_distribution<float> normal(0.0f, 0.02f);
+    for (const TensorSpec &spec : artifact.weights()) {
+      std::vector<float> values(spec.numElements(), 1.0f);
+      if (spec.shape.size() >= 2)
+        for (float &value : values)
+          value = normal(random);
+      state.weights.push_back(std::move(values));
+    }
+  } else {
+    SafeTensors checkpoint = SafeTensors::open(options.weights);
+    for (const TensorView *tensor : matchWeights(artifact, checkpoint)) {
+      std::vector<float> values(tensor->numElements());
+      convertToF32(tensor->dtype, tensor->data, values.data(),
+                   tensor->numElements());
+      state.weights.push_back(std::move(values));
+    }
+  }
+  for (const auto &weight : state.weights) {
+    state.adamM.emplace_back(weight.size(), 0.0f);
+    state.adamV.emplace_back(weight.size(), 0.0f);
+  }
+  return state;
+}
+
+std::string hfConfigJson(const ModelShape &shape) {
+  std::ostringstream out;
+  out.precision(17);
+  out << "{\n  \"architectures\": [\"LlamaForCausalLM\"],\n"
+      << "  \"model_type\": \"llama\",\n  \"hidden_act\": \"silu\",\n"
+      << "  \"hidden_size\": " << shape.dim << ",\n"
+      << "  \"intermediate_size\": " << shape.hiddenDim << ",\n"
+      << "  \"num_hidden_layers\": " << shape.nLayers << ",\n"
+      << "  \"num_attention_heads\": " << shape.nHeads << ",\n"
+      << "  \"num_key_value_heads\": " << shape.nKvHeads << ",\n"
+      << "  \"vocab_size\": " << shape.vocabSize << ",\n"
+      << "  \"max_position_embeddings\": " << shape.seqLen << ",\n"
+      << "  \"rms_norm_eps\": " << shape.normEps << ",\n"
+      << "  \"rope_theta\": " << shape.ropeTheta << ",\n"
+      << "  \"tie_word_embeddings\": "
+      << (shape.tieEmbeddings ? "true" : "false") << ",\n"
+      << "  \"torch_dtype\": \"float32\"\n}\n";
+  return out.str();
+}
+
+/// config.json + model.safetensors (HF layout, what llama-run loads) and the
+/// optimizer state, each written atomically.
+void saveCheckpoint(const std::string &dir, const Artifact &artifact,
+                    const TrainState &state, int64_t step) {
+  ::mkdir(dir.c_str(), 0755);
+  struct stat info;
+  if (stat(dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
+    throw RuntimeError("cannot create the output directory '" + dir + "'");
+  std::vector<TensorToWrite> weights, moments;
+  const std::vector<TensorSpec> &specs = artifact.weights();
+  for (size_t i = 0; i < specs.size(); ++i) {
+    weights.push_back({specs[i].name, specs[i].shape, state.weights[i].data()});
+    moments.push_back(
+        {"adam_m." + specs[i].name, specs[i].shape, state.adamM[i].data()});
+    moments.push_back(
+        {"adam_v." + specs[i].name, specs[i].shape, state.adamV[i].data()});
+  }
+  writeFileAtomically(dir + "/config.json", hfConfigJson(artifact.shape()));
+  writeSafeTensors(dir + "/model.safetensors", weights);
+  writeSafeTensors(dir + "/optimizer.safetensors", moments,
+                   {{"step", std::to_string(step)}});
+}
+
+int run(int argc, char **argv) {
+  Options options = parseOptions(argc, argv);
+  Artifact artifact(options.artifact);
+  const TrainStepEntry &entry = artifact.trainStep();
+  if (!entry.fn)
+    throw RuntimeError("'" + options.artifact +
+                       "' has no training step: compile it with llamac --train");
+  if (options.batch && options.batch != entry.batch)
+    throw RuntimeError("--batch " + std::to_string(options.batch) +
+                       " differs from the artifact's batch of " +
+                       std::to_string(entry.batch) + " (recompile with --batch)");
+  if (options.seq && options.seq != entry.seq)
+    throw RuntimeError("--seq " + std::to_string(options.seq) +
+                       " differs from the artifact's sequence length of " +
+                       std::to_string(entry.seq) + " (recompile with --seq)");
+
+  Tokenizer tokenizer(options.tokenizer);
+  if (tokenizer.vocabSize() > artifact.shape().vocabSize)
+    throw RuntimeError("the tokenizer has " +
+                       std::to_string(tokenizer.vocabSize()) +
+                       " pieces but the model's vocabulary is " +
+                       std::to_string(artifact.shape().vocabSize));
+  TrainRows data = packText(options.data, tokenizer, entry.seq);
+  TrainState state = initialState(artifact, options);
+  auto pointers = [](std::vector<std::vector<float>> &tensors) {
+    std::vector<float *> result;
+    for (auto &tensor : tensors)
+      result.push_back(tensor.data());
+    return result;
+  };
+  std::vector<float *> weights = pointers(state.weights),
+                       adamM = pointers(state.adamM),
+                       adamV = pointers(state.adamV);
+  int64_t warmup = std::min(options.warmup, options.steps);
+  std::fprintf(stderr,
+               "llama-train: %lld rows of %lld tokens, batch %lld, %lld steps, "
+               "peak lr %g, warmup %lld\n",
+               (long long)data.rows(), (long long)entry.seq + 1,
+               (long long)entry.batch, (long long)options.steps, options.lr,
+               (long long)warmup);
+
+  std::string csv = "step,loss,grad_norm,lr\n";
+  std::vector<int32_t> tokens;
+  std::vector<float> mask;
+  for (int64_t step = 0; step < options.steps; ++step) {
+    fillBatch(data, step, entry.batch, tokens, mask);
+    float lr = float(learningRate(step, options.steps, warmup, options.lr));
+    float stepParams[2] = {lr, float(step + 1)};
+    float loss = 0, norm = 0;
+    auto start = std::chrono::steady_clock::now();
+    entry.fn(tokens.data(), mask.data(), stepParams, weights.data(),
+             adamM.data(), adamV.data(), &loss, &norm);
+    double seconds = std::chrono::duration<double>(
+                         std::chrono::steady_clock::now() - start)
+                         .count();
+    std::fprintf(stderr,
+                 "step %lld/%lld  loss %.4f  grad_norm %.4f  lr %.3g  %.0f tok/s\n",
+                 (long long)step + 1, (long long)options.steps, loss, norm, lr,
+                 double(entry.batch * entry.seq) / seconds);
+    std::ostringstream line;
+    line.precision(9);
+    line << step + 1 << "," << loss << "," << norm << "," << lr << "\n";
+    csv += line.str();
+    bool last = step + 1 == options.steps;
+    if (last || (options.saveEvery && (step + 1) % options.saveEvery == 0)) {
+      saveCheckpoint(options.out, artifact, state, step + 1);
+      writeFileAtomically(options.out + "/loss.csv", csv);
+    }
+  }
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  try {
+    return run(argc, argv);
+  } catch (const RuntimeError &error) {
+    std::cerr << "llama-train: error: " << error.what() << "\n";
+    return 1;
+  } catch (const std::bad_alloc &) {
+    std::cerr << "llama-train: error: out of memory\n";
+    return 1;
+  }
+}
