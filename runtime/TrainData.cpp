@@ -3,6 +3,7 @@
 #include "runtime/TrainData.h"
 
 #include "runtime/Error.h"
+#include "runtime/Json.h"
 #include "runtime/Tokenizer.h"
 
 #include <algorithm>
@@ -10,6 +11,29 @@
 #include <sstream>
 
 namespace llamart {
+
+namespace {
+
+/// Cuts a token stream into rows of seq + 1 (consecutive rows share a token)
+/// with `targetMask[i]` the weight of predicting stream token i.
+TrainRows packStream(const std::string &path, const std::vector<int32_t> &stream,
+                     const std::vector<float> &targetMask, int64_t seq) {
+  TrainRows rows;
+  rows.seq = seq;
+  for (size_t start = 0; start + seq + 1 <= stream.size(); start += seq) {
+    rows.tokens.insert(rows.tokens.end(), stream.begin() + start,
+                       stream.begin() + start + seq + 1);
+    rows.mask.insert(rows.mask.end(), targetMask.begin() + start + 1,
+                     targetMask.begin() + start + seq + 1);
+  }
+  if (rows.rows() == 0)
+    throw RuntimeError("'" + path + "' gives " + std::to_string(stream.size()) +
+                       " tokens, fewer than one training row of " +
+                       std::to_string(seq + 1));
+  return rows;
+}
+
+} // namespace
 
 TrainRows packText(const std::string &path, const Tokenizer &tokenizer,
                    int64_t seq) {
@@ -35,18 +59,45 @@ TrainRows packText(const std::string &path, const Tokenizer &tokenizer,
       paragraph += (paragraph.empty() ? "" : "\n") + line;
   }
   flush();
-  TrainRows rows;
-  rows.seq = seq;
-  for (size_t start = 0; start + seq + 1 <= stream.size(); start += seq) {
-    rows.tokens.insert(rows.tokens.end(), stream.begin() + start,
-                       stream.begin() + start + seq + 1);
-    rows.mask.insert(rows.mask.end(), seq, 1.0f);
+  return packStream(path, stream, std::vector<float>(stream.size(), 1.0f),
+                    seq);
+}
+
+TrainRows packSft(const std::string &path, const Tokenizer &tokenizer,
+                  int64_t seq) {
+  std::ifstream in(path);
+  if (!in)
+    throw RuntimeError("cannot read training data '" + path + "'");
+  std::vector<int32_t> stream;
+  std::vector<float> targetMask; // 1 on answer tokens and EOS
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos)
+      continue;
+    std::string where = path + ":" + std::to_string(number);
+    JsonValue record = parseJson(line, where);
+    const JsonValue *prompt = record.find("prompt");
+    const JsonValue *answer = record.find("answer");
+    if (!record.isObject() || !prompt || !prompt->isString() || !answer ||
+        !answer->isString())
+      throw RuntimeError(where +
+                         ": expected {\"prompt\": \"...\", \"answer\": \"...\"}");
+    std::vector<int32_t> promptIds = tokenizer.encode(prompt->string + "\n");
+    std::vector<int32_t> answerIds = tokenizer.encode(answer->string);
+    answerIds.erase(answerIds.begin()); // its BOS
+    answerIds.push_back(tokenizer.eosId());
+    stream.insert(stream.end(), promptIds.begin(), promptIds.end());
+    targetMask.insert(targetMask.end(), promptIds.size(), 0.0f);
+    stream.insert(stream.end(), answerIds.begin(), answerIds.end());
+    targetMask.insert(targetMask.end(), answerIds.size(), 1.0f);
   }
-  if (rows.rows() == 0)
-    throw RuntimeError("'" + path + "' gives " + std::to_string(stream.size()) +
-                       " tokens, fewer than one training row of " +
-                       std::to_string(seq + 1));
-  return rows;
+  return packStream(path, stream, targetMask, seq);
+}
+
+TrainRows loadTrainData(const std::string &path, const Tokenizer &tokenizer,
+                        int64_t seq) {
+  bool jsonl = path.size() >= 6 && path.compare(path.size() - 6, 6, ".jsonl") == 0;
+  return jsonl ? packSft(path, tokenizer, seq) : packText(path, tokenizer, seq);
 }
 
 void fillBatch(const TrainRows &data, int64_t index, int64_t batch,

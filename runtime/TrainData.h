@@ -25,6 +25,18 @@ struct TrainRows {
 TrainRows packText(const std::string &path, const Tokenizer &tokenizer,
                    int64_t seq);
 
+/// JSONL supervised fine-tuning records {"prompt": ..., "answer": ...}, one
+/// per line (Llama 2 SFT): each becomes BOS + prompt + "\n" + answer + EOS,
+/// and the samples are packed into rows like packText. The loss mask is 1
+/// exactly where the target is an answer token or the EOS, so the model is
+/// trained on answers only. Throws on a malformed line, naming it.
+TrainRows packSft(const std::string &path, const Tokenizer &tokenizer,
+                  int64_t seq);
+
+/// packSft for files ending in .jsonl, packText otherwise.
+TrainRows loadTrainData(const std::string &path, const Tokenizer &tokenizer,
+                        int64_t seq);
+
 /// Fills `tokens` [batch, seq + 1] and `mask` [batch, seq] with the rows of
 /// batch `index` (rows wrap around at the end of the data).
 void fillBatch(const TrainRows &data, int64_t index, int64_t batch,

@@ -5,11 +5,14 @@
 #include "runtime/SafeTensors.h"
 #include "runtime/Sampler.h"
 #include "runtime/Tokenizer.h"
+#include "runtime/TrainData.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 
 using namespace llamart;
 
@@ -124,6 +127,56 @@ TEST(Tokenizer, EncodesWithBosAndStreamsByteFallbackAsWholeCharacters) {
   }
   // The dummy prefix sentencepiece adds is a space when a sequence goes on.
   EXPECT_EQ(streamed, " " + text);
+}
+
+TEST(TrainData, SftMaskCoversExactlyAnswersAndEos) {
+  Tokenizer tokenizer(LLAMAC_SOURCE_DIR "/examples/tiny/tokenizer.model");
+  std::string path = testing::TempDir() + "/sft.jsonl";
+  std::ofstream(path) << "{\"prompt\": \"What is rope?\", \"answer\": \"A rotation.\"}\n"
+                      << "\n"
+                      << "{\"prompt\": \"And linear?\", \"answer\": \"x w\"}\n";
+  // The expected stream: BOS prompt "\n" | answer EOS, twice.
+  std::vector<int32_t> stream;
+  std::vector<float> target; // 1 where the token is an answer token or EOS
+  for (auto [prompt, answer] : {std::pair<std::string, std::string>{
+                                    "What is rope?", "A rotation."},
+                                {"And linear?", "x w"}}) {
+    std::vector<int32_t> p = tokenizer.encode(prompt + "\n");
+    std::vector<int32_t> a = tokenizer.encode(answer);
+    a.erase(a.begin());
+    a.push_back(tokenizer.eosId());
+    stream.insert(stream.end(), p.begin(), p.end());
+    target.insert(target.end(), p.size(), 0.0f);
+    stream.insert(stream.end(), a.begin(), a.end());
+    target.insert(target.end(), a.size(), 1.0f);
+  }
+  int64_t seq = 4;
+  TrainRows rows = packSft(path, tokenizer, seq);
+  ASSERT_EQ(rows.rows(), int64_t(stream.size() - 1) / seq);
+  for (int64_t r = 0; r < rows.rows(); ++r)
+    for (int64_t t = 0; t < seq; ++t) {
+      // Row r, position t predicts stream token r * seq + t + 1.
+      EXPECT_EQ(rows.tokens[r * (seq + 1) + t + 1], stream[r * seq + t + 1]);
+      EXPECT_EQ(rows.mask[r * seq + t], target[r * seq + t + 1])
+          << "row " << r << " position " << t;
+    }
+  std::remove(path.c_str());
+}
+
+TEST(TrainData, MalformedSftLineIsNamed) {
+  Tokenizer tokenizer(LLAMAC_SOURCE_DIR "/examples/tiny/tokenizer.model");
+  std::string path = testing::TempDir() + "/bad.jsonl";
+  std::ofstream(path) << "{\"prompt\": \"a\", \"answer\": \"b\"}\n"
+                      << "{\"prompt\": \"a\"}\n";
+  try {
+    packSft(path, tokenizer, 4);
+    FAIL() << "no error";
+  } catch (const RuntimeError &error) {
+    EXPECT_NE(std::string(error.what()).find("bad.jsonl:2: expected"),
+              std::string::npos)
+        << error.what();
+  }
+  std::remove(path.c_str());
 }
 
 } // namespace

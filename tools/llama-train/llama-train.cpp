@@ -38,7 +38,9 @@ const char *kUsage =
     "  --weights PATH    start from a safetensors file or HF model directory\n"
     "  --init-random S   start from HF's initialisation (normal 0.02, gains 1), seed S\n"
     "  --data FILE       plain text: paragraphs become BOS + pieces + EOS, packed\n"
-    "                    into rows of seq + 1 tokens\n"
+    "                    into rows of seq + 1 tokens; or .jsonl SFT records\n"
+    "                    {\"prompt\": ..., \"answer\": ...}: BOS + prompt + \"\\n\" +\n"
+    "                    answer + EOS, trained on the answer and EOS only\n"
     "  --tokenizer FILE  the sentencepiece model for --data\n"
     "  --steps S         optimizer steps\n"
     "  --lr LR           peak learning rate (default 3e-4)\n"
@@ -244,7 +246,7 @@ int run(int argc, char **argv) {
                        std::to_string(tokenizer.vocabSize()) +
                        " pieces but the model's vocabulary is " +
                        std::to_string(artifact.shape().vocabSize));
-  TrainRows data = packText(options.data, tokenizer, entry.seq);
+  TrainRows data = loadTrainData(options.data, tokenizer, entry.seq);
   TrainState state = initialState(artifact, options);
   auto pointers = [](std::vector<std::vector<float>> &tensors) {
     std::vector<float *> result;
