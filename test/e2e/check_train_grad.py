@@ -9,19 +9,14 @@ nothing: changing its target leaves the loss and every gradient unchanged.
 """
 import argparse
 import ctypes
-import json
 import os
-import subprocess
 import sys
 
 import numpy as np
 import torch
 
-from check_model import BASE, VARIANTS
 from hf_llama import build_hf_model, labels_for
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples"))
-from llama_weights import write_model  # noqa: E402
+from train_artifacts import compile_train_model, load_artifact, pointer_array
 
 BATCH, SEQ = 2, 10
 TOLERANCE = 1e-4  # per parameter: max |ours - torch| / max |torch|
@@ -31,9 +26,7 @@ class TrainGrad:
     """The compiled loss-and-gradients entry point of one artifact."""
 
     def __init__(self, artifact):
-        self.lib = ctypes.CDLL(artifact)
-        manifest = json.loads(ctypes.c_char_p(ctypes.addressof(
-            ctypes.c_char.in_dll(self.lib, "llama_manifest"))).value)
+        self.lib, manifest = load_artifact(artifact)
         self.weights = manifest["weights"]
         kinds = {e["kind"] for e in manifest["entry_points"]}
         assert "train_grad" in kinds, kinds
@@ -42,11 +35,10 @@ class TrainGrad:
         names = [w["name"] for w in self.weights]
         grads = {w["name"]: np.zeros(w["shape"], np.float32) for w in self.weights}
         loss = np.zeros((), np.float32)
-        pointers = lambda arrays: (ctypes.c_void_p * len(names))(  # noqa: E731
-            *[arrays[n].ctypes.data for n in names])
         self.lib.llama_train_loss_grad(
             tokens.ctypes.data_as(ctypes.c_void_p), mask.ctypes.data_as(ctypes.c_void_p),
-            pointers(weights), pointers(grads), loss.ctypes.data_as(ctypes.c_void_p))
+            pointer_array(weights, names), pointer_array(grads, names),
+            loss.ctypes.data_as(ctypes.c_void_p))
         return float(loss), grads
 
 
@@ -61,14 +53,8 @@ def torch_grads(config, weights, tokens, mask):
 
 
 def check(variant, args):
-    changes, _, _ = VARIANTS[variant]
-    config = dict(BASE, **changes)
-    model_dir = os.path.join(args.work, variant)
-    weights = write_model(model_dir, config, seed=7)
-    artifact = os.path.join(args.work, variant + "-grad.so")
-    subprocess.run([os.path.join(args.bin, "llamac"), os.path.join(model_dir, "config.json"),
-                    "--train", "--batch", str(BATCH), "--seq", str(SEQ), "-O1", "-o", artifact],
-                   check=True)
+    config, weights, artifact = compile_train_model(args.bin, args.work, variant, 7, BATCH, SEQ,
+                                                    "grad")
     step = TrainGrad(artifact)
     rng = np.random.default_rng(len(variant) + 1)
     tokens = rng.integers(0, config["vocab_size"], (BATCH, SEQ + 1)).astype(np.int32)

@@ -7,9 +7,7 @@ with labels (masked positions as -100), for MHA, GQA and tied models.
 """
 import argparse
 import ctypes
-import json
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -17,10 +15,7 @@ import torch
 
 import llama_reference as ref
 from hf_llama import build_hf_model, labels_for
-from check_model import BASE, VARIANTS
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples"))
-from llama_weights import write_model  # noqa: E402
+from train_artifacts import compile_train_model, load_artifact, pointer_array
 
 BATCH, SEQ = 3, 12
 TOLERANCE = 1e-5  # the loss is of order log(vocab) ~ 5
@@ -46,17 +41,9 @@ def hf_loss(config, weights, tokens, mask):
 
 
 def check(variant, args):
-    changes, _, _ = VARIANTS[variant]
-    config = dict(BASE, **changes)
-    model_dir = os.path.join(args.work, variant)
-    weights = write_model(model_dir, config, seed=4)
-    artifact = os.path.join(args.work, variant + "-train.so")
-    subprocess.run([os.path.join(args.bin, "llamac"), os.path.join(model_dir, "config.json"),
-                    "--train", "--batch", str(BATCH), "--seq", str(SEQ), "-O1", "-o", artifact],
-                   check=True)
-    lib = ctypes.CDLL(artifact)
-    manifest = json.loads(ctypes.c_char_p(ctypes.addressof(
-        ctypes.c_char.in_dll(lib, "llama_manifest"))).value)
+    config, weights, artifact = compile_train_model(args.bin, args.work, variant, 4, BATCH, SEQ,
+                                                    "train")
+    lib, manifest = load_artifact(artifact)
     names = [w["name"] for w in manifest["weights"]]
     train = [e for e in manifest["entry_points"] if e["kind"] == "train_loss"][0]
     assert (train["batch"], train["seq"]) == (BATCH, SEQ), train
@@ -64,7 +51,7 @@ def check(variant, args):
     rng = np.random.default_rng(len(variant))
     tokens = rng.integers(0, config["vocab_size"], (BATCH, SEQ + 1)).astype(np.int32)
     mask = (rng.random((BATCH, SEQ)) < 0.7).astype(np.float32)
-    pointers = (ctypes.c_void_p * len(names))(*[weights[n].ctypes.data for n in names])
+    pointers = pointer_array(weights, names)
     loss = np.zeros((), np.float32)
     lib.llama_train_loss(tokens.ctypes.data_as(ctypes.c_void_p),
                          mask.ctypes.data_as(ctypes.c_void_p), pointers,

@@ -8,20 +8,15 @@ torch.optim.AdamW under the same Llama 2 learning-rate schedule, in float64.
 """
 import argparse
 import ctypes
-import json
 import math
 import os
-import subprocess
 import sys
 
 import numpy as np
 import torch
 
-from check_model import BASE, VARIANTS
 from hf_llama import build_hf_model, labels_for
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples"))
-from llama_weights import write_model  # noqa: E402
+from train_artifacts import compile_train_model, load_artifact, pointer_array
 
 BATCH, SEQ, STEPS, WARMUP, PEAK = 2, 8, 5, 2, 1e-2
 TOLERANCE = 1e-4  # max |ours - torch| / max |torch weight|, per weight
@@ -60,17 +55,14 @@ def torch_training(config, weights, batches):
 
 
 def compiled_training(artifact, weights, batches):
-    lib = ctypes.CDLL(artifact)
-    manifest = json.loads(ctypes.c_char_p(ctypes.addressof(
-        ctypes.c_char.in_dll(lib, "llama_manifest"))).value)
+    lib, manifest = load_artifact(artifact)
     assert "train_step" in {e["kind"] for e in manifest["entry_points"]}
     names = [w["name"] for w in manifest["weights"]]
     params = {n: weights[n].copy() for n in names}  # updated in place
     m = {n: np.zeros_like(params[n]) for n in names}
     v = {n: np.zeros_like(params[n]) for n in names}
-    array = lambda tensors: (ctypes.c_void_p * len(names))(  # noqa: E731
-        *[tensors[n].ctypes.data for n in names])
-    pointers = [array(params), array(m), array(v)]
+    pointers = [pointer_array(params, names), pointer_array(m, names),
+                pointer_array(v, names)]
     history = []
     for step, (tokens, mask) in enumerate(batches):
         step_params = np.array([learning_rate(step), step + 1], np.float32)
@@ -85,14 +77,8 @@ def compiled_training(artifact, weights, batches):
 
 
 def check(variant, args):
-    changes, _, _ = VARIANTS[variant]
-    config = dict(BASE, **changes)
-    model_dir = os.path.join(args.work, variant)
-    weights = write_model(model_dir, config, seed=3)
-    artifact = os.path.join(args.work, variant + "-step.so")
-    subprocess.run([os.path.join(args.bin, "llamac"), os.path.join(model_dir, "config.json"),
-                    "--train", "--batch", str(BATCH), "--seq", str(SEQ), "-O1", "-o", artifact],
-                   check=True)
+    config, weights, artifact = compile_train_model(args.bin, args.work, variant, 3, BATCH, SEQ,
+                                                    "step")
     rng = np.random.default_rng(11)
     batches = [(rng.integers(0, config["vocab_size"], (BATCH, SEQ + 1)).astype(np.int32),
                 (rng.random((BATCH, SEQ)) < 0.8).astype(np.float32)) for _ in range(STEPS)]

@@ -3,6 +3,7 @@
 #include "Generate.h"
 
 #include "runtime/Error.h"
+#include "runtime/Flags.h"
 #include "runtime/Model.h"
 #include "runtime/Npy.h"
 #include "runtime/SafeTensors.h"
@@ -41,38 +42,6 @@ std::string usage(const std::string &program, bool wantArtifact) {
     "  -t THREADS           threads (this release runs one)\n"
     "  --dump-logits FILE   write the logits of every consumed token as a\n"
          "                       float32 .npy of shape [prompt + generated, vocab]\n";
-}
-
-int64_t parseInteger(const std::string &flag, const std::string &text,
-                     int64_t min) {
-  size_t used = 0;
-  long long value = 0;
-  try {
-    value = std::stoll(text, &used);
-  } catch (...) {
-    used = 0;
-  }
-  if (used != text.size() || text.empty() || value < min)
-    throw RuntimeError(flag + " expects an integer of at least " +
-                       std::to_string(min) + ", got '" + text + "'");
-  return value;
-}
-
-float parseFloat(const std::string &flag, const std::string &text, float min,
-                 float max, bool minIncluded) {
-  size_t used = 0;
-  float value = 0;
-  try {
-    value = std::stof(text, &used);
-  } catch (...) {
-    used = 0;
-  }
-  bool aboveMin = minIncluded ? value >= min : value > min;
-  if (used != text.size() || text.empty() || !aboveMin || value > max)
-    throw RuntimeError(flag + " expects a number in " +
-                       (minIncluded ? "[" : "(") + std::to_string(min) + ", " +
-                       std::to_string(max) + "], got '" + text + "'");
-  return value;
 }
 
 std::vector<int32_t> parseTokenList(const std::string &text) {
@@ -120,11 +89,11 @@ GenerateOptions parseGenerateOptions(int argc, char **argv,
     } else if (arg == "-n") {
       options.steps = parseInteger(arg, value(), 0);
     } else if (arg == "--temp") {
-      options.sampler.temperature = parseFloat(arg, value(), 0, 100, true);
+      options.sampler.temperature = float(parseNumber(arg, value(), 0, 100, true));
     } else if (arg == "--top-k") {
       options.sampler.topK = int(parseInteger(arg, value(), 0));
     } else if (arg == "--top-p") {
-      options.sampler.topP = parseFloat(arg, value(), 0, 1, false);
+      options.sampler.topP = float(parseNumber(arg, value(), 0, 1, false));
     } else if (arg == "--seed") {
       options.sampler.seed = uint64_t(parseInteger(arg, value(), 0));
     } else if (arg == "-t") {

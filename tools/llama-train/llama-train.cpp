@@ -11,6 +11,7 @@
 
 #include "runtime/Artifact.h"
 #include "runtime/Error.h"
+#include "runtime/Flags.h"
 #include "runtime/Model.h"
 #include "runtime/SafeTensors.h"
 #include "runtime/SafeTensorsWriter.h"
@@ -59,35 +60,6 @@ struct Options {
   double lr = 3e-4;
 };
 
-int64_t parseInteger(const std::string &flag, const std::string &text,
-                     int64_t min) {
-  size_t used = 0;
-  long long value = 0;
-  try {
-    value = std::stoll(text, &used);
-  } catch (...) {
-    used = 0;
-  }
-  if (used != text.size() || text.empty() || value < min)
-    throw RuntimeError(flag + " expects an integer of at least " +
-                       std::to_string(min) + ", got '" + text + "'");
-  return value;
-}
-
-double parsePositive(const std::string &flag, const std::string &text) {
-  size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (...) {
-    used = 0;
-  }
-  if (used != text.size() || text.empty() || !(value > 0) || value > 10)
-    throw RuntimeError(flag + " expects a number in (0, 10], got '" + text +
-                       "'");
-  return value;
-}
-
 Options parseOptions(int argc, char **argv) {
   Options options;
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -123,7 +95,7 @@ Options parseOptions(int argc, char **argv) {
     } else if (arg == "--seq") {
       options.seq = parseInteger(arg, value(), 1);
     } else if (arg == "--lr") {
-      options.lr = parsePositive(arg, value());
+      options.lr = parseNumber(arg, value(), 0, 10, false);
     } else if (!arg.empty() && arg[0] == '-') {
       throw RuntimeError("unknown option '" + arg + "' (see --help)");
     } else if (options.artifact.empty()) {

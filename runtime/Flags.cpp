@@ -1,0 +1,46 @@
+//===- Flags.cpp - parsing command-line values ----------------------------===//
+
+#include "runtime/Flags.h"
+
+#include "runtime/Error.h"
+
+#include <cmath>
+#include <sstream>
+
+namespace llamart {
+
+int64_t parseInteger(const std::string &flag, const std::string &text,
+                     int64_t min) {
+  size_t used = 0;
+  long long value = 0;
+  try {
+    value = std::stoll(text, &used);
+  } catch (...) {
+    used = 0;
+  }
+  if (used != text.size() || text.empty() || value < min)
+    throw RuntimeError(flag + " expects an integer of at least " +
+                       std::to_string(min) + ", got '" + text + "'");
+  return value;
+}
+
+double parseNumber(const std::string &flag, const std::string &text,
+                   double min, double max, bool minIncluded) {
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (...) {
+    used = 0;
+  }
+  bool aboveMin = minIncluded ? value >= min : value > min;
+  if (used != text.size() || text.empty() || !aboveMin || !(value <= max)) {
+    std::ostringstream range;
+    range << (minIncluded ? "[" : "(") << min << ", " << max << "]";
+    throw RuntimeError(flag + " expects a number in " + range.str() +
+                       ", got '" + text + "'");
+  }
+  return value;
+}
+
+} // namespace llamart
