@@ -63,10 +63,14 @@ Artifact::Artifact(const std::string &path) {
     throw RuntimeError("'" + path +
                        "' is not a llamac artifact (no llama_manifest)");
   readManifest(manifest, path);
-  if (!trainSymbol.empty()) {
-    train.fn = reinterpret_cast<TrainStepFn>(dlsym(handle, trainSymbol.c_str()));
-    if (!train.fn)
-      throw RuntimeError("'" + path + "' lacks its " + trainSymbol + " symbol");
+  for (auto [symbol, slot] : {std::pair<const std::string *, void **>{
+                                   &trainSymbol, reinterpret_cast<void **>(&train.fn)},
+                               {&gradSymbol, reinterpret_cast<void **>(&grad.fn)}}) {
+    if (symbol->empty())
+      continue;
+    *slot = dlsym(handle, symbol->c_str());
+    if (!*slot)
+      throw RuntimeError("'" + path + "' lacks its " + *symbol + " symbol");
   }
   prefillFn = reinterpret_cast<EntryPoint>(dlsym(handle, "llama_prefill"));
   decodeFn = reinterpret_cast<EntryPoint>(dlsym(handle, "llama_decode"));
@@ -108,6 +112,8 @@ void Artifact::readManifest(const char *manifest, const std::string &where) {
       train.batch = integerMember(entry, "batch", where);
       train.seq = integerMember(entry, "seq", where);
       trainSymbol = member(entry, "symbol", where).string;
+    } else if (kind && kind->string == "train_grad") {
+      gradSymbol = member(entry, "symbol", where).string;
     }
   }
 

@@ -42,6 +42,15 @@ using TrainStepFn = void (*)(const int32_t *tokens, const float *lossMask,
                              float *const *adamV, float *loss,
                              float *gradNorm);
 
+/// llamac --train: the loss and each weight's gradient (before clipping).
+using TrainGradFn = void (*)(const int32_t *tokens, const float *lossMask,
+                             float *const *weights, float *const *gradients,
+                             float *loss);
+
+struct TrainGradEntry {
+  TrainGradFn fn = nullptr;
+};
+
 struct TrainStepEntry {
   TrainStepFn fn = nullptr;
   int64_t batch = 0, seq = 0;
@@ -65,6 +74,7 @@ public:
   EntryPoint decode() const { return decodeFn; }
   /// The training step, when compiled with --train (fn null otherwise).
   const TrainStepEntry &trainStep() const { return train; }
+  const TrainGradEntry &trainGrad() const { return grad; }
 
 private:
   void readManifest(const char *manifest, const std::string &where);
@@ -75,7 +85,8 @@ private:
   std::string compilerVersion;
   EntryPoint prefillFn = nullptr, decodeFn = nullptr;
   TrainStepEntry train;
-  std::string trainSymbol;
+  TrainGradEntry grad;
+  std::string trainSymbol, gradSymbol;
 };
 
 } // namespace llamart

@@ -106,8 +106,12 @@ void SafeTensors::addFile(const std::string &path) {
   const uint8_t *dataStart = file->data() + 8 + headerSize;
   uint64_t dataSize = file->size() - 8 - headerSize;
   for (const auto &[name, entry] : header.object) {
-    if (name == "__metadata__")
+    if (name == "__metadata__") {
+      for (const auto &[key, value] : entry.object)
+        if (value.isString())
+          meta[key] = value.string;
       continue;
+    }
     std::string where = path + ": tensor '" + name + "'";
     const JsonValue *dtype = entry.find("dtype");
     const JsonValue *shape = entry.find("shape");

@@ -60,12 +60,15 @@ public:
   const std::map<std::string, TensorView> &tensors() const { return byName; }
   /// The directory the checkpoint came from ("" for a single file).
   const std::string &directory() const { return dir; }
+  /// The string entries of the files' __metadata__.
+  const std::map<std::string, std::string> &metadata() const { return meta; }
 
 private:
   void addFile(const std::string &path);
 
   std::vector<std::shared_ptr<MappedFile>> files;
   std::map<std::string, TensorView> byName;
+  std::map<std::string, std::string> meta;
   std::string dir;
 };
 

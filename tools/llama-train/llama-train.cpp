@@ -20,6 +20,7 @@
 #include "runtime/TrainData.h"
 
 #include <chrono>
+#include <fstream>
 #include <cstdio>
 #include <iostream>
 #include <random>
@@ -31,9 +32,10 @@ using namespace llamart;
 namespace {
 
 const char *kUsage =
-    "usage: llama-train ARTIFACT (--weights PATH | --init-random SEED) --data FILE\n"
-    "                   --tokenizer tokenizer.model --steps S --out DIR [--lr LR]\n"
-    "                   [--warmup W] [--save-every K] [--batch B] [--seq T]\n"
+    "usage: llama-train ARTIFACT (--weights PATH | --init-random SEED | --resume DIR)\n"
+    "                   --data FILE --tokenizer tokenizer.model --steps S --out DIR\n"
+    "                   [--lr LR] [--warmup W] [--save-every K] [--save-grads FILE]\n"
+    "                   [--batch B] [--seq T]\n"
     "\n"
     "  ARTIFACT          a model library made by llamac CONFIG --train\n"
     "  --weights PATH    start from a safetensors file or HF model directory\n"
@@ -49,11 +51,15 @@ const char *kUsage =
     "                    clamped to S); then cosine decay to 10 % of the peak\n"
     "  --out DIR         checkpoint: config.json + model.safetensors (what\n"
     "                    llama-run loads), optimizer.safetensors, loss.csv\n"
-    "  --save-every K    also checkpoint every K steps (default: at the end)\n"
+    "  --save-every K    also checkpoint every K steps into DIR/checkpoint-K\n"
+    "  --resume DIR      continue a run from its checkpoint (weights, Adam\n"
+    "                    moments, step): the same result as never stopping\n"
+    "  --save-grads FILE write the first batch's gradients (before clipping)\n"
+    "                    under the weights' HF names, float32\n"
     "  --batch B, --seq T  must match what the artifact was compiled for\n";
 
 struct Options {
-  std::string artifact, weights, data, tokenizer, out;
+  std::string artifact, weights, resume, saveGrads, data, tokenizer, out;
   bool initRandom = false;
   uint64_t seed = 0;
   int64_t steps = 0, warmup = 2000, saveEvery = 0, batch = 0, seq = 0;
@@ -78,6 +84,10 @@ Options parseOptions(int argc, char **argv) {
     } else if (arg == "--init-random") {
       options.initRandom = true;
       options.seed = uint64_t(parseInteger(arg, value(), 0));
+    } else if (arg == "--resume") {
+      options.resume = value();
+    } else if (arg == "--save-grads") {
+      options.saveGrads = value();
     } else if (arg == "--data") {
       options.data = value();
     } else if (arg == "--tokenizer") {
@@ -106,8 +116,11 @@ Options parseOptions(int argc, char **argv) {
   }
   if (options.artifact.empty())
     throw RuntimeError("no ARTIFACT given (see --help)");
-  if (options.initRandom == !options.weights.empty())
-    throw RuntimeError("give exactly one of --weights and --init-random");
+  if (int(options.initRandom) + int(!options.weights.empty()) +
+          int(!options.resume.empty()) !=
+      1)
+    throw RuntimeError(
+        "give exactly one of --weights, --init-random and --resume");
   for (auto [flag, value] :
        {std::pair<const char *, const std::string *>{"--data", &options.data},
         {"--tokenizer", &options.tokenizer},
@@ -119,10 +132,17 @@ Options parseOptions(int argc, char **argv) {
   return options;
 }
 
-/// The weights, Adam moments and step a run trains, in manifest order.
+/// The weights, Adam moments and steps done of a run, in manifest order.
 struct TrainState {
   std::vector<std::vector<float>> weights, adamM, adamV;
+  int64_t step = 0;
 };
+
+std::vector<float> toF32(const TensorView &tensor) {
+  std::vector<float> values(tensor.numElements());
+  convertToF32(tensor.dtype, tensor.data, values.data(), tensor.numElements());
+  return values;
+}
 
 TrainState initialState(const Artifact &artifact, const Options &options) {
   TrainState state;
@@ -138,18 +158,35 @@ TrainState initialState(const Artifact &artifact, const Options &options) {
       state.weights.push_back(std::move(values));
     }
   } else {
-    SafeTensors checkpoint = SafeTensors::open(options.weights);
-    for (const TensorView *tensor : matchWeights(artifact, checkpoint)) {
-      std::vector<float> values(tensor->numElements());
-      convertToF32(tensor->dtype, tensor->data, values.data(),
-                   tensor->numElements());
-      state.weights.push_back(std::move(values));
+    SafeTensors checkpoint =
+        SafeTensors::open(options.resume.empty() ? options.weights : options.resume);
+    for (const TensorView *tensor : matchWeights(artifact, checkpoint))
+      state.weights.push_back(toF32(*tensor));
+  }
+  if (options.resume.empty()) {
+    for (const auto &weight : state.weights) {
+      state.adamM.emplace_back(weight.size(), 0.0f);
+      state.adamV.emplace_back(weight.size(), 0.0f);
     }
+    return state;
   }
-  for (const auto &weight : state.weights) {
-    state.adamM.emplace_back(weight.size(), 0.0f);
-    state.adamV.emplace_back(weight.size(), 0.0f);
-  }
+  std::string path = options.resume + "/optimizer.safetensors";
+  SafeTensors optimizer = SafeTensors::open(path);
+  auto step = optimizer.metadata().find("step");
+  if (step == optimizer.metadata().end())
+    throw RuntimeError(path + ": no step in its metadata");
+  state.step = parseInteger(path + " step", step->second, 0);
+  for (const TensorSpec &spec : artifact.weights())
+    for (auto [prefix, moments] :
+         {std::pair<const char *, std::vector<std::vector<float>> *>{
+              "adam_m.", &state.adamM},
+          {"adam_v.", &state.adamV}}) {
+      const TensorView *tensor = optimizer.find(prefix + spec.name);
+      if (!tensor || tensor->shape != spec.shape)
+        throw RuntimeError(path + ": missing or misshapen '" + prefix +
+                           spec.name + "'");
+      moments->push_back(toF32(*tensor));
+    }
   return state;
 }
 
@@ -175,12 +212,16 @@ std::string hfConfigJson(const ModelShape &shape) {
 
 /// config.json + model.safetensors (HF layout, what llama-run loads) and the
 /// optimizer state, each written atomically.
-void saveCheckpoint(const std::string &dir, const Artifact &artifact,
-                    const TrainState &state, int64_t step) {
+void makeDirectory(const std::string &dir) {
   ::mkdir(dir.c_str(), 0755);
   struct stat info;
   if (stat(dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
     throw RuntimeError("cannot create the output directory '" + dir + "'");
+}
+
+void saveCheckpoint(const std::string &dir, const Artifact &artifact,
+                    const TrainState &state, int64_t step) {
+  makeDirectory(dir);
   std::vector<TensorToWrite> weights, moments;
   const std::vector<TensorSpec> &specs = artifact.weights();
   for (size_t i = 0; i < specs.size(); ++i) {
@@ -194,6 +235,32 @@ void saveCheckpoint(const std::string &dir, const Artifact &artifact,
   writeSafeTensors(dir + "/model.safetensors", weights);
   writeSafeTensors(dir + "/optimizer.safetensors", moments,
                    {{"step", std::to_string(step)}});
+}
+
+/// --save-grads: the gradients of the first batch, before clipping.
+void saveGradients(const std::string &path, const Artifact &artifact,
+                   TrainState &state, const TrainRows &data) {
+  const TrainGradEntry &entry = artifact.trainGrad();
+  if (!entry.fn)
+    throw RuntimeError("the artifact has no gradient entry point");
+  std::vector<int32_t> tokens;
+  std::vector<float> mask;
+  fillBatch(data, 0, artifact.trainStep().batch, tokens, mask);
+  std::vector<std::vector<float>> grads;
+  std::vector<float *> gradPointers, weightPointers;
+  for (auto &weight : state.weights) {
+    grads.emplace_back(weight.size());
+    gradPointers.push_back(grads.back().data());
+    weightPointers.push_back(weight.data());
+  }
+  float loss = 0;
+  entry.fn(tokens.data(), mask.data(), weightPointers.data(),
+           gradPointers.data(), &loss);
+  std::vector<TensorToWrite> tensors;
+  const std::vector<TensorSpec> &specs = artifact.weights();
+  for (size_t i = 0; i < specs.size(); ++i)
+    tensors.push_back({specs[i].name, specs[i].shape, grads[i].data()});
+  writeSafeTensors(path, tensors);
 }
 
 int run(int argc, char **argv) {
@@ -237,10 +304,24 @@ int run(int argc, char **argv) {
                (long long)entry.batch, (long long)options.steps, options.lr,
                (long long)warmup);
 
-  std::string csv = "step,loss,grad_norm,lr\n";
   std::vector<int32_t> tokens;
   std::vector<float> mask;
-  for (int64_t step = 0; step < options.steps; ++step) {
+  if (!options.saveGrads.empty())
+    saveGradients(options.saveGrads, artifact, state, data);
+  if (state.step >= options.steps)
+    throw RuntimeError("the run in '" + options.resume + "' already did " +
+                       std::to_string(state.step) + " of --steps " +
+                       std::to_string(options.steps));
+  // A resumed run appends to its loss curve.
+  std::string csv = "step,loss,grad_norm,lr\n";
+  if (!options.resume.empty()) {
+    std::ifstream previous(options.resume + "/loss.csv");
+    std::stringstream text;
+    text << previous.rdbuf();
+    if (!text.str().empty())
+      csv = text.str();
+  }
+  for (int64_t step = state.step; step < options.steps; ++step) {
     fillBatch(data, step, entry.batch, tokens, mask);
     float lr = float(learningRate(step, options.steps, warmup, options.lr));
     float stepParams[2] = {lr, float(step + 1)};
@@ -260,9 +341,15 @@ int run(int argc, char **argv) {
     line << step + 1 << "," << loss << "," << norm << "," << lr << "\n";
     csv += line.str();
     bool last = step + 1 == options.steps;
-    if (last || (options.saveEvery && (step + 1) % options.saveEvery == 0)) {
+    if (last) {
       saveCheckpoint(options.out, artifact, state, step + 1);
       writeFileAtomically(options.out + "/loss.csv", csv);
+    } else if (options.saveEvery && (step + 1) % options.saveEvery == 0) {
+      std::string dir =
+          options.out + "/checkpoint-" + std::to_string(step + 1);
+      makeDirectory(options.out);
+      saveCheckpoint(dir, artifact, state, step + 1);
+      writeFileAtomically(dir + "/loss.csv", csv);
     }
   }
   return 0;
