@@ -13,7 +13,7 @@ packages=(
   cmake ninja-build ccache
   clang-22 lld-22 llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libgtest-dev libsentencepiece-dev sentencepiece
-  python3-venv python3-torch
+  python3-venv python3-torch gnuplot-nox
 )
 missing=()
 for pkg in "${packages[@]}"; do

@@ -50,7 +50,8 @@ const char *kUsage =
     "  --warmup W        warmup steps of the Llama 2 schedule (default 2000,\n"
     "                    clamped to S); then cosine decay to 10 % of the peak\n"
     "  --out DIR         checkpoint: config.json + model.safetensors (what\n"
-    "                    llama-run loads), optimizer.safetensors, loss.csv\n"
+    "                    llama-run loads), optimizer.safetensors, loss.csv and\n"
+    "                    loss.png (with gnuplot)\n"
     "  --save-every K    also checkpoint every K steps into DIR/checkpoint-K\n"
     "  --resume DIR      continue a run from its checkpoint (weights, Adam\n"
     "                    moments, step): the same result as never stopping\n"
@@ -237,6 +238,25 @@ void saveCheckpoint(const std::string &dir, const Artifact &artifact,
                    {{"step", std::to_string(step)}});
 }
 
+/// DIR/loss.png from DIR/loss.csv with gnuplot (Debian's gnuplot-nox);
+/// without gnuplot the CSV is all there is, and we say so.
+void plotLoss(const std::string &dir) {
+  std::string script =
+      "set terminal pngcairo size 800,500; set output '" + dir +
+      "/loss.png'; set datafile separator ','; set key autotitle "
+      "columnhead; set xlabel 'step'; set ylabel 'loss'; set grid; plot '" +
+      dir + "/loss.csv' using 1:2 with lines linewidth 2 title 'training loss'";
+  FILE *gnuplot = popen("gnuplot 2>/dev/null", "w");
+  if (gnuplot) {
+    std::fputs(script.c_str(), gnuplot);
+    if (pclose(gnuplot) == 0)
+      return;
+  }
+  std::fprintf(stderr, "llama-train: note: gnuplot failed or is missing; "
+                       "no %s/loss.png\n",
+               dir.c_str());
+}
+
 /// --save-grads: the gradients of the first batch, before clipping.
 void saveGradients(const std::string &path, const Artifact &artifact,
                    TrainState &state, const TrainRows &data) {
@@ -344,6 +364,7 @@ int run(int argc, char **argv) {
     if (last) {
       saveCheckpoint(options.out, artifact, state, step + 1);
       writeFileAtomically(options.out + "/loss.csv", csv);
+      plotLoss(options.out);
     } else if (options.saveEvery && (step + 1) % options.saveEvery == 0) {
       std::string dir =
           options.out + "/checkpoint-" + std::to_string(step + 1);
