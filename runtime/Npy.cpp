@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <cstdio>
 #include <fstream>
 
 namespace llamart {
@@ -30,6 +31,56 @@ void writeNpy(const std::string &path, const std::vector<float> &data,
             std::streamsize(data.size() * sizeof(float)));
   if (!out)
     throw RuntimeError("cannot write '" + path + "'");
+}
+
+namespace {
+
+template <typename T>
+NpyMatrix<T> readNpy(const std::string &path, const std::string &descr) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw RuntimeError("cannot read '" + path + "': " + std::strerror(errno));
+  char magic[8];
+  uint16_t headerLength = 0;
+  in.read(magic, 8);
+  in.read(reinterpret_cast<char *>(&headerLength), 2);
+  if (!in || std::string(magic, 6) != "\x93NUMPY" || magic[6] != 1)
+    throw RuntimeError(path + ": not a version 1 .npy file");
+  std::string header(headerLength, ' ');
+  in.read(header.data(), headerLength);
+  auto field = [&](const std::string &key) {
+    size_t at = header.find("'" + key + "':");
+    if (at == std::string::npos)
+      throw RuntimeError(path + ": .npy header lacks " + key);
+    return header.substr(at + key.size() + 3);
+  };
+  if (field("descr").find("'" + descr + "'") > 1) // after an optional space
+    throw RuntimeError(path + ": expected dtype " + descr + " in " + header);
+  if (field("fortran_order").find("False") > 1)
+    throw RuntimeError(path + ": Fortran-ordered arrays are not supported");
+  std::string shape = field("shape");
+  long long rows = 0, cols = 0;
+  char close = 0;
+  if (std::sscanf(shape.c_str(), " (%lld, %lld %c", &rows, &cols, &close) != 3 ||
+      close != ')' || rows < 0 || cols <= 0)
+    throw RuntimeError(path + ": expected a 2-D array, header " + header);
+  NpyMatrix<T> matrix{rows, cols, std::vector<T>(size_t(rows * cols))};
+  in.read(reinterpret_cast<char *>(matrix.data.data()),
+          std::streamsize(matrix.data.size() * sizeof(T)));
+  if (!in)
+    throw RuntimeError(path + ": truncated (" + std::to_string(rows) + " x " +
+                       std::to_string(cols) + " expected)");
+  return matrix;
+}
+
+} // namespace
+
+NpyMatrix<int32_t> readNpyInt32(const std::string &path) {
+  return readNpy<int32_t>(path, "<i4");
+}
+
+NpyMatrix<uint8_t> readNpyUInt8(const std::string &path) {
+  return readNpy<uint8_t>(path, "|u1");
 }
 
 } // namespace llamart

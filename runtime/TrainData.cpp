@@ -4,6 +4,7 @@
 
 #include "runtime/Error.h"
 #include "runtime/Json.h"
+#include "runtime/Npy.h"
 #include "runtime/Tokenizer.h"
 
 #include <algorithm>
@@ -94,10 +95,49 @@ TrainRows packSft(const std::string &path, const Tokenizer &tokenizer,
   return packStream(path, stream, targetMask, seq);
 }
 
-TrainRows loadTrainData(const std::string &path, const Tokenizer &tokenizer,
-                        int64_t seq) {
-  bool jsonl = path.size() >= 6 && path.compare(path.size() - 6, 6, ".jsonl") == 0;
-  return jsonl ? packSft(path, tokenizer, seq) : packText(path, tokenizer, seq);
+TrainRows loadNpyRows(const std::string &tokensPath,
+                      const std::string &maskPath, int64_t seq) {
+  NpyMatrix<int32_t> tokens = readNpyInt32(tokensPath);
+  if (tokens.cols != seq + 1)
+    throw RuntimeError(tokensPath + ": rows of " + std::to_string(tokens.cols) +
+                       " tokens, but the artifact trains on rows of " +
+                       std::to_string(seq + 1) + " (seq " + std::to_string(seq) +
+                       " + 1)");
+  if (tokens.rows == 0)
+    throw RuntimeError(tokensPath + ": no rows");
+  TrainRows rows;
+  rows.seq = seq;
+  rows.tokens = std::move(tokens.data);
+  if (maskPath.empty()) {
+    rows.mask.assign(tokens.rows * seq, 1.0f);
+    return rows;
+  }
+  NpyMatrix<uint8_t> mask = readNpyUInt8(maskPath);
+  if (mask.rows != tokens.rows || mask.cols != seq)
+    throw RuntimeError(maskPath + ": shape [" + std::to_string(mask.rows) +
+                       ", " + std::to_string(mask.cols) +
+                       "] does not match the tokens' [" +
+                       std::to_string(tokens.rows) + ", " + std::to_string(seq) +
+                       "]");
+  rows.mask.assign(mask.data.begin(), mask.data.end());
+  return rows;
+}
+
+static bool endsWith(const std::string &text, const std::string &suffix) {
+  return text.size() >= suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+TrainRows loadTrainData(const std::string &path, const std::string &maskPath,
+                        const Tokenizer *tokenizer, int64_t seq) {
+  if (endsWith(path, ".npy"))
+    return loadNpyRows(path, maskPath, seq);
+  if (!maskPath.empty())
+    throw RuntimeError("--loss-mask goes with pre-tokenized .npy data");
+  if (!tokenizer)
+    throw RuntimeError("--tokenizer is required to read '" + path + "'");
+  return endsWith(path, ".jsonl") ? packSft(path, *tokenizer, seq)
+                                  : packText(path, *tokenizer, seq);
 }
 
 void fillBatch(const TrainRows &data, int64_t index, int64_t batch,

@@ -33,9 +33,15 @@ TrainRows packText(const std::string &path, const Tokenizer &tokenizer,
 TrainRows packSft(const std::string &path, const Tokenizer &tokenizer,
                   int64_t seq);
 
-/// packSft for files ending in .jsonl, packText otherwise.
-TrainRows loadTrainData(const std::string &path, const Tokenizer &tokenizer,
-                        int64_t seq);
+/// Pre-tokenized rows: int32 .npy [N, seq + 1], and optionally a uint8 .npy
+/// loss mask [N, seq] (all ones without one). Throws when the shapes do not
+/// fit the compiled sequence length or each other.
+TrainRows loadNpyRows(const std::string &tokensPath,
+                      const std::string &maskPath, int64_t seq);
+
+/// packSft for .jsonl files, loadNpyRows for .npy, packText otherwise.
+TrainRows loadTrainData(const std::string &path, const std::string &maskPath,
+                        const Tokenizer *tokenizer, int64_t seq);
 
 /// Fills `tokens` [batch, seq + 1] and `mask` [batch, seq] with the rows of
 /// batch `index` (rows wrap around at the end of the data).

@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <memory>
 #include <cstdio>
 #include <iostream>
 #include <random>
@@ -33,7 +34,8 @@ namespace {
 
 const char *kUsage =
     "usage: llama-train ARTIFACT (--weights PATH | --init-random SEED | --resume DIR)\n"
-    "                   --data FILE --tokenizer tokenizer.model --steps S --out DIR\n"
+    "                   --data FILE [--tokenizer tokenizer.model] [--loss-mask M.npy]\n"
+    "                   (--steps S | --epochs E) --out DIR\n"
     "                   [--lr LR] [--warmup W] [--save-every K] [--save-grads FILE]\n"
     "                   [--batch B] [--seq T]\n"
     "\n"
@@ -43,9 +45,12 @@ const char *kUsage =
     "  --data FILE       plain text: paragraphs become BOS + pieces + EOS, packed\n"
     "                    into rows of seq + 1 tokens; or .jsonl SFT records\n"
     "                    {\"prompt\": ..., \"answer\": ...}: BOS + prompt + \"\\n\" +\n"
-    "                    answer + EOS, trained on the answer and EOS only\n"
+    "                    answer + EOS, trained on the answer and EOS only; or a\n"
+    "                    pre-tokenized int32 .npy [N, seq + 1]\n"
+    "  --loss-mask FILE  with .npy data: a uint8 .npy [N, seq] loss mask\n"
     "  --tokenizer FILE  the sentencepiece model for --data\n"
-    "  --steps S         optimizer steps\n"
+    "  --steps S         optimizer steps (default: --epochs passes over the data)\n"
+    "  --epochs E        passes over the data when --steps is not given (default 2)\n"
     "  --lr LR           peak learning rate (default 3e-4)\n"
     "  --warmup W        warmup steps of the Llama 2 schedule (default 2000,\n"
     "                    clamped to S); then cosine decay to 10 % of the peak\n"
@@ -60,10 +65,12 @@ const char *kUsage =
     "  --batch B, --seq T  must match what the artifact was compiled for\n";
 
 struct Options {
-  std::string artifact, weights, resume, saveGrads, data, tokenizer, out;
+  std::string artifact, weights, resume, saveGrads, data, lossMask, tokenizer,
+      out;
   bool initRandom = false;
   uint64_t seed = 0;
-  int64_t steps = 0, warmup = 2000, saveEvery = 0, batch = 0, seq = 0;
+  int64_t steps = 0, epochs = 2, warmup = 2000, saveEvery = 0, batch = 0,
+          seq = 0;
   double lr = 3e-4;
 };
 
@@ -91,6 +98,10 @@ Options parseOptions(int argc, char **argv) {
       options.saveGrads = value();
     } else if (arg == "--data") {
       options.data = value();
+    } else if (arg == "--loss-mask") {
+      options.lossMask = value();
+    } else if (arg == "--epochs") {
+      options.epochs = parseInteger(arg, value(), 1);
     } else if (arg == "--tokenizer") {
       options.tokenizer = value();
     } else if (arg == "--out") {
@@ -124,12 +135,9 @@ Options parseOptions(int argc, char **argv) {
         "give exactly one of --weights, --init-random and --resume");
   for (auto [flag, value] :
        {std::pair<const char *, const std::string *>{"--data", &options.data},
-        {"--tokenizer", &options.tokenizer},
         {"--out", &options.out}})
     if (value->empty())
       throw RuntimeError(std::string(flag) + " is required");
-  if (options.steps == 0)
-    throw RuntimeError("--steps is required");
   return options;
 }
 
@@ -299,13 +307,26 @@ int run(int argc, char **argv) {
                        " differs from the artifact's sequence length of " +
                        std::to_string(entry.seq) + " (recompile with --seq)");
 
-  Tokenizer tokenizer(options.tokenizer);
-  if (tokenizer.vocabSize() > artifact.shape().vocabSize)
-    throw RuntimeError("the tokenizer has " +
-                       std::to_string(tokenizer.vocabSize()) +
-                       " pieces but the model's vocabulary is " +
-                       std::to_string(artifact.shape().vocabSize));
-  TrainRows data = loadTrainData(options.data, tokenizer, entry.seq);
+  std::unique_ptr<Tokenizer> tokenizer;
+  if (!options.tokenizer.empty()) {
+    tokenizer = std::make_unique<Tokenizer>(options.tokenizer);
+    if (tokenizer->vocabSize() > artifact.shape().vocabSize)
+      throw RuntimeError("the tokenizer has " +
+                         std::to_string(tokenizer->vocabSize()) +
+                         " pieces but the model's vocabulary is " +
+                         std::to_string(artifact.shape().vocabSize));
+  }
+  TrainRows data = loadTrainData(options.data, options.lossMask,
+                                 tokenizer.get(), entry.seq);
+  for (int32_t id : data.tokens)
+    if (id < 0 || id >= artifact.shape().vocabSize)
+      throw RuntimeError("'" + options.data + "' holds token id " +
+                         std::to_string(id) + ", outside the vocabulary [0, " +
+                         std::to_string(artifact.shape().vocabSize) + ")");
+  // Without --steps, train --epochs passes over the data.
+  if (options.steps == 0)
+    options.steps = options.epochs *
+                    ((data.rows() + entry.batch - 1) / entry.batch);
   TrainState state = initialState(artifact, options);
   auto pointers = [](std::vector<std::vector<float>> &tensors) {
     std::vector<float *> result;
