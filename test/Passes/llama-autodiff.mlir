@@ -47,3 +47,43 @@ func.func @no_rule(%x: tensor<4xf32> {llama.weight = "x"}, %t: tensor<i32>, %m: 
   %loss = llama.cross_entropy %n, %t, %m : (tensor<4xf32>, tensor<i32>, tensor<f32>) -> tensor<f32>
   return %loss : tensor<f32>
 }
+
+// -----
+
+// Tests the rule of each remaining op: rms_norm, rope, attention and swiglu
+// each hand their operands' cotangents to their gradient op.
+// CHECK-LABEL: func.func @layer_grad
+// CHECK: %[[LOSS:.*]] = llama.cross_entropy
+// CHECK: %[[DL:.*]] = llama.cross_entropy_grad
+// CHECK: %[[DO:.*]], %[[DWO:.*]] = llama.linear_grad
+// CHECK: %[[DG:.*]], %[[DU:.*]] = llama.swiglu_grad %{{.*}}, %{{.*}}, %[[DO]]
+// CHECK: %[[DSUM:.*]] = llama.add %[[DG]], %[[DU]]
+// CHECK: %[[DHEADS:.*]] = tensor.expand_shape %[[DSUM]]
+// CHECK: %[[DQ:.*]], %[[DK:.*]], %[[DV:.*]] = llama.attention_grad %{{.*}}, %{{.*}}, %{{.*}}, %[[DHEADS]] scale(3.535530e-01)
+// CHECK: %[[DKR:.*]] = llama.rope_grad %[[DK]], %{{.*}} theta(1.000000e+04)
+// CHECK: %[[SUM1:.*]] = llama.add %[[DV]], %[[DKR]]
+// CHECK: %[[DQR:.*]] = llama.rope_grad %[[DQ]], %{{.*}} theta(1.000000e+04)
+// CHECK: %[[SUM2:.*]] = llama.add %[[SUM1]], %[[DQR]]
+// CHECK: %[[DN:.*]] = tensor.collapse_shape %[[SUM2]]
+// CHECK: %[[DX:.*]], %[[DGAIN:.*]] = llama.rms_norm_grad %{{.*}}, %{{.*}}, %[[DN]] eps(1.000000e-05)
+// CHECK: %[[DTABLE:.*]] = llama.embedding_grad %{{.*}}, %[[DX]]
+// CHECK: return %[[LOSS]], %[[DTABLE]], %[[DGAIN]], %[[DWO]]
+func.func @layer(%tokens: tensor<1x5xi32> {llama.input = "tokens"}, %mask: tensor<1x4xf32> {llama.input = "loss_mask"},
+                 %embed: tensor<16x16xf32> {llama.weight = "embed"}, %gain: tensor<16xf32> {llama.weight = "gain"},
+                 %wo: tensor<16x16xf32> {llama.weight = "wo"})
+    -> (tensor<f32> {llama.output = "loss"}) {
+  %in = tensor.extract_slice %tokens[0, 0] [1, 4] [1, 1] : tensor<1x5xi32> to tensor<1x4xi32>
+  %tgt = tensor.extract_slice %tokens[0, 1] [1, 4] [1, 1] : tensor<1x5xi32> to tensor<1x4xi32>
+  %pos = arith.constant dense<[0, 1, 2, 3]> : tensor<4xi32>
+  %x = llama.embedding %embed[%in] : (tensor<16x16xf32>, tensor<1x4xi32>) -> tensor<1x4x16xf32>
+  %n = llama.rms_norm %x, %gain eps(1.0e-05) : (tensor<1x4x16xf32>, tensor<16xf32>) -> tensor<1x4x16xf32>
+  %h = tensor.expand_shape %n [[0], [1], [2, 3]] output_shape [1, 4, 2, 8] : tensor<1x4x16xf32> into tensor<1x4x2x8xf32>
+  %q = llama.rope %h, %pos theta(1.0e+04) : (tensor<1x4x2x8xf32>, tensor<4xi32>) -> tensor<1x4x2x8xf32>
+  %k = llama.rope %h, %pos theta(1.0e+04) : (tensor<1x4x2x8xf32>, tensor<4xi32>) -> tensor<1x4x2x8xf32>
+  %a = llama.attention %q, %k, %h scale(0.353553) : (tensor<1x4x2x8xf32>, tensor<1x4x2x8xf32>, tensor<1x4x2x8xf32>) -> tensor<1x4x2x8xf32>
+  %m = tensor.collapse_shape %a [[0], [1], [2, 3]] : tensor<1x4x2x8xf32> into tensor<1x4x16xf32>
+  %s = llama.swiglu %m, %m : tensor<1x4x16xf32>
+  %logits = llama.linear %s, %wo : (tensor<1x4x16xf32>, tensor<16x16xf32>) -> tensor<1x4x16xf32>
+  %loss = llama.cross_entropy %logits, %tgt, %mask : (tensor<1x4x16xf32>, tensor<1x4xi32>, tensor<1x4xf32>) -> tensor<f32>
+  return %loss : tensor<f32>
+}
