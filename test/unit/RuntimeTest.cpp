@@ -4,6 +4,7 @@
 #include "runtime/Json.h"
 #include "runtime/SafeTensors.h"
 #include "runtime/Sampler.h"
+#include "runtime/Schedule.h"
 #include "runtime/Tokenizer.h"
 #include "runtime/TrainData.h"
 
@@ -127,6 +128,21 @@ TEST(Tokenizer, EncodesWithBosAndStreamsByteFallbackAsWholeCharacters) {
   }
   // The dummy prefix sentencepiece adds is a space when a sequence goes on.
   EXPECT_EQ(streamed, " " + text);
+}
+
+TEST(Schedule, WarmsUpLinearlyThenDecaysToTenPercent) {
+  // Llama 2: peak * (s + 1) / W during warmup, then
+  // 0.1 * peak + 0.45 * peak * (1 + cos(pi * (s - W) / (S - W))).
+  const double peak = 3e-4;
+  EXPECT_DOUBLE_EQ(learningRate(0, 100, 10, peak), peak / 10);
+  EXPECT_DOUBLE_EQ(learningRate(9, 100, 10, peak), peak);
+  EXPECT_DOUBLE_EQ(learningRate(10, 100, 10, peak), peak);
+  EXPECT_NEAR(learningRate(55, 100, 10, peak), 0.1 * peak + 0.45 * peak, 1e-15);
+  EXPECT_NEAR(learningRate(100, 100, 10, peak), 0.1 * peak, 1e-15);
+  // No warmup: the first step is already the peak.
+  EXPECT_DOUBLE_EQ(learningRate(0, 5, 0, peak), peak);
+  // Warmup as long as the run: the division by S - W stays defined.
+  EXPECT_DOUBLE_EQ(learningRate(4, 5, 5, peak), peak);
 }
 
 TEST(TrainData, SftMaskCoversExactlyAnswersAndEos) {

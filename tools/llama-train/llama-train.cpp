@@ -37,7 +37,7 @@ const char *kUsage =
     "                   --data FILE [--tokenizer tokenizer.model] [--loss-mask M.npy]\n"
     "                   (--steps S | --epochs E) --out DIR\n"
     "                   [--lr LR] [--warmup W] [--save-every K] [--save-grads FILE]\n"
-    "                   [--batch B] [--seq T]\n"
+    "                   [--batch B] [--seq T] [-t THREADS]\n"
     "\n"
     "  ARTIFACT          a model library made by llamac CONFIG --train\n"
     "  --weights PATH    start from a safetensors file or HF model directory\n"
@@ -62,7 +62,8 @@ const char *kUsage =
     "                    moments, step): the same result as never stopping\n"
     "  --save-grads FILE write the first batch's gradients (before clipping)\n"
     "                    under the weights' HF names, float32\n"
-    "  --batch B, --seq T  must match what the artifact was compiled for\n";
+    "  --batch B, --seq T  must match what the artifact was compiled for\n"
+    "  -t THREADS        threads (this release runs one)\n";
 
 struct Options {
   std::string artifact, weights, resume, saveGrads, data, lossMask, tokenizer,
@@ -70,7 +71,7 @@ struct Options {
   bool initRandom = false;
   uint64_t seed = 0;
   int64_t steps = 0, epochs = 2, warmup = 2000, saveEvery = 0, batch = 0,
-          seq = 0;
+          seq = 0, threads = 1;
   double lr = 3e-4;
 };
 
@@ -116,6 +117,8 @@ Options parseOptions(int argc, char **argv) {
       options.batch = parseInteger(arg, value(), 1);
     } else if (arg == "--seq") {
       options.seq = parseInteger(arg, value(), 1);
+    } else if (arg == "-t") {
+      options.threads = parseInteger(arg, value(), 1);
     } else if (arg == "--lr") {
       options.lr = parseNumber(arg, value(), 0, 10, false);
     } else if (!arg.empty() && arg[0] == '-') {
@@ -293,6 +296,8 @@ void saveGradients(const std::string &path, const Artifact &artifact,
 
 int run(int argc, char **argv) {
   Options options = parseOptions(argc, argv);
+  if (options.threads != 1)
+    std::cerr << "llama-train: note: this release runs on one thread\n";
   Artifact artifact(options.artifact);
   const TrainStepEntry &entry = artifact.trainStep();
   if (!entry.fn)
