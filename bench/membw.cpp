@@ -25,9 +25,9 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < count; ++i)
       acc ^= data[i];
     sink += acc;
-    double seconds = std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - start)
-                         .count();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     double gbps = count * sizeof(uint64_t) / seconds / 1e9;
     best = gbps > best ? gbps : best;
   }

@@ -45,17 +45,17 @@ SmallVector<Value> RoPEOp::buildGradient(OpBuilder &b,
 
 SmallVector<Value> AttentionOp::buildGradient(OpBuilder &b,
                                               ValueRange resultGradients) {
-  auto grad = AttentionGradOp::create(
-      b, getLoc(), getQuery().getType(), getKey().getType(),
-      getValue().getType(), getQuery(), getKey(), getValue(),
-      resultGradients[0], getScaleAttr());
+  auto grad = AttentionGradOp::create(b, getLoc(), getQuery().getType(),
+                                      getKey().getType(), getValue().getType(),
+                                      getQuery(), getKey(), getValue(),
+                                      resultGradients[0], getScaleAttr());
   return {grad.getDquery(), grad.getDkey(), grad.getDvalue()};
 }
 
 SmallVector<Value> SwiGLUOp::buildGradient(OpBuilder &b,
                                            ValueRange resultGradients) {
-  auto grad = SwiGLUGradOp::create(b, getLoc(), getType(), getType(),
-                                   getGate(), getUp(), resultGradients[0]);
+  auto grad = SwiGLUGradOp::create(b, getLoc(), getType(), getType(), getGate(),
+                                   getUp(), resultGradients[0]);
   return {grad.getDgate(), grad.getDup()};
 }
 
@@ -66,8 +66,8 @@ SmallVector<Value> AddOp::buildGradient(OpBuilder &,
 
 SmallVector<Value> CrossEntropyOp::buildGradient(OpBuilder &b,
                                                  ValueRange resultGradients) {
-  Value dlogits = CrossEntropyGradOp::create(
-      b, getLoc(), getLogits().getType(), getLogits(), getTargets(), getMask(),
-      resultGradients[0]);
+  Value dlogits = CrossEntropyGradOp::create(b, getLoc(), getLogits().getType(),
+                                             getLogits(), getTargets(),
+                                             getMask(), resultGradients[0]);
   return {dlogits, Value(), Value()};
 }

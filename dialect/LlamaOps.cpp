@@ -58,17 +58,16 @@ LogicalResult verifyLeadingDims(Operation *op, StringRef otherName,
 LogicalResult verifyPositive(Operation *op, StringRef name, APFloat value) {
   double v = value.convertToDouble();
   if (!(v > 0.0) || !std::isfinite(v))
-    return op->emitOpError() << name << " must be positive and finite, got "
-                             << v;
+    return op->emitOpError()
+           << name << " must be positive and finite, got " << v;
   return success();
 }
 
 LogicalResult verifySameType(Operation *op, StringRef name, Type actual,
                              StringRef refName, Type expected) {
   if (actual != expected)
-    return op->emitOpError() << name << " type " << actual
-                             << " must match the " << refName << " type "
-                             << expected;
+    return op->emitOpError() << name << " type " << actual << " must match the "
+                             << refName << " type " << expected;
   return success();
 }
 
@@ -83,9 +82,9 @@ LogicalResult verifyQueryKeyValue(Operation *op, RankedTensorType query,
     return op->emitOpError()
            << "query must be [..., seq, n_heads, head_dim], got rank " << rank;
   if (key.getRank() != rank || value.getRank() != rank)
-    return op->emitOpError() << "query, key and value must have one rank, got "
-                             << rank << ", " << key.getRank() << " and "
-                             << value.getRank();
+    return op->emitOpError()
+           << "query, key and value must have one rank, got " << rank << ", "
+           << key.getRank() << " and " << value.getRank();
   if (failed(verifyLeadingDims(op, "key", key, "value", value, rank)))
     return failure();
   if (failed(verifyLeadingDims(op, "key", key, "query", query, rank - 2)))
@@ -95,8 +94,7 @@ LogicalResult verifyQueryKeyValue(Operation *op, RankedTensorType query,
   if (!sizesAgree(headDim, kvHeadDim))
     return op->emitOpError()
            << "key/value head_dim (" << sizeString(kvHeadDim)
-           << ") does not match query head_dim (" << sizeString(headDim)
-           << ")";
+           << ") does not match query head_dim (" << sizeString(headDim) << ")";
   int64_t numHeads = query.getDimSize(rank - 2);
   int64_t numKvHeads = key.getDimSize(rank - 2);
   if (numKvHeads == 0 ||
@@ -133,24 +131,24 @@ void EmbeddingOp::build(OpBuilder &builder, OperationState &state, Value table,
 
 /// The rules of EmbeddingOp, shared with its gradient op.
 static LogicalResult verifyEmbedding(Operation *op, RankedTensorType table,
-                              RankedTensorType tokens,
-                              RankedTensorType result) {
+                                     RankedTensorType tokens,
+                                     RankedTensorType result) {
   if (table.getRank() != 2)
-    return op->emitOpError() << "table must be [vocab_size, dim], got rank "
-                         << table.getRank();
+    return op->emitOpError()
+           << "table must be [vocab_size, dim], got rank " << table.getRank();
   if (result.getRank() != tokens.getRank() + 1)
-    return op->emitOpError() << "result must have the tokens' rank + 1 ("
-                         << tokens.getRank() + 1 << "), got rank "
-                         << result.getRank();
+    return op->emitOpError()
+           << "result must have the tokens' rank + 1 (" << tokens.getRank() + 1
+           << "), got rank " << result.getRank();
   if (failed(verifyLeadingDims(op, "result", result, "tokens", tokens,
                                tokens.getRank())))
     return failure();
   int64_t dim = table.getDimSize(1);
   int64_t resultDim = result.getDimSize(result.getRank() - 1);
   if (!sizesAgree(dim, resultDim))
-    return op->emitOpError() << "result's last dimension (" << sizeString(resultDim)
-                         << ") does not match the table's dim ("
-                         << sizeString(dim) << ")";
+    return op->emitOpError()
+           << "result's last dimension (" << sizeString(resultDim)
+           << ") does not match the table's dim (" << sizeString(dim) << ")";
   return success();
 }
 
@@ -171,20 +169,20 @@ void RMSNormOp::build(OpBuilder &builder, OperationState &state, Value input,
 
 /// The rules of RMSNormOp, shared with its gradient op.
 static LogicalResult verifyRMSNorm(Operation *op, RankedTensorType input,
-                            RankedTensorType weight,
-                            RankedTensorType result, APFloat eps) {
+                                   RankedTensorType weight,
+                                   RankedTensorType result, APFloat eps) {
   if (input.getRank() < 1)
     return op->emitOpError() << "input must have at least one dimension";
   if (weight.getRank() != 1)
-    return op->emitOpError() << "weight must be [dim], got rank "
-                         << weight.getRank();
+    return op->emitOpError()
+           << "weight must be [dim], got rank " << weight.getRank();
   int64_t dim = input.getDimSize(input.getRank() - 1);
   if (!sizesAgree(weight.getDimSize(0), dim))
-    return op->emitOpError() << "weight size (" << sizeString(weight.getDimSize(0))
-                         << ") does not match the input's last dimension ("
-                         << sizeString(dim) << ")";
-  if (failed(verifySameType(op, "result", result, "input",
-                            input)))
+    return op->emitOpError()
+           << "weight size (" << sizeString(weight.getDimSize(0))
+           << ") does not match the input's last dimension (" << sizeString(dim)
+           << ")";
+  if (failed(verifySameType(op, "result", result, "input", input)))
     return failure();
   return verifyPositive(op, "eps", eps);
 }
@@ -216,35 +214,35 @@ void LinearOp::build(OpBuilder &builder, OperationState &state, Value input,
 
 /// The rules of LinearOp, shared with its gradient op.
 static LogicalResult verifyLinear(Operation *op, RankedTensorType input,
-                           RankedTensorType weight,
-                           RankedTensorType result) {
+                                  RankedTensorType weight,
+                                  RankedTensorType result) {
   if (input.getRank() < 1)
     return op->emitOpError() << "input must have at least one dimension";
   if (weight.getRank() != 2)
-    return op->emitOpError() << "weight must be [out_features, in_features], got "
-                            "rank "
-                         << weight.getRank();
+    return op->emitOpError()
+           << "weight must be [out_features, in_features], got "
+              "rank "
+           << weight.getRank();
   int64_t rank = input.getRank();
   int64_t inFeatures = input.getDimSize(rank - 1);
   if (!sizesAgree(inFeatures, weight.getDimSize(1)))
     return op->emitOpError() << "input has " << sizeString(inFeatures)
-                         << " features but the weight [out, in] takes "
-                         << sizeString(weight.getDimSize(1));
+                             << " features but the weight [out, in] takes "
+                             << sizeString(weight.getDimSize(1));
   if (result.getRank() != rank)
     return op->emitOpError() << "result must have the input's rank (" << rank
-                         << "), got rank " << result.getRank();
-  if (failed(verifyLeadingDims(op, "result", result, "input", input,
-                               rank - 1)))
+                             << "), got rank " << result.getRank();
+  if (failed(verifyLeadingDims(op, "result", result, "input", input, rank - 1)))
     return failure();
   int64_t outFeatures = result.getDimSize(rank - 1);
   if (!sizesAgree(outFeatures, weight.getDimSize(0)))
     return op->emitOpError() << "result has " << sizeString(outFeatures)
-                         << " features but the weight [out, in] gives "
-                         << sizeString(weight.getDimSize(0));
+                             << " features but the weight [out, in] gives "
+                             << sizeString(weight.getDimSize(0));
   if (result.getElementType() != input.getElementType())
-    return op->emitOpError() << "result element type " << result.getElementType()
-                         << " must match the input element type "
-                         << input.getElementType();
+    return op->emitOpError()
+           << "result element type " << result.getElementType()
+           << " must match the input element type " << input.getElementType();
   return success();
 }
 
@@ -265,35 +263,35 @@ void RoPEOp::build(OpBuilder &builder, OperationState &state, Value input,
 
 /// The rules of RoPEOp, shared with its gradient op.
 static LogicalResult verifyRoPE(Operation *op, RankedTensorType input,
-                         RankedTensorType positions,
-                         RankedTensorType result, APFloat theta) {
+                                RankedTensorType positions,
+                                RankedTensorType result, APFloat theta) {
   int64_t rank = input.getRank();
   if (rank < 3)
-    return op->emitOpError() << "input must be [..., seq, heads, head_dim], got "
-                            "rank "
-                         << rank;
+    return op->emitOpError()
+           << "input must be [..., seq, heads, head_dim], got "
+              "rank "
+           << rank;
   int64_t headDim = input.getDimSize(rank - 1);
   if (!ShapedType::isDynamic(headDim) && headDim % 2 != 0)
-    return op->emitOpError() << "head_dim must be even to rotate pairs, got "
-                         << headDim;
+    return op->emitOpError()
+           << "head_dim must be even to rotate pairs, got " << headDim;
   // positions covers the dimensions of input that end at seq (rank - 3).
   int64_t posRank = positions.getRank();
   if (posRank < 1 || posRank > rank - 2)
-    return op->emitOpError() << "positions must have rank 1 to " << rank - 2
-                         << " (the input's dimensions up to seq), got rank "
-                         << posRank;
+    return op->emitOpError()
+           << "positions must have rank 1 to " << rank - 2
+           << " (the input's dimensions up to seq), got rank " << posRank;
   int64_t offset = rank - 2 - posRank;
   for (int64_t i = 0; i < posRank; ++i) {
     int64_t want = input.getDimSize(offset + i);
     int64_t have = positions.getDimSize(i);
     if (!sizesAgree(have, want))
-      return op->emitOpError() << "positions dimension " << i << " ("
-                           << sizeString(have) << ") does not match input "
-                           << "dimension " << offset + i << " ("
-                           << sizeString(want) << ")";
+      return op->emitOpError()
+             << "positions dimension " << i << " (" << sizeString(have)
+             << ") does not match input "
+             << "dimension " << offset + i << " (" << sizeString(want) << ")";
   }
-  if (failed(verifySameType(op, "result", result, "input",
-                            input)))
+  if (failed(verifySameType(op, "result", result, "input", input)))
     return failure();
   return verifyPositive(op, "theta", theta);
 }
@@ -331,8 +329,8 @@ void CachedAttentionOp::build(OpBuilder &builder, OperationState &state,
                               Value keyCache, Value valueCache, Value position,
                               double scale) {
   build(builder, state, query.getType(), keyCache.getType(),
-        valueCache.getType(), query, key, value, keyCache, valueCache,
-        position, builder.getF64FloatAttr(scale));
+        valueCache.getType(), query, key, value, keyCache, valueCache, position,
+        builder.getF64FloatAttr(scale));
 }
 
 void CachedAttentionOp::getAsmResultNames(
@@ -378,9 +376,8 @@ LogicalResult CachedAttentionOp::verify() {
                          << "max_seq_len (" << maxSeqLen << ")";
   if (failed(verifySameType(*this, "result", getResult().getType(), "query",
                             query)) ||
-      failed(verifySameType(*this, "new_key_cache",
-                            getNewKeyCache().getType(), "key_cache",
-                            keyCache)) ||
+      failed(verifySameType(*this, "new_key_cache", getNewKeyCache().getType(),
+                            "key_cache", keyCache)) ||
       failed(verifySameType(*this, "new_value_cache",
                             getNewValueCache().getType(), "value_cache",
                             keyCache)))
@@ -394,34 +391,35 @@ LogicalResult CachedAttentionOp::verify() {
 
 void CrossEntropyOp::build(OpBuilder &builder, OperationState &state,
                            Value logits, Value targets, Value mask) {
-  build(builder, state, RankedTensorType::get({}, builder.getF32Type()),
-        logits, targets, mask);
+  build(builder, state, RankedTensorType::get({}, builder.getF32Type()), logits,
+        targets, mask);
 }
 
 /// The rules of CrossEntropyOp, shared with its gradient op.
 static LogicalResult verifyCrossEntropy(Operation *op, RankedTensorType logits,
-                                 RankedTensorType targets,
-                                 RankedTensorType mask) {
+                                        RankedTensorType targets,
+                                        RankedTensorType mask) {
   if (logits.getRank() < 1)
     return op->emitOpError() << "logits must be [..., vocab_size], got rank 0";
   if (targets.getRank() != logits.getRank() - 1)
-    return op->emitOpError() << "targets must have rank " << logits.getRank() - 1
-                         << " (the logits' without vocab_size), got rank "
-                         << targets.getRank();
+    return op->emitOpError()
+           << "targets must have rank " << logits.getRank() - 1
+           << " (the logits' without vocab_size), got rank "
+           << targets.getRank();
   if (failed(verifyLeadingDims(op, "targets", targets, "logits", logits,
                                targets.getRank())))
     return failure();
   if (mask.getRank() != targets.getRank())
-    return op->emitOpError() << "mask must have the targets' rank ("
-                         << targets.getRank() << "), got rank "
-                         << mask.getRank();
+    return op->emitOpError()
+           << "mask must have the targets' rank (" << targets.getRank()
+           << "), got rank " << mask.getRank();
   return verifyLeadingDims(op, "mask", mask, "targets", targets,
                            targets.getRank());
 }
 
 LogicalResult CrossEntropyOp::verify() {
-  return verifyCrossEntropy(*this, getLogits().getType(), getTargets().getType(),
-                            getMask().getType());
+  return verifyCrossEntropy(*this, getLogits().getType(),
+                            getTargets().getType(), getMask().getType());
 }
 
 //===----------------------------------------------------------------------===//
@@ -477,9 +475,8 @@ LogicalResult AdamWOp::verify() {
   if (stepParams.getDimSize(0) != 2)
     return emitOpError() << "step_params must be [learning rate, step], got "
                          << stepParams;
-  for (auto [name, value] :
-       {std::pair<StringRef, APFloat>{"beta1", getBeta1()},
-        {"beta2", getBeta2()}}) {
+  for (auto [name, value] : {std::pair<StringRef, APFloat>{"beta1", getBeta1()},
+                             {"beta2", getBeta2()}}) {
     double beta = value.convertToDouble();
     if (!(beta >= 0.0 && beta < 1.0))
       return emitOpError() << name << " must be in [0, 1), got " << beta;

@@ -10,8 +10,8 @@
 
 #include "frontend/ModelBuilder.h"
 
-#include "frontend/Weights.h"
 #include "dialect/LlamaOps.h"
+#include "frontend/Weights.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -83,13 +83,14 @@ private:
   const ModelConfig &config;
   Type f32;
 
-  SmallVector<int64_t> lead;            // [seq] or [batch, seq]
-  SmallVector<OpFoldResult> leadSizes;  // the same, seq as a Value if dynamic
-  bool cached = true;                   // KV-cache attention (inference)
-  Value position;  // index of the first token (inference)
-  Value positions; // [seq] i32: position + 0 .. seq - 1
+  SmallVector<int64_t> lead;           // [seq] or [batch, seq]
+  SmallVector<OpFoldResult> leadSizes; // the same, seq as a Value if dynamic
+  bool cached = true;                  // KV-cache attention (inference)
+  Value position;                      // index of the first token (inference)
+  Value positions;                     // [seq] i32: position + 0 .. seq - 1
   llvm::StringMap<Value> weights;
-  SmallVector<Value> keyCaches, valueCaches; // per layer [seq_len, n_kv_heads, head_dim]
+  SmallVector<Value> keyCaches,
+      valueCaches; // per layer [seq_len, n_kv_heads, head_dim]
 };
 
 func::FuncOp EntryPointBuilder::declare(
@@ -127,8 +128,8 @@ func::FuncOp EntryPointBuilder::declare(
   unsigned resultIndex = results.size();
   for (int64_t layer = 0; layer < numCaches / 2; ++layer) {
     for (StringRef kind : {"key", "value"}) {
-      NamedAttribute cacheName = nameAttr(
-          "llama.kv_cache", "layers." + Twine(layer) + "." + kind);
+      NamedAttribute cacheName =
+          nameAttr("llama.kv_cache", "layers." + Twine(layer) + "." + kind);
       func.setArgAttrs(argIndex++, {cacheName});
       func.setResultAttrs(resultIndex++, {cacheName});
       argLocs.push_back(named("layers." + Twine(layer) + "." +
@@ -231,8 +232,8 @@ Value EntryPointBuilder::feedForward(int64_t layer, Value x) {
 
 Value EntryPointBuilder::forward(Value tokens) {
   Value x = llama::EmbeddingOp::create(b, named("x"),
-                                       weights.lookup(kEmbeddingWeight),
-                                       tokens, f32); // [lead.., dim]
+                                       weights.lookup(kEmbeddingWeight), tokens,
+                                       f32); // [lead.., dim]
   for (int64_t layer = 0; layer < config.nLayers; ++layer)
     x = feedForward(layer, attention(layer, x));
   x = rmsNorm(x, kFinalNormWeight, "final_norm");
@@ -247,17 +248,17 @@ func::FuncOp EntryPointBuilder::buildInference(StringRef name, int64_t seq) {
       declare(name, {tokensType, b.getIndexType()},
               {{"tokens", "tokens"}, {"position", "position"}}, {logitsType},
               /*withCaches=*/true);
-  func.setResultAttrs(0, {b.getNamedAttr("llama.output",
-                                         b.getStringAttr("logits"))});
+  func.setResultAttrs(
+      0, {b.getNamedAttr("llama.output", b.getStringAttr("logits"))});
   Block &entry = func.getBody().front();
   Value tokens = entry.getArgument(0);
   position = entry.getArgument(1);
   lead = {seq};
   if (seq == kDynamic)
-    leadSizes = {tensor::DimOp::create(
-                     b, named("seq"), tokens,
-                     arith::ConstantIndexOp::create(b, loc, 0))
-                     .getResult()};
+    leadSizes = {
+        tensor::DimOp::create(b, named("seq"), tokens,
+                              arith::ConstantIndexOp::create(b, loc, 0))
+            .getResult()};
   else
     leadSizes = {b.getIndexAttr(seq)};
   positions = makePositions(position, seq);
@@ -276,12 +277,12 @@ func::FuncOp EntryPointBuilder::buildTrainLoss(StringRef name, int64_t batch,
   Type tokensType = RankedTensorType::get({batch, seq + 1}, b.getI32Type());
   Type maskType = RankedTensorType::get({batch, seq}, f32);
   Type lossType = RankedTensorType::get({}, f32);
-  func::FuncOp func = declare(
-      name, {tokensType, maskType},
-      {{"tokens", "tokens"}, {"loss_mask", "loss_mask"}}, {lossType},
-      /*withCaches=*/false);
-  func.setResultAttrs(0,
-                      {b.getNamedAttr("llama.output", b.getStringAttr("loss"))});
+  func::FuncOp func =
+      declare(name, {tokensType, maskType},
+              {{"tokens", "tokens"}, {"loss_mask", "loss_mask"}}, {lossType},
+              /*withCaches=*/false);
+  func.setResultAttrs(
+      0, {b.getNamedAttr("llama.output", b.getStringAttr("loss"))});
   Block &entry = func.getBody().front();
   Value tokens = entry.getArgument(0), mask = entry.getArgument(1);
   cached = false;
@@ -300,8 +301,8 @@ func::FuncOp EntryPointBuilder::buildTrainLoss(StringRef name, int64_t batch,
   Value inputs = window(0, "inputs");   // [batch, seq]
   Value targets = window(1, "targets"); // [batch, seq]
   Value logits = forward(inputs);       // [batch, seq, vocab_size]
-  Value loss = llama::CrossEntropyOp::create(b, named("loss"), logits, targets,
-                                             mask);
+  Value loss =
+      llama::CrossEntropyOp::create(b, named("loss"), logits, targets, mask);
   func::ReturnOp::create(b, loc, loss);
   return func;
 }
@@ -337,8 +338,8 @@ OwningOpRef<ModuleOp> buildModelModule(MLIRContext &context,
   OpBuilder b(&context);
   OwningOpRef<ModuleOp> module = ModuleOp::create(b.getUnknownLoc());
   (*module)->setAttr("llama.config", configAttr(b, config));
-  for (auto [name, seq] : {std::pair<StringRef, int64_t>{"prefill", kDynamic},
-                           {"decode", 1}}) {
+  for (auto [name, seq] :
+       {std::pair<StringRef, int64_t>{"prefill", kDynamic}, {"decode", 1}}) {
     b.setInsertionPointToEnd(module->getBody());
     EntryPointBuilder(b, config).buildInference(name, seq);
   }

@@ -110,8 +110,7 @@ public:
       return fallback;
     std::optional<int64_t> integer = value->getAsInteger();
     if (!integer) {
-      fail("field '" + key + "' must be an integer, got " +
-           describe(*value));
+      fail("field '" + key + "' must be an integer, got " + describe(*value));
       return fallback;
     }
     if (*integer <= 0 || *integer > kMaxSize) {
@@ -154,8 +153,7 @@ public:
   }
 
   /// A string field that, when present, must be one of `allowed`.
-  void expectOneOf(StringRef key, ArrayRef<StringRef> allowed,
-                   StringRef what) {
+  void expectOneOf(StringRef key, ArrayRef<StringRef> allowed, StringRef what) {
     const json::Value *value = find(key);
     if (!value)
       return;
@@ -208,9 +206,9 @@ private:
 Expected<json::Object> parseObject(StringRef text, StringRef source) {
   Expected<json::Value> value = json::parse(text);
   if (!value)
-    return createStringError(inconvertibleErrorCode(),
-                             source + ": invalid JSON: " +
-                                 toString(value.takeError()));
+    return createStringError(
+        inconvertibleErrorCode(),
+        source + ": invalid JSON: " + toString(value.takeError()));
   json::Object *object = value->getAsObject();
   if (!object)
     return createStringError(inconvertibleErrorCode(),
@@ -237,8 +235,8 @@ void checkShapes(const ModelConfig &config, const ShapeFieldNames &names,
                        ") is not divisible by " + names.nKvHeads + " (" +
                        Twine(config.nKvHeads) + ")");
   if (config.headDim() % 2 != 0)
-    return fields.fail("head_dim (" + names.dim + " / " + names.nHeads +
-                       " = " + Twine(config.headDim()) +
+    return fields.fail("head_dim (" + names.dim + " / " + names.nHeads + " = " +
+                       Twine(config.headDim()) +
                        ") must be even for rotary embeddings");
 }
 
@@ -417,9 +415,9 @@ Expected<ModelConfig> loadModelConfig(StringRef pathOrPreset) {
   ErrorOr<std::unique_ptr<MemoryBuffer>> buffer =
       MemoryBuffer::getFile(path, /*IsText=*/true);
   if (!buffer)
-    return createStringError(buffer.getError(), "cannot read '" + path +
-                                                    "': " +
-                                                    buffer.getError().message());
+    return createStringError(buffer.getError(),
+                             "cannot read '" + path +
+                                 "': " + buffer.getError().message());
   StringRef text = (*buffer)->getBuffer();
   // A Meta params.json is recognised by name, or by its `dim` field when
   // renamed; everything else is read as an HF config.json.

@@ -20,15 +20,15 @@ namespace llamac {
 
 /// Shapes and constants of a Llama 2 model, in llama2.c's vocabulary.
 struct ModelConfig {
-  int64_t dim = 0;         // hidden size (HF hidden_size)
-  int64_t hiddenDim = 0;   // feed-forward size (HF intermediate_size)
-  int64_t nLayers = 0;     // decoder layers
-  int64_t nHeads = 0;      // query heads
-  int64_t nKvHeads = 0;    // key/value heads (== nHeads: MHA, 1: MQA)
-  int64_t vocabSize = 0;   // embedding rows and logits
-  int64_t seqLen = 0;      // maximum sequence length: the KV cache rows
-  double normEps = 1e-5;   // RMSNorm epsilon
-  double ropeTheta = 1e4;  // RoPE base
+  int64_t dim = 0;            // hidden size (HF hidden_size)
+  int64_t hiddenDim = 0;      // feed-forward size (HF intermediate_size)
+  int64_t nLayers = 0;        // decoder layers
+  int64_t nHeads = 0;         // query heads
+  int64_t nKvHeads = 0;       // key/value heads (== nHeads: MHA, 1: MQA)
+  int64_t vocabSize = 0;      // embedding rows and logits
+  int64_t seqLen = 0;         // maximum sequence length: the KV cache rows
+  double normEps = 1e-5;      // RMSNorm epsilon
+  double ropeTheta = 1e4;     // RoPE base
   bool tieEmbeddings = false; // lm_head shares model.embed_tokens.weight
 
   int64_t headDim() const { return dim / nHeads; }

@@ -28,12 +28,12 @@ bool isLossFunction(func::FuncOp func) {
 /// The cotangents of a reshape's source: the inverse reshape of dy.
 Value reshapeGradient(OpBuilder &b, Operation *op, Value dy) {
   if (auto expand = dyn_cast<tensor::ExpandShapeOp>(op))
-    return tensor::CollapseShapeOp::create(b, op->getLoc(),
-                                           expand.getSrcType(), dy,
+    return tensor::CollapseShapeOp::create(b, op->getLoc(), expand.getSrcType(),
+                                           dy,
                                            expand.getReassociationIndices());
   if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(op))
-    return tensor::ExpandShapeOp::create(b, op->getLoc(),
-                                         collapse.getSrcType(), dy,
+    return tensor::ExpandShapeOp::create(b, op->getLoc(), collapse.getSrcType(),
+                                         dy,
                                          collapse.getReassociationIndices());
   return {};
 }
@@ -58,12 +58,13 @@ LogicalResult differentiate(func::FuncOp lossFunc) {
     if (!cotangent)
       return;
     Value &slot = cotangents[value];
-    slot = slot ? AddOp::create(b, loc, slot, cotangent).getResult()
-                : cotangent;
+    slot =
+        slot ? AddOp::create(b, loc, slot, cotangent).getResult() : cotangent;
   };
   accumulate(loss, arith::ConstantOp::create(
-                       b, loc, DenseElementsAttr::get(
-                                   cast<ShapedType>(loss.getType()), 1.0f)));
+                       b, loc,
+                       DenseElementsAttr::get(cast<ShapedType>(loss.getType()),
+                                              1.0f)));
 
   for (Operation *op : llvm::reverse(forward)) {
     SmallVector<Value> resultCotangents;
@@ -89,12 +90,11 @@ LogicalResult differentiate(func::FuncOp lossFunc) {
 
   // Return the loss, then d(loss)/d(weight) for each weight, in order.
   SmallVector<Value> results = {loss};
-  SmallVector<Attribute> resultAttrs = {
-      b.getDictionaryAttr(b.getNamedAttr("llama.output",
-                                         b.getStringAttr("loss")))};
+  SmallVector<Attribute> resultAttrs = {b.getDictionaryAttr(
+      b.getNamedAttr("llama.output", b.getStringAttr("loss")))};
   for (BlockArgument arg : body.getArguments()) {
-    auto name = grad.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
-                                                  "llama.weight");
+    auto name =
+        grad.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "llama.weight");
     if (!name)
       continue;
     Value cotangent = cotangents.lookup(arg);
@@ -107,8 +107,8 @@ LogicalResult differentiate(func::FuncOp lossFunc) {
   }
   func::ReturnOp::create(b, ret.getLoc(), results);
   ret.erase();
-  grad.setFunctionType(b.getFunctionType(
-      grad.getArgumentTypes(), ValueRange(results).getTypes()));
+  grad.setFunctionType(b.getFunctionType(grad.getArgumentTypes(),
+                                         ValueRange(results).getTypes()));
   grad.setAllResultAttrs(resultAttrs);
   return success();
 }

@@ -186,17 +186,18 @@ public:
     params.append(llvm::count(roles, ArgRole::Output), ptrType);
 
     b.setInsertionPointToEnd(module.getBody());
-    auto wrapper = func::FuncOp::create(b, loc,
-                                        ("llama_" + entry.getName()).str(),
-                                        b.getFunctionType(params, {}));
+    auto wrapper =
+        func::FuncOp::create(b, loc, ("llama_" + entry.getName()).str(),
+                             b.getFunctionType(params, {}));
     Block *block = wrapper.addEntryBlock();
     b.setInsertionPointToStart(block);
     auto param = [&](ArgRole role) {
       return block->getArgument(paramOf.lookup(unsigned(role)));
     };
     Value numTokens =
-        countTokens ? block->getArgument(paramOf.lookup(unsigned(ArgRole::Tokens)) + 1)
-                    : Value();
+        countTokens
+            ? block->getArgument(paramOf.lookup(unsigned(ArgRole::Tokens)) + 1)
+            : Value();
 
     SmallVector<Value> operands;
     DenseMap<unsigned, int64_t> nextIndex; // per array role
@@ -208,8 +209,8 @@ public:
         operands.push_back(memrefOver(param(role), memref, numTokens));
         break;
       case ArgRole::Position:
-        operands.push_back(arith::IndexCastOp::create(
-            b, loc, b.getIndexType(), param(role)));
+        operands.push_back(
+            arith::IndexCastOp::create(b, loc, b.getIndexType(), param(role)));
         break;
       case ArgRole::LossMask:
       case ArgRole::StepParams:
@@ -232,8 +233,9 @@ public:
     func::CallOp::create(b, loc, entry, operands);
     func::ReturnOp::create(b, loc);
     // Only the wrapper is the artifact's interface; LLVM may inline the rest.
-    entry->setAttr("llvm.linkage", LLVM::LinkageAttr::get(
-                                       b.getContext(), LLVM::Linkage::Internal));
+    entry->setAttr(
+        "llvm.linkage",
+        LLVM::LinkageAttr::get(b.getContext(), LLVM::Linkage::Internal));
   }
 
 private:
@@ -361,8 +363,7 @@ struct LlamaEntryABIPass
     b.setInsertionPointToEnd(module.getBody());
     manifest.push_back('\0');
     LLVM::GlobalOp::create(
-        b, loc,
-        LLVM::LLVMArrayType::get(b.getI8Type(), manifest.size()),
+        b, loc, LLVM::LLVMArrayType::get(b.getI8Type(), manifest.size()),
         /*isConstant=*/true, LLVM::Linkage::External, "llama_manifest",
         b.getStringAttr(manifest));
   }

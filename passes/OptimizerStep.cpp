@@ -87,7 +87,9 @@ struct LlamaOptimizerStepPass
     auto arg = [&](unsigned i) { return body->getArgument(i); };
     Value stepParams = arg(numInputs);
     auto weight = [&](unsigned k) { return arg(numInputs + 1 + k); };
-    auto moment1 = [&](unsigned k) { return arg(numInputs + 1 + numWeights + k); };
+    auto moment1 = [&](unsigned k) {
+      return arg(numInputs + 1 + numWeights + k);
+    };
     auto moment2 = [&](unsigned k) {
       return arg(numInputs + 1 + 2 * numWeights + k);
     };
@@ -108,10 +110,10 @@ struct LlamaOptimizerStepPass
       auto type = cast<RankedTensorType>(weight(k).getType());
       double decay = type.getRank() >= 2 ? weightDecay.getValue() : 0.0;
       auto update = AdamWOp::create(
-          b, loc, type, type, type, weight(k), gradients[k], moment1(k), moment2(k), stepParams,
-          norm, b.getF64FloatAttr(beta1), b.getF64FloatAttr(beta2),
-          b.getF64FloatAttr(eps), b.getF64FloatAttr(decay),
-          b.getF64FloatAttr(maxGradNorm));
+          b, loc, type, type, type, weight(k), gradients[k], moment1(k),
+          moment2(k), stepParams, norm, b.getF64FloatAttr(beta1),
+          b.getF64FloatAttr(beta2), b.getF64FloatAttr(eps),
+          b.getF64FloatAttr(decay), b.getF64FloatAttr(maxGradNorm));
       newWeights.push_back(update.getNewParam());
       newM.push_back(update.getNewM());
       newV.push_back(update.getNewV());

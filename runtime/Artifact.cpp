@@ -3,8 +3,8 @@
 #include "runtime/Artifact.h"
 
 #include "runtime/Error.h"
-#include "runtime/Shape.h"
 #include "runtime/Json.h"
+#include "runtime/Shape.h"
 
 #include <dlfcn.h>
 
@@ -54,7 +54,8 @@ std::vector<TensorSpec> tensorList(const JsonValue &list,
 
 Artifact::Artifact(const std::string &path) {
   // A path without a slash would be searched for on the library path.
-  std::string loadPath = path.find('/') == std::string::npos ? "./" + path : path;
+  std::string loadPath =
+      path.find('/') == std::string::npos ? "./" + path : path;
   handle = dlopen(loadPath.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle)
     throw RuntimeError("cannot load artifact '" + path + "': " + dlerror());
@@ -63,9 +64,10 @@ Artifact::Artifact(const std::string &path) {
     throw RuntimeError("'" + path +
                        "' is not a llamac artifact (no llama_manifest)");
   readManifest(manifest, path);
-  for (auto [symbol, slot] : {std::pair<const std::string *, void **>{
-                                   &trainSymbol, reinterpret_cast<void **>(&train.fn)},
-                               {&gradSymbol, reinterpret_cast<void **>(&grad.fn)}}) {
+  for (auto [symbol, slot] :
+       {std::pair<const std::string *, void **>{
+            &trainSymbol, reinterpret_cast<void **>(&train.fn)},
+        {&gradSymbol, reinterpret_cast<void **>(&grad.fn)}}) {
     if (symbol->empty())
       continue;
     *slot = dlsym(handle, symbol->c_str());
@@ -116,7 +118,6 @@ void Artifact::readManifest(const char *manifest, const std::string &where) {
       gradSymbol = member(entry, "symbol", where).string;
     }
   }
-
 }
 
 Artifact::~Artifact() {

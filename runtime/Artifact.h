@@ -39,8 +39,7 @@ using EntryPoint = void (*)(const int32_t *tokens, int64_t numTokens,
 using TrainStepFn = void (*)(const int32_t *tokens, const float *lossMask,
                              const float *stepParams /* [lr, step] */,
                              float *const *weights, float *const *adamM,
-                             float *const *adamV, float *loss,
-                             float *gradNorm);
+                             float *const *adamV, float *loss, float *gradNorm);
 
 /// llamac --train: the loss and each weight's gradient (before clipping).
 using TrainGradFn = void (*)(const int32_t *tokens, const float *lossMask,

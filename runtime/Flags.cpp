@@ -24,8 +24,8 @@ int64_t parseInteger(const std::string &flag, const std::string &text,
   return value;
 }
 
-double parseNumber(const std::string &flag, const std::string &text,
-                   double min, double max, bool minIncluded) {
+double parseNumber(const std::string &flag, const std::string &text, double min,
+                   double max, bool minIncluded) {
   size_t used = 0;
   double value = 0;
   try {

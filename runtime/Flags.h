@@ -14,8 +14,8 @@ int64_t parseInteger(const std::string &flag, const std::string &text,
 
 /// The whole of `text` as a number in [min, max] (or (min, max] when
 /// `minIncluded` is false); otherwise throws RuntimeError naming the range.
-double parseNumber(const std::string &flag, const std::string &text,
-                   double min, double max, bool minIncluded);
+double parseNumber(const std::string &flag, const std::string &text, double min,
+                   double max, bool minIncluded);
 
 } // namespace llamart
 

@@ -27,7 +27,7 @@ bool isIgnorable(const std::string &name) {
 } // namespace
 
 std::vector<const TensorView *> matchWeights(const Artifact &artifact,
-                                            const SafeTensors &checkpoint) {
+                                             const SafeTensors &checkpoint) {
   std::vector<const TensorView *> matched;
   std::set<std::string> expected;
   for (const TensorSpec &spec : artifact.weights()) {
@@ -37,11 +37,10 @@ std::vector<const TensorView *> matchWeights(const Artifact &artifact,
       throw RuntimeError("weights: missing tensor '" + spec.name + "' " +
                          shapeString(spec.shape));
     if (tensor->shape != spec.shape)
-      throw RuntimeError(tensor->file + ": tensor '" + spec.name +
-                         "' has shape " + shapeString(tensor->shape) +
-                         " but the artifact expects " +
-                         shapeString(spec.shape) +
-                         " (weights for another config?)");
+      throw RuntimeError(
+          tensor->file + ": tensor '" + spec.name + "' has shape " +
+          shapeString(tensor->shape) + " but the artifact expects " +
+          shapeString(spec.shape) + " (weights for another config?)");
     matched.push_back(tensor);
   }
   for (const auto &[name, tensor] : checkpoint.tensors())
@@ -83,11 +82,10 @@ void Model::check(const std::vector<int32_t> &tokens) const {
                          " is outside the vocabulary [0, " +
                          std::to_string(s.vocabSize) + ")");
   if (pos + int64_t(tokens.size()) > s.seqLen)
-    throw RuntimeError("the sequence would reach " +
-                       std::to_string(pos + tokens.size()) +
-                       " tokens, more than the artifact's maximum of " +
-                       std::to_string(s.seqLen) +
-                       " (recompile with llamac --max-seq-len)");
+    throw RuntimeError(
+        "the sequence would reach " + std::to_string(pos + tokens.size()) +
+        " tokens, more than the artifact's maximum of " +
+        std::to_string(s.seqLen) + " (recompile with llamac --max-seq-len)");
 }
 
 std::vector<float> Model::prefill(const std::vector<int32_t> &tokens) {

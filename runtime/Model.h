@@ -14,7 +14,7 @@ namespace llamart {
 /// order, after checking every name and shape (and that the checkpoint holds
 /// nothing else). Throws RuntimeError naming the file and tensor.
 std::vector<const TensorView *> matchWeights(const Artifact &artifact,
-                                            const SafeTensors &checkpoint);
+                                             const SafeTensors &checkpoint);
 
 /// Binds a checkpoint to an artifact (checking every name, shape and dtype
 /// against the manifest) and runs it, keeping the KV cache and position.

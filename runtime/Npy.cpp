@@ -5,8 +5,8 @@
 #include "runtime/Error.h"
 
 #include <cerrno>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 
 namespace llamart {
@@ -61,7 +61,8 @@ NpyMatrix<T> readNpy(const std::string &path, const std::string &descr) {
   std::string shape = field("shape");
   long long rows = 0, cols = 0;
   char close = 0;
-  if (std::sscanf(shape.c_str(), " (%lld, %lld %c", &rows, &cols, &close) != 3 ||
+  if (std::sscanf(shape.c_str(), " (%lld, %lld %c", &rows, &cols, &close) !=
+          3 ||
       close != ')' || rows < 0 || cols <= 0)
     throw RuntimeError(path + ": expected a 2-D array, header " + header);
   NpyMatrix<T> matrix{rows, cols, std::vector<T>(size_t(rows * cols))};

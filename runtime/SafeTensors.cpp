@@ -3,8 +3,8 @@
 #include "runtime/SafeTensors.h"
 
 #include "runtime/Error.h"
-#include "runtime/Shape.h"
 #include "runtime/Json.h"
+#include "runtime/Shape.h"
 
 #include <cerrno>
 #include <cstring>
@@ -18,9 +18,12 @@ namespace llamart {
 
 const char *dtypeName(DType dtype) {
   switch (dtype) {
-  case DType::F32: return "F32";
-  case DType::BF16: return "BF16";
-  case DType::F16: return "F16";
+  case DType::F32:
+    return "F32";
+  case DType::BF16:
+    return "BF16";
+  case DType::F16:
+    return "F16";
   }
   return "?";
 }

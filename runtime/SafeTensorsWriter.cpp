@@ -30,7 +30,8 @@ void writeAtomically(const std::string &path, WriteFn write) {
   {
     std::ofstream out(temp, std::ios::binary | std::ios::trunc);
     if (!out)
-      throw RuntimeError("cannot write '" + temp + "': " + std::strerror(errno));
+      throw RuntimeError("cannot write '" + temp +
+                         "': " + std::strerror(errno));
     write(out);
     out.flush();
     if (!out)

@@ -58,8 +58,12 @@ std::string Tokenizer::pieceText(int32_t id, bool &isByte) const {
 
 /// The length of the UTF-8 sequence `lead` starts (0: not a lead byte).
 static size_t utf8Length(unsigned char lead) {
-  return lead < 0x80 ? 1 : lead >= 0xF8 ? 0 : lead >= 0xF0 ? 4
-         : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 0;
+  return lead < 0x80    ? 1
+         : lead >= 0xF8 ? 0
+         : lead >= 0xF0 ? 4
+         : lead >= 0xE0 ? 3
+         : lead >= 0xC0 ? 2
+                        : 0;
 }
 
 std::string TextStream::takePending(bool force) {

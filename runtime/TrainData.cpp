@@ -17,7 +17,8 @@ namespace {
 
 /// Cuts a token stream into rows of seq + 1 (consecutive rows share a token)
 /// with `targetMask[i]` the weight of predicting stream token i.
-TrainRows packStream(const std::string &path, const std::vector<int32_t> &stream,
+TrainRows packStream(const std::string &path,
+                     const std::vector<int32_t> &stream,
                      const std::vector<float> &targetMask, int64_t seq) {
   TrainRows rows;
   rows.seq = seq;
@@ -60,8 +61,7 @@ TrainRows packText(const std::string &path, const Tokenizer &tokenizer,
       paragraph += (paragraph.empty() ? "" : "\n") + line;
   }
   flush();
-  return packStream(path, stream, std::vector<float>(stream.size(), 1.0f),
-                    seq);
+  return packStream(path, stream, std::vector<float>(stream.size(), 1.0f), seq);
 }
 
 TrainRows packSft(const std::string &path, const Tokenizer &tokenizer,
@@ -81,8 +81,8 @@ TrainRows packSft(const std::string &path, const Tokenizer &tokenizer,
     const JsonValue *answer = record.find("answer");
     if (!record.isObject() || !prompt || !prompt->isString() || !answer ||
         !answer->isString())
-      throw RuntimeError(where +
-                         ": expected {\"prompt\": \"...\", \"answer\": \"...\"}");
+      throw RuntimeError(
+          where + ": expected {\"prompt\": \"...\", \"answer\": \"...\"}");
     std::vector<int32_t> promptIds = tokenizer.encode(prompt->string + "\n");
     std::vector<int32_t> answerIds = tokenizer.encode(answer->string);
     answerIds.erase(answerIds.begin()); // its BOS
@@ -101,8 +101,8 @@ TrainRows loadNpyRows(const std::string &tokensPath,
   if (tokens.cols != seq + 1)
     throw RuntimeError(tokensPath + ": rows of " + std::to_string(tokens.cols) +
                        " tokens, but the artifact trains on rows of " +
-                       std::to_string(seq + 1) + " (seq " + std::to_string(seq) +
-                       " + 1)");
+                       std::to_string(seq + 1) + " (seq " +
+                       std::to_string(seq) + " + 1)");
   if (tokens.rows == 0)
     throw RuntimeError(tokensPath + ": no rows");
   TrainRows rows;
@@ -114,11 +114,10 @@ TrainRows loadNpyRows(const std::string &tokensPath,
   }
   NpyMatrix<uint8_t> mask = readNpyUInt8(maskPath);
   if (mask.rows != tokens.rows || mask.cols != seq)
-    throw RuntimeError(maskPath + ": shape [" + std::to_string(mask.rows) +
-                       ", " + std::to_string(mask.cols) +
-                       "] does not match the tokens' [" +
-                       std::to_string(tokens.rows) + ", " + std::to_string(seq) +
-                       "]");
+    throw RuntimeError(
+        maskPath + ": shape [" + std::to_string(mask.rows) + ", " +
+        std::to_string(mask.cols) + "] does not match the tokens' [" +
+        std::to_string(tokens.rows) + ", " + std::to_string(seq) + "]");
   rows.mask.assign(mask.data.begin(), mask.data.end());
   return rows;
 }

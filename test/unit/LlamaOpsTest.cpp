@@ -97,8 +97,8 @@ TEST_F(LlamaOpsTest, EmbeddingRejectsRank1Table) {
 }
 
 TEST_F(LlamaOpsTest, RMSNormKeepsInputType) {
-  auto op = RMSNormOp::create(builder, loc(), tensor({kDyn, 64}),
-                              tensor({64}), 1e-5);
+  auto op =
+      RMSNormOp::create(builder, loc(), tensor({kDyn, 64}), tensor({64}), 1e-5);
   EXPECT_EQ(typeString(op.getType()), "tensor<?x64xf32>");
   EXPECT_DOUBLE_EQ(op.getEps().convertToDouble(), 1e-5);
   EXPECT_EQ(verifierMessage(op), "");
@@ -107,8 +107,7 @@ TEST_F(LlamaOpsTest, RMSNormKeepsInputType) {
 TEST_F(LlamaOpsTest, RMSNormRejectsNonPositiveEps) {
   auto op =
       RMSNormOp::create(builder, loc(), tensor({4, 64}), tensor({64}), 0.0);
-  EXPECT_NE(verifierMessage(op).find("eps must be positive"),
-            std::string::npos)
+  EXPECT_NE(verifierMessage(op).find("eps must be positive"), std::string::npos)
       << messages;
 }
 
@@ -176,9 +175,9 @@ TEST_F(LlamaOpsTest, AttentionAcceptsMHAGQAAndMQA) {
 }
 
 TEST_F(LlamaOpsTest, AttentionRejectsHeadsNotDivisibleByKvHeads) {
-  auto op = AttentionOp::create(builder, loc(), tensor({16, 8, 32}),
-                                tensor({16, 3, 32}), tensor({16, 3, 32}),
-                                0.17677669);
+  auto op =
+      AttentionOp::create(builder, loc(), tensor({16, 8, 32}),
+                          tensor({16, 3, 32}), tensor({16, 3, 32}), 0.17677669);
   EXPECT_NE(verifierMessage(op).find(
                 "n_heads (8) is not a multiple of n_kv_heads (3)"),
             std::string::npos)
@@ -198,8 +197,8 @@ TEST_F(LlamaOpsTest, CachedAttentionReturnsOutputAndUpdatedCaches) {
 TEST_F(LlamaOpsTest, CachedAttentionRejectsSequenceLongerThanCache) {
   auto op = CachedAttentionOp::create(
       builder, loc(), tensor({256, 8, 32}), tensor({256, 2, 32}),
-      tensor({256, 2, 32}), tensor({128, 2, 32}), tensor({128, 2, 32}),
-      index(), 0.17677669);
+      tensor({256, 2, 32}), tensor({128, 2, 32}), tensor({128, 2, 32}), index(),
+      0.17677669);
   EXPECT_NE(verifierMessage(op).find(
                 "seq (256) exceeds the cache's max_seq_len (128)"),
             std::string::npos)

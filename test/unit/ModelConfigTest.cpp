@@ -32,10 +32,10 @@ void expectSameShape(const ModelConfig &a, const ModelConfig &b) {
 }
 
 TEST(MetaHiddenDim, MatchesPublishedLlama2Sizes) {
-  EXPECT_EQ(metaHiddenDim(4096, 256, 0), 11008);     // 7B
-  EXPECT_EQ(metaHiddenDim(5120, 256, 0), 13824);     // 13B
-  EXPECT_EQ(metaHiddenDim(8192, 4096, 1.3), 28672);  // 70B
-  EXPECT_EQ(metaHiddenDim(288, 32, 0), 768);         // llama2.c stories15M
+  EXPECT_EQ(metaHiddenDim(4096, 256, 0), 11008);    // 7B
+  EXPECT_EQ(metaHiddenDim(5120, 256, 0), 13824);    // 13B
+  EXPECT_EQ(metaHiddenDim(8192, 4096, 1.3), 28672); // 70B
+  EXPECT_EQ(metaHiddenDim(288, 32, 0), 768);        // llama2.c stories15M
 }
 
 TEST(Presets, TinyLlamaMatchesItsConfigJson) {

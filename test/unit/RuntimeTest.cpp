@@ -36,8 +36,8 @@ TEST(Json, ParsesNestedValuesAndEscapes) {
 }
 
 TEST(Json, RejectsMalformedText) {
-  for (const char *text : {"{", "[1,]", "{\"a\" 1}", "\"open", "01x", "{} {}",
-                           "[1, 2", "tru"})
+  for (const char *text :
+       {"{", "[1,]", "{\"a\" 1}", "\"open", "01x", "{} {}", "[1, 2", "tru"})
     EXPECT_THROW(parseJson(text, "test"), RuntimeError) << text;
 }
 
@@ -101,7 +101,11 @@ TEST(Sampler, TopKAndTopPRestrictTheChoice) {
 bool isCompleteUtf8(const std::string &text) {
   for (size_t i = 0; i < text.size();) {
     unsigned char c = static_cast<unsigned char>(text[i]);
-    size_t length = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
+    size_t length = c < 0x80    ? 1
+                    : c >= 0xF0 ? 4
+                    : c >= 0xE0 ? 3
+                    : c >= 0xC0 ? 2
+                                : 0;
     if (length == 0 || i + length > text.size())
       return false;
     i += length;
@@ -123,7 +127,8 @@ TEST(Tokenizer, EncodesWithBosAndStreamsByteFallbackAsWholeCharacters) {
   std::string streamed;
   for (int32_t id : ids) {
     std::string chunk = stream.push(id);
-    EXPECT_TRUE(isCompleteUtf8(chunk)) << "chunk of " << chunk.size() << " bytes";
+    EXPECT_TRUE(isCompleteUtf8(chunk))
+        << "chunk of " << chunk.size() << " bytes";
     streamed += chunk;
   }
   // The dummy prefix sentencepiece adds is a space when a sequence goes on.
@@ -148,15 +153,16 @@ TEST(Schedule, WarmsUpLinearlyThenDecaysToTenPercent) {
 TEST(TrainData, SftMaskCoversExactlyAnswersAndEos) {
   Tokenizer tokenizer(LLAMAC_SOURCE_DIR "/examples/tiny/tokenizer.model");
   std::string path = testing::TempDir() + "/sft.jsonl";
-  std::ofstream(path) << "{\"prompt\": \"What is rope?\", \"answer\": \"A rotation.\"}\n"
-                      << "\n"
-                      << "{\"prompt\": \"And linear?\", \"answer\": \"x w\"}\n";
+  std::ofstream(path)
+      << "{\"prompt\": \"What is rope?\", \"answer\": \"A rotation.\"}\n"
+      << "\n"
+      << "{\"prompt\": \"And linear?\", \"answer\": \"x w\"}\n";
   // The expected stream: BOS prompt "\n" | answer EOS, twice.
   std::vector<int32_t> stream;
   std::vector<float> target; // 1 where the token is an answer token or EOS
-  for (auto [prompt, answer] : {std::pair<std::string, std::string>{
-                                    "What is rope?", "A rotation."},
-                                {"And linear?", "x w"}}) {
+  for (auto [prompt, answer] :
+       {std::pair<std::string, std::string>{"What is rope?", "A rotation."},
+        {"And linear?", "x w"}}) {
     std::vector<int32_t> p = tokenizer.encode(prompt + "\n");
     std::vector<int32_t> a = tokenizer.encode(answer);
     a.erase(a.begin());

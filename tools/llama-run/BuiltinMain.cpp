@@ -22,10 +22,9 @@ void llama_decode(const int32_t *, int64_t, int64_t, float *const *,
 int main(int argc, char **argv) {
   std::string program = argv[0];
   program = program.substr(program.find_last_of('/') + 1);
-  return runMain(argc, argv, /*wantArtifact=*/false,
-                 [&](const GenerateOptions &options) {
-                   Artifact artifact(llama_manifest, llama_prefill,
-                                     llama_decode);
-                   return generate(options, artifact, program);
-                 });
+  return runMain(
+      argc, argv, /*wantArtifact=*/false, [&](const GenerateOptions &options) {
+        Artifact artifact(llama_manifest, llama_prefill, llama_decode);
+        return generate(options, artifact, program);
+      });
 }

@@ -18,30 +18,41 @@
 namespace llamart {
 namespace {
 
-
 std::string usage(const std::string &program, bool wantArtifact) {
   std::string artifact = wantArtifact ? "ARTIFACT " : "";
   std::string pad(program.size() + artifact.size(), ' ');
   return "usage: " + program + " " + artifact +
          "--weights PATH [--tokenizer tokenizer.model]\n"
-         "       " + pad + "(-p TEXT | --tokens 1,2,3) [-n N] [--temp T] [--top-k K]\n"
-         "       " + pad + "[--top-p P] [--seed S] [-t THREADS] [--dump-logits FILE.npy]\n"
+         "       " +
+         pad +
+         "(-p TEXT | --tokens 1,2,3) [-n N] [--temp T] [--top-k K]\n"
+         "       " +
+         pad +
+         "[--top-p P] [--seed S] [-t THREADS] [--dump-logits FILE.npy]\n"
          "\n" +
-         (wantArtifact ? "  ARTIFACT             a model library made by llamac\n"
-                       : "  (the model is built into this program by llamac --emit=exe)\n") +
-    "  --weights PATH       a .safetensors file or an HF model directory\n"
-    "                       (model.safetensors or a sharded index); F32/BF16/F16\n"
-    "  --tokenizer FILE     a sentencepiece model (needed for -p and text output)\n"
-    "  -p TEXT              the prompt, encoded with BOS\n"
-    "  --tokens IDS         the prompt as comma-separated token ids\n"
-    "  -n N                 tokens to generate (default 64)\n"
-    "  --temp T             sampling temperature; 0 = greedy (default 0)\n"
-    "  --top-k K            sample among the K most likely tokens (default: all)\n"
-    "  --top-p P            nucleus sampling threshold in (0, 1] (default 1)\n"
-    "  --seed S             sampling seed (default 0)\n"
-    "  -t THREADS           threads (this release runs one)\n"
-    "  --dump-logits FILE   write the logits of every consumed token as a\n"
-         "                       float32 .npy of shape [prompt + generated, vocab]\n";
+         (wantArtifact
+              ? "  ARTIFACT             a model library made by llamac\n"
+              : "  (the model is built into this program by llamac "
+                "--emit=exe)\n") +
+         "  --weights PATH       a .safetensors file or an HF model directory\n"
+         "                       (model.safetensors or a sharded index); "
+         "F32/BF16/F16\n"
+         "  --tokenizer FILE     a sentencepiece model (needed for -p and text "
+         "output)\n"
+         "  -p TEXT              the prompt, encoded with BOS\n"
+         "  --tokens IDS         the prompt as comma-separated token ids\n"
+         "  -n N                 tokens to generate (default 64)\n"
+         "  --temp T             sampling temperature; 0 = greedy (default 0)\n"
+         "  --top-k K            sample among the K most likely tokens "
+         "(default: all)\n"
+         "  --top-p P            nucleus sampling threshold in (0, 1] (default "
+         "1)\n"
+         "  --seed S             sampling seed (default 0)\n"
+         "  -t THREADS           threads (this release runs one)\n"
+         "  --dump-logits FILE   write the logits of every consumed token as "
+         "a\n"
+         "                       float32 .npy of shape [prompt + generated, "
+         "vocab]\n";
 }
 
 std::vector<int32_t> parseTokenList(const std::string &text) {
@@ -49,9 +60,8 @@ std::vector<int32_t> parseTokenList(const std::string &text) {
   size_t start = 0;
   while (start <= text.size()) {
     size_t comma = text.find(',', start);
-    std::string item =
-        text.substr(start, comma == std::string::npos ? std::string::npos
-                                                      : comma - start);
+    std::string item = text.substr(
+        start, comma == std::string::npos ? std::string::npos : comma - start);
     ids.push_back(int32_t(parseInteger("--tokens", item, 0)));
     if (comma == std::string::npos)
       break;
@@ -62,8 +72,7 @@ std::vector<int32_t> parseTokenList(const std::string &text) {
 
 } // namespace
 
-GenerateOptions parseGenerateOptions(int argc, char **argv,
-                                     bool wantArtifact) {
+GenerateOptions parseGenerateOptions(int argc, char **argv, bool wantArtifact) {
   GenerateOptions options;
   std::vector<std::string> args(argv + 1, argv + argc);
   for (size_t i = 0; i < args.size(); ++i) {
@@ -89,7 +98,8 @@ GenerateOptions parseGenerateOptions(int argc, char **argv,
     } else if (arg == "-n") {
       options.steps = parseInteger(arg, value(), 0);
     } else if (arg == "--temp") {
-      options.sampler.temperature = float(parseNumber(arg, value(), 0, 100, true));
+      options.sampler.temperature =
+          float(parseNumber(arg, value(), 0, 100, true));
     } else if (arg == "--top-k") {
       options.sampler.topK = int(parseInteger(arg, value(), 0));
     } else if (arg == "--top-p") {
@@ -141,10 +151,9 @@ int generate(const GenerateOptions &options, const Artifact &artifact,
   if (!options.tokenizer.empty()) {
     tokenizer = std::make_unique<Tokenizer>(options.tokenizer);
     if (tokenizer->vocabSize() > vocab)
-      throw RuntimeError("the tokenizer has " +
-                         std::to_string(tokenizer->vocabSize()) +
-                         " pieces but the model's vocabulary is " +
-                         std::to_string(vocab));
+      throw RuntimeError(
+          "the tokenizer has " + std::to_string(tokenizer->vocabSize()) +
+          " pieces but the model's vocabulary is " + std::to_string(vocab));
   }
   std::vector<int32_t> prompt = options.havePrompt
                                     ? tokenizer->encode(options.prompt)
@@ -192,8 +201,7 @@ int generate(const GenerateOptions &options, const Artifact &artifact,
   std::cout << std::endl;
 
   if (!options.dumpLogits.empty())
-    writeNpy(options.dumpLogits, dumped, int64_t(dumped.size()) / vocab,
-             vocab);
+    writeNpy(options.dumpLogits, dumped, int64_t(dumped.size()) / vocab, vocab);
   std::fprintf(stderr,
                "prefill: %zu tokens in %.2f ms (%.1f tok/s); decode: %lld "
                "tokens in %.2f ms (%.1f tok/s)\n",
@@ -202,7 +210,6 @@ int generate(const GenerateOptions &options, const Artifact &artifact,
                generated ? generated * 1000.0 / decodeMs : 0.0);
   return 0;
 }
-
 
 int runMain(int argc, char **argv, bool wantArtifact,
             const std::function<int(const GenerateOptions &)> &body) {

@@ -20,10 +20,10 @@
 #include "runtime/TrainData.h"
 
 #include <chrono>
-#include <fstream>
-#include <memory>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <sys/stat.h>
@@ -33,29 +33,39 @@ using namespace llamart;
 namespace {
 
 const char *kUsage =
-    "usage: llama-train ARTIFACT (--weights PATH | --init-random SEED | --resume DIR)\n"
-    "                   --data FILE [--tokenizer tokenizer.model] [--loss-mask M.npy]\n"
+    "usage: llama-train ARTIFACT (--weights PATH | --init-random SEED | "
+    "--resume DIR)\n"
+    "                   --data FILE [--tokenizer tokenizer.model] [--loss-mask "
+    "M.npy]\n"
     "                   (--steps S | --epochs E) --out DIR\n"
-    "                   [--lr LR] [--warmup W] [--save-every K] [--save-grads FILE]\n"
+    "                   [--lr LR] [--warmup W] [--save-every K] [--save-grads "
+    "FILE]\n"
     "                   [--batch B] [--seq T] [-t THREADS]\n"
     "\n"
     "  ARTIFACT          a model library made by llamac CONFIG --train\n"
     "  --weights PATH    start from a safetensors file or HF model directory\n"
-    "  --init-random S   start from HF's initialisation (normal 0.02, gains 1), seed S\n"
-    "  --data FILE       plain text: paragraphs become BOS + pieces + EOS, packed\n"
+    "  --init-random S   start from HF's initialisation (normal 0.02, gains "
+    "1), seed S\n"
+    "  --data FILE       plain text: paragraphs become BOS + pieces + EOS, "
+    "packed\n"
     "                    into rows of seq + 1 tokens; or .jsonl SFT records\n"
-    "                    {\"prompt\": ..., \"answer\": ...}: BOS + prompt + \"\\n\" +\n"
-    "                    answer + EOS, trained on the answer and EOS only; or a\n"
+    "                    {\"prompt\": ..., \"answer\": ...}: BOS + prompt + "
+    "\"\\n\" +\n"
+    "                    answer + EOS, trained on the answer and EOS only; or "
+    "a\n"
     "                    pre-tokenized int32 .npy [N, seq + 1]\n"
     "  --loss-mask FILE  with .npy data: a uint8 .npy [N, seq] loss mask\n"
     "  --tokenizer FILE  the sentencepiece model for --data\n"
-    "  --steps S         optimizer steps (default: --epochs passes over the data)\n"
-    "  --epochs E        passes over the data when --steps is not given (default 2)\n"
+    "  --steps S         optimizer steps (default: --epochs passes over the "
+    "data)\n"
+    "  --epochs E        passes over the data when --steps is not given "
+    "(default 2)\n"
     "  --lr LR           peak learning rate (default 3e-4)\n"
     "  --warmup W        warmup steps of the Llama 2 schedule (default 2000,\n"
     "                    clamped to S); then cosine decay to 10 % of the peak\n"
     "  --out DIR         checkpoint: config.json + model.safetensors (what\n"
-    "                    llama-run loads), optimizer.safetensors, loss.csv and\n"
+    "                    llama-run loads), optimizer.safetensors, loss.csv "
+    "and\n"
     "                    loss.png (with gnuplot)\n"
     "  --save-every K    also checkpoint every K steps into DIR/checkpoint-K\n"
     "  --resume DIR      continue a run from its checkpoint (weights, Adam\n"
@@ -170,8 +180,8 @@ TrainState initialState(const Artifact &artifact, const Options &options) {
       state.weights.push_back(std::move(values));
     }
   } else {
-    SafeTensors checkpoint =
-        SafeTensors::open(options.resume.empty() ? options.weights : options.resume);
+    SafeTensors checkpoint = SafeTensors::open(
+        options.resume.empty() ? options.weights : options.resume);
     for (const TensorView *tensor : matchWeights(artifact, checkpoint))
       state.weights.push_back(toF32(*tensor));
   }
@@ -263,8 +273,9 @@ void plotLoss(const std::string &dir) {
     if (pclose(gnuplot) == 0)
       return;
   }
-  std::fprintf(stderr, "llama-train: note: gnuplot failed or is missing; "
-                       "no %s/loss.png\n",
+  std::fprintf(stderr,
+               "llama-train: note: gnuplot failed or is missing; "
+               "no %s/loss.png\n",
                dir.c_str());
 }
 
@@ -301,12 +312,14 @@ int run(int argc, char **argv) {
   Artifact artifact(options.artifact);
   const TrainStepEntry &entry = artifact.trainStep();
   if (!entry.fn)
-    throw RuntimeError("'" + options.artifact +
-                       "' has no training step: compile it with llamac --train");
+    throw RuntimeError(
+        "'" + options.artifact +
+        "' has no training step: compile it with llamac --train");
   if (options.batch && options.batch != entry.batch)
     throw RuntimeError("--batch " + std::to_string(options.batch) +
                        " differs from the artifact's batch of " +
-                       std::to_string(entry.batch) + " (recompile with --batch)");
+                       std::to_string(entry.batch) +
+                       " (recompile with --batch)");
   if (options.seq && options.seq != entry.seq)
     throw RuntimeError("--seq " + std::to_string(options.seq) +
                        " differs from the artifact's sequence length of " +
@@ -321,8 +334,8 @@ int run(int argc, char **argv) {
                          " pieces but the model's vocabulary is " +
                          std::to_string(artifact.shape().vocabSize));
   }
-  TrainRows data = loadTrainData(options.data, options.lossMask,
-                                 tokenizer.get(), entry.seq);
+  TrainRows data =
+      loadTrainData(options.data, options.lossMask, tokenizer.get(), entry.seq);
   for (int32_t id : data.tokens)
     if (id < 0 || id >= artifact.shape().vocabSize)
       throw RuntimeError("'" + options.data + "' holds token id " +
@@ -330,8 +343,8 @@ int run(int argc, char **argv) {
                          std::to_string(artifact.shape().vocabSize) + ")");
   // Without --steps, train --epochs passes over the data.
   if (options.steps == 0)
-    options.steps = options.epochs *
-                    ((data.rows() + entry.batch - 1) / entry.batch);
+    options.steps =
+        options.epochs * ((data.rows() + entry.batch - 1) / entry.batch);
   TrainState state = initialState(artifact, options);
   auto pointers = [](std::vector<std::vector<float>> &tensors) {
     std::vector<float *> result;
@@ -375,13 +388,14 @@ int run(int argc, char **argv) {
     auto start = std::chrono::steady_clock::now();
     entry.fn(tokens.data(), mask.data(), stepParams, weights.data(),
              adamM.data(), adamV.data(), &loss, &norm);
-    double seconds = std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - start)
-                         .count();
-    std::fprintf(stderr,
-                 "step %lld/%lld  loss %.4f  grad_norm %.4f  lr %.3g  %.0f tok/s\n",
-                 (long long)step + 1, (long long)options.steps, loss, norm, lr,
-                 double(entry.batch * entry.seq) / seconds);
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    std::fprintf(
+        stderr,
+        "step %lld/%lld  loss %.4f  grad_norm %.4f  lr %.3g  %.0f tok/s\n",
+        (long long)step + 1, (long long)options.steps, loss, norm, lr,
+        double(entry.batch * entry.seq) / seconds);
     std::ostringstream line;
     line.precision(9);
     line << step + 1 << "," << loss << "," << norm << "," << lr << "\n";
@@ -392,8 +406,7 @@ int run(int argc, char **argv) {
       writeFileAtomically(options.out + "/loss.csv", csv);
       plotLoss(options.out);
     } else if (options.saveEvery && (step + 1) % options.saveEvery == 0) {
-      std::string dir =
-          options.out + "/checkpoint-" + std::to_string(step + 1);
+      std::string dir = options.out + "/checkpoint-" + std::to_string(step + 1);
       makeDirectory(options.out);
       saveCheckpoint(dir, artifact, state, step + 1);
       writeFileAtomically(dir + "/loss.csv", csv);

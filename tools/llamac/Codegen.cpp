@@ -46,18 +46,18 @@ createTargetMachine(const CodegenOptions &options) {
   const Target *target = TargetRegistry::lookupTarget(triple, error);
   if (!target)
     return makeError("no LLVM target for " + triple.str() + ": " + error);
-  std::string cpu = options.cpu.empty() ? sys::getHostCPUName().str()
-                                        : options.cpu;
-  std::string features =
-      options.features.empty() && options.cpu.empty() ? hostFeatures()
-                                                       : options.features;
+  std::string cpu =
+      options.cpu.empty() ? sys::getHostCPUName().str() : options.cpu;
+  std::string features = options.features.empty() && options.cpu.empty()
+                             ? hostFeatures()
+                             : options.features;
   CodeGenOptLevel level = options.optLevel >= 3   ? CodeGenOptLevel::Aggressive
                           : options.optLevel == 2 ? CodeGenOptLevel::Default
                           : options.optLevel == 1 ? CodeGenOptLevel::Less
                                                   : CodeGenOptLevel::None;
-  std::unique_ptr<TargetMachine> machine(target->createTargetMachine(
-      triple, cpu, features, TargetOptions(), Reloc::PIC_, std::nullopt,
-      level));
+  std::unique_ptr<TargetMachine> machine(
+      target->createTargetMachine(triple, cpu, features, TargetOptions(),
+                                  Reloc::PIC_, std::nullopt, level));
   if (!machine)
     return makeError("cannot create a target machine for CPU '" + cpu + "'");
   return machine;

@@ -14,9 +14,9 @@
 namespace llamac {
 
 struct CodegenOptions {
-  std::string cpu;        // "" = the host CPU
-  std::string features;   // "" = the host CPU's features, e.g. "+avx2,-fma"
-  unsigned optLevel = 3;  // 0..3
+  std::string cpu;       // "" = the host CPU
+  std::string features;  // "" = the host CPU's features, e.g. "+avx2,-fma"
+  unsigned optLevel = 3; // 0..3
 };
 
 /// Translates an LLVM-dialect module to LLVM IR for the target and optimizes

@@ -89,10 +89,10 @@ cl::opt<bool> train("train", cl::cat(category),
 cl::opt<int64_t> trainBatch("batch", cl::init(4), cl::cat(category),
                             cl::desc("Training batch size (default 4)"),
                             cl::value_desc("b"));
-cl::opt<int64_t> trainSeq(
-    "seq", cl::init(0), cl::cat(category),
-    cl::desc("Training sequence length (default: the maximum)"),
-    cl::value_desc("t"));
+cl::opt<int64_t>
+    trainSeq("seq", cl::init(0), cl::cat(category),
+             cl::desc("Training sequence length (default: the maximum)"),
+             cl::value_desc("t"));
 
 // AdamW and clipping, defaulting to the Llama 2 recipe.
 cl::opt<double> adamBeta1("beta1", cl::init(0.9), cl::cat(category),
@@ -181,8 +181,8 @@ int main(int argc, char **argv) {
 
   std::optional<llamac::TrainShape> trainShape;
   if (train) {
-    int64_t seq = trainSeq.getNumOccurrences() ? trainSeq.getValue()
-                                               : config->seqLen;
+    int64_t seq =
+        trainSeq.getNumOccurrences() ? trainSeq.getValue() : config->seqLen;
     if (trainBatch <= 0 || trainBatch > 65536)
       return fail("--batch must be a positive integer, got " +
                   Twine(trainBatch.getValue()));
@@ -195,15 +195,18 @@ int main(int argc, char **argv) {
   }
   // Out-of-range optimizer settings are caught by the adamw verifier too, but
   // a flag deserves an error that names it.
-  for (auto [flag, value] : {std::pair<const char *, double>{"beta1", adamBeta1},
-                             {"beta2", adamBeta2}})
+  for (auto [flag, value] :
+       {std::pair<const char *, double>{"beta1", adamBeta1},
+        {"beta2", adamBeta2}})
     if (!(value >= 0.0 && value < 1.0))
-      return fail("--" + Twine(flag) +  " must be in [0, 1), got " + formatv("{0}", value));
+      return fail("--" + Twine(flag) + " must be in [0, 1), got " +
+                  formatv("{0}", value));
   for (auto [flag, value] :
        {std::pair<const char *, double>{"adam-eps", adamEps},
         {"max-grad-norm", maxGradNorm}})
     if (!(value > 0.0))
-      return fail("--" + Twine(flag) + " must be positive, got " + formatv("{0}", value));
+      return fail("--" + Twine(flag) + " must be positive, got " +
+                  formatv("{0}", value));
   if (!(weightDecay >= 0.0))
     return fail("--weight-decay must be non-negative, got " +
                 formatv("{0}", weightDecay.getValue()));
@@ -257,9 +260,11 @@ int main(int argc, char **argv) {
   if (!llvmModule)
     return fail(toString(llvmModule.takeError()));
   if (emitStage == Stage::LLVMIR)
-    return writeText([&](raw_ostream &os) { (*llvmModule)->print(os, nullptr); });
+    return writeText(
+        [&](raw_ostream &os) { (*llvmModule)->print(os, nullptr); });
   if (emitStage == Stage::Object) {
-    if (Error error = llamac::writeObjectFile(**llvmModule, codegen, outputName))
+    if (Error error =
+            llamac::writeObjectFile(**llvmModule, codegen, outputName))
       return fail(toString(std::move(error)));
     return 0;
   }

@@ -20,8 +20,8 @@ Value emptyTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
 Value filledTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
                    Type elementType, double value) {
   Value init = emptyTensor(b, loc, sizes, elementType);
-  Value scalar = arith::ConstantOp::create(
-      b, loc, elementType, b.getFloatAttr(elementType, value));
+  Value scalar = arith::ConstantOp::create(b, loc, elementType,
+                                           b.getFloatAttr(elementType, value));
   return linalg::FillOp::create(b, loc, scalar, init).getResult(0);
 }
 
@@ -138,15 +138,17 @@ Value attentionProbabilities(OpBuilder &b, Location loc, unsigned nb,
                                        querySizes.end() - 1);
   scoreSizes.push_back(length);
   unsigned n5 = nb + 5, n4 = nb + 4;
-  Value scores = generic(
-      b, loc, ValueRange{query, keys},
-      filledTensor(b, loc, scoreSizes, elementType, 0.0),
-      {batchedMap(ctx, nb, n5, {0, 1, 2, 4}), batchedMap(ctx, nb, n5, {3, 1, 4}),
-       batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
-      iterators({P, P, P, P, R}), [&](OpBuilder &nb_, Location l, ValueRange args) {
-        Value product = arith::MulFOp::create(nb_, l, args[0], args[1]);
-        yield(nb_, l, arith::AddFOp::create(nb_, l, args[2], product));
-      });
+  Value scores =
+      generic(b, loc, ValueRange{query, keys},
+              filledTensor(b, loc, scoreSizes, elementType, 0.0),
+              {batchedMap(ctx, nb, n5, {0, 1, 2, 4}),
+               batchedMap(ctx, nb, n5, {3, 1, 4}),
+               batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
+              iterators({P, P, P, P, R}),
+              [&](OpBuilder &nb_, Location l, ValueRange args) {
+                Value product = arith::MulFOp::create(nb_, l, args[0], args[1]);
+                yield(nb_, l, arith::AddFOp::create(nb_, l, args[2], product));
+              });
 
   // Scale, and mask keys after the query's position (t > offset + s).
   AffineMap identity = b.getMultiDimIdentityMap(n4);
@@ -163,7 +165,8 @@ Value attentionProbabilities(OpBuilder &b, Location loc, unsigned nb,
             nb_, l, args[0], floatConstant(nb_, l, elementType, scale));
         Value minusInf = floatConstant(
             nb_, l, elementType, -std::numeric_limits<double>::infinity());
-        yield(nb_, l, arith::SelectOp::create(nb_, l, future, minusInf, scaled));
+        yield(nb_, l,
+              arith::SelectOp::create(nb_, l, future, minusInf, scaled));
       });
 
   // Softmax over t: exp(x - max) / sum.
@@ -179,24 +182,26 @@ Value attentionProbabilities(OpBuilder &b, Location loc, unsigned nb,
       });
   Value exps = generic(
       b, loc, ValueRange{masked, rowMax},
-      emptyTensor(b, loc, scoreSizes, elementType), {identity, rowMap, identity},
-      iterators({P, P, P, P}), [&](OpBuilder &nb_, Location l, ValueRange args) {
-        yield(nb_, l,
-              math::ExpOp::create(nb_, l,
-                                  arith::SubFOp::create(nb_, l, args[0], args[1])));
-      });
-  Value rowSum = generic(
-      b, loc, exps, filledTensor(b, loc, rowSizes, elementType, 0.0),
-      {identity, rowMap}, iterators({P, P, P, R}),
+      emptyTensor(b, loc, scoreSizes, elementType),
+      {identity, rowMap, identity}, iterators({P, P, P, P}),
       [&](OpBuilder &nb_, Location l, ValueRange args) {
-        yield(nb_, l, arith::AddFOp::create(nb_, l, args[0], args[1]));
+        yield(nb_, l,
+              math::ExpOp::create(
+                  nb_, l, arith::SubFOp::create(nb_, l, args[0], args[1])));
       });
-  Value probs = generic(
-      b, loc, ValueRange{exps, rowSum},
-      emptyTensor(b, loc, scoreSizes, elementType), {identity, rowMap, identity},
-      iterators({P, P, P, P}), [&](OpBuilder &nb_, Location l, ValueRange args) {
-        yield(nb_, l, arith::DivFOp::create(nb_, l, args[0], args[1]));
-      }); // [B.., S, Hkv, G, L]
+  Value rowSum =
+      generic(b, loc, exps, filledTensor(b, loc, rowSizes, elementType, 0.0),
+              {identity, rowMap}, iterators({P, P, P, R}),
+              [&](OpBuilder &nb_, Location l, ValueRange args) {
+                yield(nb_, l, arith::AddFOp::create(nb_, l, args[0], args[1]));
+              });
+  Value probs =
+      generic(b, loc, ValueRange{exps, rowSum},
+              emptyTensor(b, loc, scoreSizes, elementType),
+              {identity, rowMap, identity}, iterators({P, P, P, P}),
+              [&](OpBuilder &nb_, Location l, ValueRange args) {
+                yield(nb_, l, arith::DivFOp::create(nb_, l, args[0], args[1]));
+              }); // [B.., S, Hkv, G, L]
 
   return probs;
 }
@@ -215,14 +220,14 @@ Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
       b, loc, ValueRange{probs, values},
       filledTensor(b, loc, tensor::getMixedSizes(b, loc, query), elementType,
                    0.0),
-      {batchedMap(ctx, nb, n5, {0, 1, 2, 4}), batchedMap(ctx, nb, n5, {4, 1, 3}),
+      {batchedMap(ctx, nb, n5, {0, 1, 2, 4}),
+       batchedMap(ctx, nb, n5, {4, 1, 3}),
        batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
       iterators, [&](OpBuilder &nb_, Location l, ValueRange args) {
         Value product = arith::MulFOp::create(nb_, l, args[0], args[1]);
         yield(nb_, l, arith::AddFOp::create(nb_, l, args[2], product));
       });
 }
-
 
 Value groupHeads(OpBuilder &b, Location loc, Value query, int64_t numKvHeads) {
   auto type = cast<RankedTensorType>(query.getType());
@@ -282,8 +287,8 @@ Value rotate(OpBuilder &builder, Location loc, Value x, Value positions,
         SmallVector<Value> indices = loopIndices(b, l, rank);
         Value i = indices.back();
         Value halfValue = indexConstant(b, l, half);
-        Value firstHalf = arith::CmpIOp::create(
-            b, l, arith::CmpIPredicate::ult, i, halfValue);
+        Value firstHalf = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult,
+                                                i, halfValue);
         Value freqIndex = arith::RemUIOp::create(b, l, i, halfValue);
         Value freq = tensor::ExtractOp::create(b, l, invFreq, freqIndex);
         Value position =
@@ -302,9 +307,9 @@ Value rotate(OpBuilder &builder, Location loc, Value x, Value positions,
         Value rotated = arith::SelectOp::create(
             b, l, firstHalf, arith::NegFOp::create(b, l, partner), partner);
         Value value = castFloat(b, l, args[0], f32);
-        Value y = arith::AddFOp::create(
-            b, l, arith::MulFOp::create(b, l, value, cos),
-            arith::MulFOp::create(b, l, rotated, sin));
+        Value y =
+            arith::AddFOp::create(b, l, arith::MulFOp::create(b, l, value, cos),
+                                  arith::MulFOp::create(b, l, rotated, sin));
         yield(b, l, castFloat(b, l, y, elementType));
       });
 }
@@ -320,16 +325,16 @@ std::pair<Value, Value> softmaxStatistics(OpBuilder &b, Location loc,
   AffineMap rowMap = dimsMap(ctx, rank, 0, rank - 1);
   SmallVector<IteratorType> reduceLast(rank - 1, IteratorType::parallel);
   reduceLast.push_back(IteratorType::reduction);
-  Value rowMax = generic(
-      b, loc, logits,
-      filledTensor(b, loc, rowSizes, f32,
-                   -std::numeric_limits<double>::infinity()),
-      {identity, rowMap}, reduceLast,
-      [&](OpBuilder &nb, Location l, ValueRange args) {
-        yield(nb, l,
-              arith::MaximumFOp::create(nb, l, castFloat(nb, l, args[0], f32),
-                                        args[1]));
-      }); // [...]
+  Value rowMax =
+      generic(b, loc, logits,
+              filledTensor(b, loc, rowSizes, f32,
+                           -std::numeric_limits<double>::infinity()),
+              {identity, rowMap}, reduceLast,
+              [&](OpBuilder &nb, Location l, ValueRange args) {
+                yield(nb, l,
+                      arith::MaximumFOp::create(
+                          nb, l, castFloat(nb, l, args[0], f32), args[1]));
+              }); // [...]
   Value sumExp = generic(
       b, loc, ValueRange{logits, rowMax},
       filledTensor(b, loc, rowSizes, f32, 0.0), {identity, rowMap, rowMap},
@@ -347,14 +352,15 @@ Value totalSum(OpBuilder &b, Location loc, Value rows) {
   MLIRContext *ctx = b.getContext();
   Type f32 = b.getF32Type();
   unsigned rank = cast<RankedTensorType>(rows.getType()).getRank();
-  return generic(b, loc, rows, filledTensor(b, loc, {}, f32, 0.0),
-                 {b.getMultiDimIdentityMap(rank), AffineMap::get(rank, 0, {}, ctx)},
-                 SmallVector<IteratorType>(rank, IteratorType::reduction),
-                 [&](OpBuilder &nb, Location l, ValueRange args) {
-                   yield(nb, l,
-                         arith::AddFOp::create(
-                             nb, l, castFloat(nb, l, args[0], f32), args[1]));
-                 });
+  return generic(
+      b, loc, rows, filledTensor(b, loc, {}, f32, 0.0),
+      {b.getMultiDimIdentityMap(rank), AffineMap::get(rank, 0, {}, ctx)},
+      SmallVector<IteratorType>(rank, IteratorType::reduction),
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        yield(nb, l,
+              arith::AddFOp::create(nb, l, castFloat(nb, l, args[0], f32),
+                                    args[1]));
+      });
 }
 
 } // namespace mlir::llama::lowering

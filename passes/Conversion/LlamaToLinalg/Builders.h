@@ -31,7 +31,8 @@ Value indexConstant(OpBuilder &b, Location loc, int64_t value);
 AffineMap dimsMap(MLIRContext *ctx, unsigned numDims, unsigned first,
                   unsigned count);
 /// (d0 .. d{n-1}) -> (d{i} for i in dims)
-AffineMap selectMap(MLIRContext *ctx, unsigned numDims, ArrayRef<unsigned> dims);
+AffineMap selectMap(MLIRContext *ctx, unsigned numDims,
+                    ArrayRef<unsigned> dims);
 /// Like selectMap after `nb` leading batch loops: (B.., dims shifted by nb).
 AffineMap batchedMap(MLIRContext *ctx, unsigned nb, unsigned numDims,
                      ArrayRef<unsigned> dims);
@@ -54,8 +55,8 @@ Value ungroupHeads(OpBuilder &b, Location loc, Value grouped,
 
 /// RoPE of x [..., S, H, D] at `positions`; with `inverse`, the rotation by
 /// the opposite angles (its transpose, for the gradient).
-Value rotate(OpBuilder &b, Location loc, Value x, Value positions,
-             double theta, bool inverse);
+Value rotate(OpBuilder &b, Location loc, Value x, Value positions, double theta,
+             bool inverse);
 
 /// Causal attention probabilities [B.., S, Hkv, G, L] of a grouped query
 /// [B.., S, Hkv, G, D] over keys [B.., L, Hkv, D]; query row s sits at

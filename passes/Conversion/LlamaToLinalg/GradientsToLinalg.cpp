@@ -67,10 +67,9 @@ struct EmbeddingGradLowering : OpConversionPattern<EmbeddingGradOp> {
           b, loc, RankedTensorType::get({count, dim}, elementType), dy,
           ArrayRef<ReassociationIndices>{all, lastDim});
     }
-    Value init = filledTensor(b, loc,
-                              {b.getIndexAttr(tableType.getDimSize(0)),
-                               b.getIndexAttr(dim)},
-                              elementType, 0.0);
+    Value init = filledTensor(
+        b, loc, {b.getIndexAttr(tableType.getDimSize(0)), b.getIndexAttr(dim)},
+        elementType, 0.0);
     auto rowType = RankedTensorType::get({1, dim}, elementType);
     SmallVector<OpFoldResult> rowSizes = {b.getIndexAttr(1),
                                           b.getIndexAttr(dim)};
@@ -80,12 +79,11 @@ struct EmbeddingGradLowering : OpConversionPattern<EmbeddingGradOp> {
         indexConstant(b, loc, 1), ValueRange{init},
         [&](OpBuilder &nb, Location l, Value i, ValueRange acc) {
           Value id = tensor::ExtractOp::create(nb, l, tokens, i);
-          Value row =
-              arith::IndexCastOp::create(nb, l, nb.getIndexType(), id);
+          Value row = arith::IndexCastOp::create(nb, l, nb.getIndexType(), id);
           SmallVector<OpFoldResult> at = {row, nb.getIndexAttr(0)};
           SmallVector<OpFoldResult> from = {i, nb.getIndexAttr(0)};
-          Value current = tensor::ExtractSliceOp::create(
-              nb, l, rowType, acc[0], at, rowSizes, unit);
+          Value current = tensor::ExtractSliceOp::create(nb, l, rowType, acc[0],
+                                                         at, rowSizes, unit);
           Value update = tensor::ExtractSliceOp::create(nb, l, rowType, dy,
                                                         from, rowSizes, unit);
           // Accumulate into the row in place: current += update.
@@ -133,22 +131,22 @@ struct RMSNormGradLowering : OpConversionPattern<RMSNormGradOp> {
         b, loc, x, filledTensor(b, loc, rowSizes, f32, 0.0), {identity, rowMap},
         iterators(rank - 1, 1), [&](OpBuilder &nb, Location l, ValueRange a) {
           yield(nb, l,
-                arith::AddFOp::create(nb, l, a[1],
-                                      arith::MulFOp::create(nb, l, a[0], a[0])));
+                arith::AddFOp::create(
+                    nb, l, a[1], arith::MulFOp::create(nb, l, a[0], a[0])));
         });
     AffineMap rowIdentity = b.getMultiDimIdentityMap(rank - 1);
-    Value inv = generic(
-        b, loc, sumSquares, emptyTensor(b, loc, rowSizes, f32),
-        {rowIdentity, rowIdentity}, iterators(rank - 1, 0),
-        [&](OpBuilder &nb, Location l, ValueRange a) {
-          Value mean = arith::DivFOp::create(nb, l, a[0],
-                                             floatConstant(nb, l, f32, dim));
-          yield(nb, l,
-                math::RsqrtOp::create(
-                    nb, l,
-                    arith::AddFOp::create(nb, l, mean,
-                                          floatConstant(nb, l, f32, eps))));
-        }); // r [...]
+    Value inv =
+        generic(b, loc, sumSquares, emptyTensor(b, loc, rowSizes, f32),
+                {rowIdentity, rowIdentity}, iterators(rank - 1, 0),
+                [&](OpBuilder &nb, Location l, ValueRange a) {
+                  Value mean = arith::DivFOp::create(
+                      nb, l, a[0], floatConstant(nb, l, f32, dim));
+                  yield(nb, l,
+                        math::RsqrtOp::create(
+                            nb, l,
+                            arith::AddFOp::create(
+                                nb, l, mean, floatConstant(nb, l, f32, eps))));
+                }); // r [...]
     Value dot = generic(
         b, loc, ValueRange{dy, w, x}, filledTensor(b, loc, rowSizes, f32, 0.0),
         {identity, lastMap, identity, rowMap}, iterators(rank - 1, 1),
@@ -289,30 +287,31 @@ struct AttentionGradLowering : OpConversionPattern<AttentionGradOp> {
 
     // dv[B.., t, kv, d] = sum_{s, g} P[s, kv, g, t] dy[s, kv, g, d]
     //   loops (B.., t, kv, d, s, g)
-    Value dv = generic(
-        b, loc, ValueRange{probs, dy},
-        filledTensor(b, loc, tensor::getMixedSizes(b, loc, values), elementType,
-                     0.0),
-        {batchedMap(ctx, nb, n5, {3, 1, 4, 0}), batchedMap(ctx, nb, n5, {3, 1, 4, 2}),
-         batchedMap(ctx, nb, n5, {0, 1, 2})},
-        batched(3, 2), multiplyAccumulate);
+    Value dv =
+        generic(b, loc, ValueRange{probs, dy},
+                filledTensor(b, loc, tensor::getMixedSizes(b, loc, values),
+                             elementType, 0.0),
+                {batchedMap(ctx, nb, n5, {3, 1, 4, 0}),
+                 batchedMap(ctx, nb, n5, {3, 1, 4, 2}),
+                 batchedMap(ctx, nb, n5, {0, 1, 2})},
+                batched(3, 2), multiplyAccumulate);
     // dP[B.., s, kv, g, t] = sum_d dy[s, kv, g, d] v[t, kv, d]
     //   loops (B.., s, kv, g, t, d)
     SmallVector<OpFoldResult> probSizes = tensor::getMixedSizes(b, loc, probs);
-    Value dprobs = generic(
-        b, loc, ValueRange{dy, values},
-        filledTensor(b, loc, probSizes, elementType, 0.0),
-        {batchedMap(ctx, nb, n5, {0, 1, 2, 4}), batchedMap(ctx, nb, n5, {3, 1, 4}),
-         batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
-        batched(4, 1), multiplyAccumulate);
+    Value dprobs = generic(b, loc, ValueRange{dy, values},
+                           filledTensor(b, loc, probSizes, elementType, 0.0),
+                           {batchedMap(ctx, nb, n5, {0, 1, 2, 4}),
+                            batchedMap(ctx, nb, n5, {3, 1, 4}),
+                            batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
+                           batched(4, 1), multiplyAccumulate);
     // rowDot[B.., s, kv, g] = sum_t dP * P
     AffineMap identity = b.getMultiDimIdentityMap(n4);
     AffineMap rowMap = dimsMap(ctx, n4, 0, n4 - 1);
     SmallVector<OpFoldResult> rowSizes(probSizes.begin(), probSizes.end() - 1);
-    Value rowDot = generic(
-        b, loc, ValueRange{dprobs, probs},
-        filledTensor(b, loc, rowSizes, elementType, 0.0),
-        {identity, identity, rowMap}, batched(3, 1), multiplyAccumulate);
+    Value rowDot = generic(b, loc, ValueRange{dprobs, probs},
+                           filledTensor(b, loc, rowSizes, elementType, 0.0),
+                           {identity, identity, rowMap}, batched(3, 1),
+                           multiplyAccumulate);
     // dS = P * (dP - rowDot) * scale  (the gradient of the scaled scores)
     Value dscores = generic(
         b, loc, ValueRange{probs, dprobs, rowDot},
@@ -322,27 +321,28 @@ struct AttentionGradLowering : OpConversionPattern<AttentionGradOp> {
           Value diff = arith::SubFOp::create(nb_, l, a[1], a[2]);
           Value ds = arith::MulFOp::create(nb_, l, a[0], diff);
           yield(nb_, l,
-                arith::MulFOp::create(nb_, l, ds,
-                                      floatConstant(nb_, l, elementType, scale)));
+                arith::MulFOp::create(
+                    nb_, l, ds, floatConstant(nb_, l, elementType, scale)));
         });
     // dq[B.., s, kv, g, d] = sum_t dS[s, kv, g, t] k[t, kv, d]
     //   loops (B.., s, kv, g, d, t)
-    Value dq = generic(
-        b, loc, ValueRange{dscores, keys},
-        filledTensor(b, loc, tensor::getMixedSizes(b, loc, query), elementType,
-                     0.0),
-        {batchedMap(ctx, nb, n5, {0, 1, 2, 4}), batchedMap(ctx, nb, n5, {4, 1, 3}),
-         batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
-        batched(4, 1), multiplyAccumulate);
+    Value dq =
+        generic(b, loc, ValueRange{dscores, keys},
+                filledTensor(b, loc, tensor::getMixedSizes(b, loc, query),
+                             elementType, 0.0),
+                {batchedMap(ctx, nb, n5, {0, 1, 2, 4}),
+                 batchedMap(ctx, nb, n5, {4, 1, 3}),
+                 batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
+                batched(4, 1), multiplyAccumulate);
     // dk[B.., t, kv, d] = sum_{s, g} dS[s, kv, g, t] q[s, kv, g, d]
     //   loops (B.., t, kv, d, s, g)
-    Value dk = generic(
-        b, loc, ValueRange{dscores, query},
-        filledTensor(b, loc, tensor::getMixedSizes(b, loc, keys), elementType,
-                     0.0),
-        {batchedMap(ctx, nb, n5, {3, 1, 4, 0}), batchedMap(ctx, nb, n5, {3, 1, 4, 2}),
-         batchedMap(ctx, nb, n5, {0, 1, 2})},
-        batched(3, 2), multiplyAccumulate);
+    Value dk = generic(b, loc, ValueRange{dscores, query},
+                       filledTensor(b, loc, tensor::getMixedSizes(b, loc, keys),
+                                    elementType, 0.0),
+                       {batchedMap(ctx, nb, n5, {3, 1, 4, 0}),
+                        batchedMap(ctx, nb, n5, {3, 1, 4, 2}),
+                        batchedMap(ctx, nb, n5, {0, 1, 2})},
+                       batched(3, 2), multiplyAccumulate);
     rewriter.replaceOp(op, {ungroupHeads(b, loc, dq, queryType), dk, dv});
     return success();
   }
@@ -369,7 +369,8 @@ struct SwiGLUGradLowering : OpConversionPattern<SwiGLUGradOp> {
               math::ExpOp::create(b, l, arith::NegFOp::create(b, l, x))));
     };
     Value dgate = elementwise(
-        rewriter, loc, inputs, type, [&](OpBuilder &b, Location l, ValueRange a) {
+        rewriter, loc, inputs, type,
+        [&](OpBuilder &b, Location l, ValueRange a) {
           Value s = sigmoid(b, l, a[0]);
           Value one = floatConstant(b, l, elementType, 1.0);
           Value slope = arith::MulFOp::create(
@@ -383,7 +384,8 @@ struct SwiGLUGradLowering : OpConversionPattern<SwiGLUGradOp> {
                     b, l, arith::MulFOp::create(b, l, a[2], a[1]), slope));
         });
     Value dup = elementwise(
-        rewriter, loc, inputs, type, [&](OpBuilder &b, Location l, ValueRange a) {
+        rewriter, loc, inputs, type,
+        [&](OpBuilder &b, Location l, ValueRange a) {
           Value silu = arith::MulFOp::create(b, l, a[0], sigmoid(b, l, a[0]));
           yield(b, l, arith::MulFOp::create(b, l, a[2], silu));
         });
@@ -424,8 +426,8 @@ struct CrossEntropyGradLowering : OpConversionPattern<CrossEntropyGradOp> {
               arith::IndexCastOp::create(nb, l, nb.getIndexType(), a[1]);
           Value isTarget =
               arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, v, target);
-          Value shifted = arith::SubFOp::create(
-              nb, l, castFloat(nb, l, a[0], f32), a[3]);
+          Value shifted =
+              arith::SubFOp::create(nb, l, castFloat(nb, l, a[0], f32), a[3]);
           Value prob = arith::DivFOp::create(
               nb, l, math::ExpOp::create(nb, l, shifted), a[4]);
           Value grad = arith::SubFOp::create(

@@ -50,12 +50,12 @@ struct EmbeddingLowering : OpConversionPattern<EmbeddingOp> {
     SmallVector<OpFoldResult> sizes =
         tensor::getMixedSizes(rewriter, loc, adaptor.getTokens());
     sizes.push_back(tensor::getMixedSize(rewriter, loc, table, 1));
-    Value init =
-        emptyTensor(rewriter, loc, sizes, resultType.getElementType());
+    Value init = emptyTensor(rewriter, loc, sizes, resultType.getElementType());
     MLIRContext *ctx = rewriter.getContext();
     Value result = generic(
         rewriter, loc, adaptor.getTokens(), init,
-        {dimsMap(ctx, rank, 0, rank - 1), rewriter.getMultiDimIdentityMap(rank)},
+        {dimsMap(ctx, rank, 0, rank - 1),
+         rewriter.getMultiDimIdentityMap(rank)},
         SmallVector<IteratorType>(rank, IteratorType::parallel),
         [&](OpBuilder &b, Location l, ValueRange args) {
           Value row =
@@ -100,8 +100,7 @@ struct RMSNormLowering : OpConversionPattern<RMSNormOp> {
         [&](OpBuilder &b, Location l, ValueRange args) {
           Value v = castFloat(b, l, args[0], f32);
           Value square = arith::MulFOp::create(b, l, v, v);
-          yield(b, l,
-                                  arith::AddFOp::create(b, l, args[1], square));
+          yield(b, l, arith::AddFOp::create(b, l, args[1], square));
         }); // [...]
 
     double eps = op.getEps().convertToDouble();
@@ -148,18 +147,18 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
     xDims.push_back(rank);
     SmallVector<IteratorType> iterators(rank, IteratorType::parallel);
     iterators.push_back(IteratorType::reduction);
-    Value result = generic(
-        rewriter, loc, ValueRange{x, w},
-        filledTensor(rewriter, loc, sizes, elementType, 0.0),
-        {selectMap(ctx, rank + 1, xDims), selectMap(ctx, rank + 1, {rank - 1, rank}),
-         dimsMap(ctx, rank + 1, 0, rank)},
-        iterators, [&](OpBuilder &b, Location l, ValueRange args) {
-          Value product = arith::MulFOp::create(
-              b, l, castFloat(b, l, args[0], elementType),
-              castFloat(b, l, args[1], elementType));
-          yield(b, l,
-                                  arith::AddFOp::create(b, l, args[2], product));
-        });
+    Value result =
+        generic(rewriter, loc, ValueRange{x, w},
+                filledTensor(rewriter, loc, sizes, elementType, 0.0),
+                {selectMap(ctx, rank + 1, xDims),
+                 selectMap(ctx, rank + 1, {rank - 1, rank}),
+                 dimsMap(ctx, rank + 1, 0, rank)},
+                iterators, [&](OpBuilder &b, Location l, ValueRange args) {
+                  Value product = arith::MulFOp::create(
+                      b, l, castFloat(b, l, args[0], elementType),
+                      castFloat(b, l, args[1], elementType));
+                  yield(b, l, arith::AddFOp::create(b, l, args[2], product));
+                });
     rewriter.replaceOp(op, result);
     return success();
   }
@@ -195,10 +194,9 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
         ShapedType::isDynamic(numKvHeads))
       return rewriter.notifyMatchFailure(op, "needs static head counts");
     Value query = groupHeads(rewriter, loc, adaptor.getQuery(), numKvHeads);
-    Value out = causalAttention(rewriter, loc, rank - 3, query,
-                                adaptor.getKey(), adaptor.getValue(),
-                                indexConstant(rewriter, loc, 0),
-                                op.getScale().convertToDouble());
+    Value out = causalAttention(
+        rewriter, loc, rank - 3, query, adaptor.getKey(), adaptor.getValue(),
+        indexConstant(rewriter, loc, 0), op.getScale().convertToDouble());
     rewriter.replaceOp(op, ungroupHeads(rewriter, loc, out, type));
     return success();
   }
@@ -242,17 +240,18 @@ struct CachedAttentionLowering : OpConversionPattern<CachedAttentionOp> {
     Value length = arith::AddIOp::create(
         b, loc, position, getValueOrCreateConstantIndexOp(b, loc, seq));
     SmallVector<OpFoldResult> zeroOffsets(3, b.getIndexAttr(0));
-    SmallVector<OpFoldResult> prefixSizes = {
-        length, b.getIndexAttr(numKvHeads), b.getIndexAttr(headDim)};
+    SmallVector<OpFoldResult> prefixSizes = {length, b.getIndexAttr(numKvHeads),
+                                             b.getIndexAttr(headDim)};
     Value keys = tensor::ExtractSliceOp::create(b, loc, keyCache, zeroOffsets,
                                                 prefixSizes, unitStrides);
-    Value values = tensor::ExtractSliceOp::create(
-        b, loc, valueCache, zeroOffsets, prefixSizes, unitStrides); // [L, Hkv, D]
+    Value values =
+        tensor::ExtractSliceOp::create(b, loc, valueCache, zeroOffsets,
+                                       prefixSizes, unitStrides); // [L, Hkv, D]
     Value query = groupHeads(b, loc, adaptor.getQuery(), numKvHeads);
     Value out = causalAttention(b, loc, /*nb=*/0, query, keys, values, position,
                                 op.getScale().convertToDouble());
-    rewriter.replaceOp(op, {ungroupHeads(b, loc, out, queryType), keyCache,
-                            valueCache});
+    rewriter.replaceOp(
+        op, {ungroupHeads(b, loc, out, queryType), keyCache, valueCache});
     return success();
   }
 };
@@ -302,8 +301,7 @@ struct CrossEntropyLowering : OpConversionPattern<CrossEntropyOp> {
     Value lossSum = totalSum(b, loc, rowLoss);
     Value maskSum = totalSum(b, loc, adaptor.getMask());
     Value loss = generic(
-        b, loc, ValueRange{lossSum, maskSum},
-        emptyTensor(b, loc, {}, f32),
+        b, loc, ValueRange{lossSum, maskSum}, emptyTensor(b, loc, {}, f32),
         SmallVector<AffineMap>(3, AffineMap::get(0, 0, {}, ctx)), {},
         [&](OpBuilder &nb, Location l, ValueRange args) {
           yield(nb, l, arith::DivFOp::create(nb, l, args[0], args[1]));
@@ -321,20 +319,20 @@ struct SwiGLULowering : OpConversionPattern<SwiGLUOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Type type = op.getType().getElementType();
     rewriter.replaceOp(
-        op, elementwise(rewriter, op.getLoc(),
-                        ValueRange{adaptor.getGate(), adaptor.getUp()},
-                        op.getType(),
-                        [&](OpBuilder &b, Location l, ValueRange args) {
-                          Value one = floatConstant(b, l, type, 1.0);
-                          Value sigmoid = arith::DivFOp::create(
-                              b, l, one,
-                              arith::AddFOp::create(
-                                  b, l, one,
-                                  math::ExpOp::create(
-                                      b, l, arith::NegFOp::create(b, l, args[0]))));
-                          Value silu = arith::MulFOp::create(b, l, args[0], sigmoid);
-                          yield(b, l, arith::MulFOp::create(b, l, silu, args[1]));
-                        }));
+        op, elementwise(
+                rewriter, op.getLoc(),
+                ValueRange{adaptor.getGate(), adaptor.getUp()}, op.getType(),
+                [&](OpBuilder &b, Location l, ValueRange args) {
+                  Value one = floatConstant(b, l, type, 1.0);
+                  Value sigmoid = arith::DivFOp::create(
+                      b, l, one,
+                      arith::AddFOp::create(
+                          b, l, one,
+                          math::ExpOp::create(
+                              b, l, arith::NegFOp::create(b, l, args[0]))));
+                  Value silu = arith::MulFOp::create(b, l, args[0], sigmoid);
+                  yield(b, l, arith::MulFOp::create(b, l, silu, args[1]));
+                }));
     return success();
   }
 };
@@ -345,18 +343,19 @@ struct AddLowering : OpConversionPattern<AddOp> {
   matchAndRewrite(AddOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     rewriter.replaceOp(
-        op, elementwise(rewriter, op.getLoc(),
-                        ValueRange{adaptor.getLhs(), adaptor.getRhs()},
-                        op.getType(),
-                        [&](OpBuilder &b, Location l, ValueRange args) {
-                          yield(b, l, arith::AddFOp::create(b, l, args[0], args[1]));
-                        }));
+        op, elementwise(
+                rewriter, op.getLoc(),
+                ValueRange{adaptor.getLhs(), adaptor.getRhs()}, op.getType(),
+                [&](OpBuilder &b, Location l, ValueRange args) {
+                  yield(b, l, arith::AddFOp::create(b, l, args[0], args[1]));
+                }));
     return success();
   }
 };
 
 struct ConvertLlamaToLinalgPass
-    : mlir::llama::impl::ConvertLlamaToLinalgPassBase<ConvertLlamaToLinalgPass> {
+    : mlir::llama::impl::ConvertLlamaToLinalgPassBase<
+          ConvertLlamaToLinalgPass> {
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     ConversionTarget target(*ctx);

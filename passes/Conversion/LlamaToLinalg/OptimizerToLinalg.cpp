@@ -33,23 +33,23 @@ struct GlobalNormLowering : OpConversionPattern<GlobalNormOp> {
     Value sum = filledTensor(b, loc, {}, f32, 0.0);
     for (Value tensor : adaptor.getTensors()) {
       unsigned rank = cast<RankedTensorType>(tensor.getType()).getRank();
-      sum = generic(b, loc, tensor, sum,
-                    {b.getMultiDimIdentityMap(rank),
-                     AffineMap::get(rank, 0, {}, ctx)},
-                    SmallVector<IteratorType>(rank, IteratorType::reduction),
-                    [&](OpBuilder &nb, Location l, ValueRange a) {
-                      Value x = castFloat(nb, l, a[0], f32);
-                      yield(nb, l,
-                            arith::AddFOp::create(
-                                nb, l, a[1], arith::MulFOp::create(nb, l, x, x)));
-                    });
+      sum = generic(
+          b, loc, tensor, sum,
+          {b.getMultiDimIdentityMap(rank), AffineMap::get(rank, 0, {}, ctx)},
+          SmallVector<IteratorType>(rank, IteratorType::reduction),
+          [&](OpBuilder &nb, Location l, ValueRange a) {
+            Value x = castFloat(nb, l, a[0], f32);
+            yield(nb, l,
+                  arith::AddFOp::create(nb, l, a[1],
+                                        arith::MulFOp::create(nb, l, x, x)));
+          });
     }
     AffineMap scalar = AffineMap::get(0, 0, {}, ctx);
-    Value norm = generic(b, loc, sum, emptyTensor(b, loc, {}, f32),
-                         {scalar, scalar}, {},
-                         [&](OpBuilder &nb, Location l, ValueRange a) {
-                           yield(nb, l, math::SqrtOp::create(nb, l, a[0]));
-                         });
+    Value norm =
+        generic(b, loc, sum, emptyTensor(b, loc, {}, f32), {scalar, scalar}, {},
+                [&](OpBuilder &nb, Location l, ValueRange a) {
+                  yield(nb, l, math::SqrtOp::create(nb, l, a[0]));
+                });
     rewriter.replaceOp(op, norm);
     return success();
   }
@@ -67,7 +67,9 @@ struct AdamWLowering : OpConversionPattern<AdamWOp> {
     RankedTensorType type = op.getParam().getType();
     if (type.getElementType() != f32)
       return rewriter.notifyMatchFailure(op, "optimizer state must be f32");
-    auto constant = [&](double value) { return floatConstant(b, loc, f32, value); };
+    auto constant = [&](double value) {
+      return floatConstant(b, loc, f32, value);
+    };
     double beta1 = op.getBeta1().convertToDouble();
     double beta2 = op.getBeta2().convertToDouble();
 
@@ -84,8 +86,8 @@ struct AdamWLowering : OpConversionPattern<AdamWOp> {
             arith::AddFOp::create(b, loc, norm, constant(1e-6))));
     Value decay = arith::SubFOp::create(
         b, loc, constant(1.0),
-        arith::MulFOp::create(
-            b, loc, lr, constant(op.getWeightDecay().convertToDouble())));
+        arith::MulFOp::create(b, loc, lr,
+                              constant(op.getWeightDecay().convertToDouble())));
     auto biasCorrection = [&](double beta) -> Value {
       return arith::SubFOp::create(
           b, loc, constant(1.0),
@@ -112,8 +114,9 @@ struct AdamWLowering : OpConversionPattern<AdamWOp> {
                                     arith::SubFOp::create(nb, l, g, a[2])));
           // v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
           Value v = arith::AddFOp::create(
-              nb, l, arith::MulFOp::create(nb, l, a[3],
-                                           floatConstant(nb, l, f32, beta2)),
+              nb, l,
+              arith::MulFOp::create(nb, l, a[3],
+                                    floatConstant(nb, l, f32, beta2)),
               arith::MulFOp::create(nb, l,
                                     floatConstant(nb, l, f32, 1.0 - beta2),
                                     arith::MulFOp::create(nb, l, g, g)));
