@@ -9,6 +9,12 @@
 
 namespace llamart {
 
+std::string ArgReader::value() {
+  if (index >= args.size())
+    throw RuntimeError(current + " needs a value");
+  return args[index++];
+}
+
 int64_t parseInteger(const std::string &flag, const std::string &text,
                      int64_t min) {
   size_t used = 0;

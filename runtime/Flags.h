@@ -4,8 +4,30 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace llamart {
+
+/// Walks argv: `next()` gives each argument in turn, `value()` the one after
+/// the current flag (throwing "FLAG needs a value" at the end).
+class ArgReader {
+public:
+  ArgReader(int argc, char **argv) : args(argv + 1, argv + argc) {}
+
+  bool next() {
+    if (index >= args.size())
+      return false;
+    current = args[index++];
+    return true;
+  }
+  const std::string &arg() const { return current; }
+  std::string value();
+
+private:
+  std::vector<std::string> args;
+  size_t index = 0;
+  std::string current;
+};
 
 /// The whole of `text` as an integer >= min; otherwise throws RuntimeError
 /// "FLAG expects an integer of at least MIN, got 'TEXT'".

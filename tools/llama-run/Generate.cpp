@@ -74,14 +74,10 @@ std::vector<int32_t> parseTokenList(const std::string &text) {
 
 GenerateOptions parseGenerateOptions(int argc, char **argv, bool wantArtifact) {
   GenerateOptions options;
-  std::vector<std::string> args(argv + 1, argv + argc);
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string &arg = args[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= args.size())
-        throw RuntimeError(arg + " needs a value");
-      return args[++i];
-    };
+  ArgReader reader(argc, argv);
+  while (reader.next()) {
+    const std::string &arg = reader.arg();
+    auto value = [&] { return reader.value(); };
     if (arg == "-h" || arg == "--help") {
       options.help = true;
       return options;

@@ -87,14 +87,10 @@ struct Options {
 
 Options parseOptions(int argc, char **argv) {
   Options options;
-  std::vector<std::string> args(argv + 1, argv + argc);
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string &arg = args[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= args.size())
-        throw RuntimeError(arg + " needs a value");
-      return args[++i];
-    };
+  ArgReader reader(argc, argv);
+  while (reader.next()) {
+    const std::string &arg = reader.arg();
+    auto value = [&] { return reader.value(); };
     if (arg == "-h" || arg == "--help") {
       std::cout << kUsage;
       std::exit(0);
