@@ -5,9 +5,10 @@
 
 For each model: compile with llamac, write random f32 weights, run llama-run
 on a 32-token prompt, and read its tokens/s. The roofline share is
-(decode tokens/s x bytes of weights read per token) / measured single-thread
-read bandwidth (bench/membw): 100 % means decode streams the weights at
-memory speed. Prints a table; asserts nothing.
+(decode tokens/s x bytes of weights read per token — all of them but the
+untied embedding table, of which one row) / measured single-thread read
+bandwidth (bench/membw): 100 % means decode streams the weights at memory
+speed. Prints a table; asserts nothing.
 """
 import argparse
 import os
@@ -33,8 +34,14 @@ MODELS = {
 
 
 def weight_bytes(hf):
+    """Bytes of f32 weights one decode step reads: all of them, except that
+    an untied embedding table gives only the token's row."""
+    config = Config(hf)
     total = 0
-    for shape in weight_shapes(Config(hf)).values():
+    for name, shape in weight_shapes(config).items():
+        if name == "model.embed_tokens.weight" and not config.tie_embeddings:
+            total += shape[1]
+            continue
         n = 1
         for s in shape:
             n *= s
@@ -55,7 +62,7 @@ def main():
 
     bandwidth = float(run([os.path.join(args.bin, "membw")]).stdout)
     print(f"single-thread read bandwidth: {bandwidth:.1f} GB/s (bench/membw)")
-    print(f"{'model':<12} {'weights MB':>10} {'prefill tok/s':>14} "
+    print(f"{'model':<12} {'MB/token':>10} {'prefill tok/s':>14} "
           f"{'decode tok/s':>13} {'roofline tok/s':>15} {'share':>7}")
     work = tempfile.mkdtemp(prefix="llamac-bench-")
     for name in args.models.split(","):
