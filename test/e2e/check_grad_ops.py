@@ -5,13 +5,12 @@ as HF LlamaForCausalLM computes it, in float64.
 
     check_grad_ops.py --bin BUILD/bin --llvm-tools LLVM/bin --llvm-lib LLVM/lib
 """
-import argparse
 import sys
 
 import numpy as np
 import torch
 
-from check_ops import mlir_type, run_many
+from check_ops import mlir_type, run_many, runner_args
 
 TOLERANCE = 2e-5  # relative to the largest gradient; printing keeps ~7 digits
 
@@ -55,11 +54,7 @@ def attention_torch(q, k, v, scale):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--bin", required=True)
-    parser.add_argument("--llvm-tools", required=True)
-    parser.add_argument("--llvm-lib", required=True)
-    args = parser.parse_args()
+    args = runner_args()
     rng = np.random.default_rng(9)
     f = lambda *shape: rng.standard_normal(shape).astype(np.float32)  # noqa: E731
     results = []

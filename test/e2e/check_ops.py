@@ -133,12 +133,17 @@ def check_cross_entropy(args, rng):
     return ok and same
 
 
-def main():
+def runner_args():
+    """The arguments of the mlir-runner checks: our tools, LLVM's, its libs."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--bin", required=True)
-    parser.add_argument("--llvm-tools", required=True)
-    parser.add_argument("--llvm-lib", required=True)
-    args = parser.parse_args()
+    parser.add_argument("--bin", required=True, help="directory with llama-opt")
+    parser.add_argument("--llvm-tools", required=True, help="directory with mlir-runner")
+    parser.add_argument("--llvm-lib", required=True, help="directory with the runner libraries")
+    return parser.parse_args()
+
+
+def main():
+    args = runner_args()
     rng = np.random.default_rng(5)
     results = [check_attention(args, kv, rng) for kv in (4, 2, 1)]
     results.append(check_cross_entropy(args, rng))

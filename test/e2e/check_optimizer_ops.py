@@ -6,13 +6,12 @@ once with gradients clipped and once not.
 
     check_optimizer_ops.py --bin BUILD/bin --llvm-tools LLVM/bin --llvm-lib LLVM/lib
 """
-import argparse
 import sys
 
 import numpy as np
 import torch
 
-from check_ops import mlir_type, run_many
+from check_ops import mlir_type, run_many, runner_args
 
 BETAS, EPS, MAX_NORM, LR, STEP = (0.9, 0.95), 1e-5, 1.0, 3e-3, 3
 
@@ -65,11 +64,7 @@ def check(args, grad_scale, rng):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--bin", required=True)
-    parser.add_argument("--llvm-tools", required=True)
-    parser.add_argument("--llvm-lib", required=True)
-    args = parser.parse_args()
+    args = runner_args()
     rng = np.random.default_rng(3)
     results = [check(args, 1.0, rng), check(args, 0.05, rng)]
     sys.exit(0 if all(results) else 1)

@@ -7,16 +7,14 @@ nothing: changing its target leaves the loss and every gradient unchanged.
 
     check_train_grad.py --bin BUILD/bin --work DIR
 """
-import argparse
 import ctypes
-import os
-import sys
 
 import numpy as np
 import torch
 
 from hf_llama import build_hf_model, labels_for
-from train_artifacts import compile_train_model, load_artifact, pointer_array
+from train_artifacts import (compile_train_model, load_artifact, pointer_array,
+                             run_variants)
 
 BATCH, SEQ = 2, 10
 TOLERANCE = 1e-4  # per parameter: max |ours - torch| / max |torch|
@@ -83,15 +81,5 @@ def check(variant, args):
     return ok and same
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--bin", required=True)
-    parser.add_argument("--work", required=True)
-    args = parser.parse_args()
-    os.makedirs(args.work, exist_ok=True)
-    results = [check(v, args) for v in ("mha", "gqa", "tied")]
-    sys.exit(0 if all(results) else 1)
-
-
 if __name__ == "__main__":
-    main()
+    run_variants(check, ("mha", "gqa", "tied"))

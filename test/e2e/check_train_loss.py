@@ -5,17 +5,15 @@ with labels (masked positions as -100), for MHA, GQA and tied models.
 
     check_train_loss.py --bin BUILD/bin --work DIR
 """
-import argparse
 import ctypes
-import os
-import sys
 
 import numpy as np
 import torch
 
 import llama_reference as ref
 from hf_llama import build_hf_model, labels_for
-from train_artifacts import compile_train_model, load_artifact, pointer_array
+from train_artifacts import (compile_train_model, load_artifact, pointer_array,
+                             run_variants)
 
 BATCH, SEQ = 3, 12
 TOLERANCE = 1e-5  # the loss is of order log(vocab) ~ 5
@@ -64,15 +62,5 @@ def check(variant, args):
     return abs(loss - expected) <= TOLERANCE and abs(loss - theirs) <= TOLERANCE
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--bin", required=True)
-    parser.add_argument("--work", required=True)
-    args = parser.parse_args()
-    os.makedirs(args.work, exist_ok=True)
-    results = [check(v, args) for v in ("mha", "gqa", "tied")]
-    sys.exit(0 if all(results) else 1)
-
-
 if __name__ == "__main__":
-    main()
+    run_variants(check, ("mha", "gqa", "tied"))

@@ -6,17 +6,15 @@ torch.optim.AdamW under the same Llama 2 learning-rate schedule, in float64.
 
     check_train_step.py --bin BUILD/bin --work DIR
 """
-import argparse
 import ctypes
 import math
-import os
-import sys
 
 import numpy as np
 import torch
 
 from hf_llama import build_hf_model, labels_for
-from train_artifacts import compile_train_model, load_artifact, pointer_array
+from train_artifacts import (compile_train_model, load_artifact, pointer_array,
+                             run_variants)
 
 BATCH, SEQ, STEPS, WARMUP, PEAK = 2, 8, 5, 2, 1e-2
 TOLERANCE = 1e-4  # max |ours - torch| / max |torch weight|, per weight
@@ -98,15 +96,5 @@ def check(variant, args):
     return history_ok and errors[worst] <= TOLERANCE
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--bin", required=True)
-    parser.add_argument("--work", required=True)
-    args = parser.parse_args()
-    os.makedirs(args.work, exist_ok=True)
-    results = [check(v, args) for v in ("gqa", "tied")]
-    sys.exit(0 if all(results) else 1)
-
-
 if __name__ == "__main__":
-    main()
+    run_variants(check, ("gqa", "tied"))

@@ -1,5 +1,6 @@
 """Shared by the training checks: a random model of a check_model variant,
 compiled with llamac --train, and its manifest."""
+import argparse
 import ctypes
 import json
 import os
@@ -37,3 +38,15 @@ def load_artifact(path):
 def pointer_array(tensors, names):
     """A C array of pointers to tensors[name] for each name, in order."""
     return (ctypes.c_void_p * len(names))(*[tensors[n].ctypes.data for n in names])
+
+
+def run_variants(check, variants):
+    """main() of a training check: --bin and --work, then check(variant,
+    args) for each variant; exits non-zero if any check failed."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin", required=True, help="directory with llamac")
+    parser.add_argument("--work", required=True, help="scratch directory")
+    args = parser.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+    results = [check(v, args) for v in variants]
+    sys.exit(0 if all(results) else 1)

@@ -244,21 +244,6 @@ struct LinearGradLowering : OpConversionPattern<LinearGradOp> {
   }
 };
 
-struct RoPEGradLowering : OpConversionPattern<RoPEGradOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(RoPEGradOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &rewriter) const override {
-    if (ShapedType::isDynamic(op.getType().getShape().back()))
-      return rewriter.notifyMatchFailure(op, "needs a static head_dim");
-    rewriter.replaceOp(op, rotate(rewriter, op.getLoc(), adaptor.getDy(),
-                                  adaptor.getPositions(),
-                                  op.getTheta().convertToDouble(),
-                                  /*inverse=*/true));
-    return success();
-  }
-};
-
 /// With P the probabilities and dS = P * (dP - rowsum(dP * P)) * scale:
 ///   dv = Pᵀ dy,  dq = dS k,  dk = dSᵀ q  (k/v gradients summed over groups)
 struct AttentionGradLowering : OpConversionPattern<AttentionGradOp> {
@@ -455,7 +440,9 @@ struct CrossEntropyGradLowering : OpConversionPattern<CrossEntropyGradOp> {
 
 void mlir::llama::populateGradientLoweringPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<EmbeddingGradLowering, RMSNormGradLowering, LinearGradLowering,
-               RoPEGradLowering, AttentionGradLowering, SwiGLUGradLowering,
-               CrossEntropyGradLowering>(patterns.getContext());
+  patterns
+      .add<EmbeddingGradLowering, RMSNormGradLowering, LinearGradLowering,
+           RotationLowering<RoPEGradOp, /*Inverse=*/true>,
+           AttentionGradLowering, SwiGLUGradLowering, CrossEntropyGradLowering>(
+          patterns.getContext());
 }

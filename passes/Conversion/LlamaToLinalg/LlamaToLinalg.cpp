@@ -170,22 +170,6 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
   }
 };
 
-/// y = x * cos(pos * f) + rotate_half(x) * sin(pos * f)
-struct RoPELowering : OpConversionPattern<RoPEOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(RoPEOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &rewriter) const override {
-    if (ShapedType::isDynamic(op.getType().getShape().back()))
-      return rewriter.notifyMatchFailure(op, "needs a static head_dim");
-    rewriter.replaceOp(op, rotate(rewriter, op.getLoc(), adaptor.getInput(),
-                                  adaptor.getPositions(),
-                                  op.getTheta().convertToDouble(),
-                                  /*inverse=*/false));
-    return success();
-  }
-};
-
 /// Causal attention over one batch of sequences (the training path).
 struct AttentionLowering : OpConversionPattern<AttentionOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -372,8 +356,9 @@ struct ConvertLlamaToLinalgPass
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(ctx);
     patterns.add<EmbeddingLowering, RMSNormLowering, LinearLowering,
-                 RoPELowering, AttentionLowering, CachedAttentionLowering,
-                 SwiGLULowering, AddLowering, CrossEntropyLowering>(ctx);
+                 RotationLowering<RoPEOp, /*Inverse=*/false>, AttentionLowering,
+                 CachedAttentionLowering, SwiGLULowering, AddLowering,
+                 CrossEntropyLowering>(ctx);
     populateGradientLoweringPatterns(patterns);
     populateOptimizerLoweringPatterns(patterns);
     if (failed(applyPartialConversion(getOperation(), target,

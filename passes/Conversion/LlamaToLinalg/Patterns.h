@@ -2,9 +2,30 @@
 #ifndef LLAMAC_PASSES_CONVERSION_LLAMATOLINALG_PATTERNS_H
 #define LLAMAC_PASSES_CONVERSION_LLAMATOLINALG_PATTERNS_H
 
+#include "passes/Conversion/LlamaToLinalg/Builders.h"
+
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/DialectConversion.h"
 
 namespace mlir::llama {
+
+/// llama.rope and llama.rope_grad: operand 0 rotated at operand 1's
+/// positions, by the angles or (Inverse, the transpose) their opposites.
+template <typename OpTy, bool Inverse>
+struct RotationLowering : OpConversionPattern<OpTy> {
+  using OpConversionPattern<OpTy>::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(OpTy op, typename OpTy::Adaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    if (ShapedType::isDynamic(op.getType().getShape().back()))
+      return rewriter.notifyMatchFailure(op, "needs a static head_dim");
+    rewriter.replaceOp(
+        op, lowering::rotate(rewriter, op.getLoc(), adaptor.getOperands()[0],
+                             adaptor.getPositions(),
+                             op.getTheta().convertToDouble(), Inverse));
+    return success();
+  }
+};
 
 /// The lowerings of the gradient ops (llama.*_grad), GradientsToLinalg.cpp.
 void populateGradientLoweringPatterns(RewritePatternSet &patterns);
