@@ -6,7 +6,6 @@ must match the numpy reference, with identical greedy tokens.
     check_model.py --bin BUILD/bin --work DIR [--variant NAME]...
 """
 import argparse
-import json
 import os
 import subprocess
 import sys

@@ -14,7 +14,6 @@ import sys
 
 import numpy as np
 
-import llama_reference as ref
 
 LOWER = ("--convert-llama-to-linalg --one-shot-bufferize=bufferize-function-boundaries "
          "--convert-linalg-to-loops --lower-affine --convert-scf-to-cf "

@@ -12,6 +12,8 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples"))
 from llama_weights import Config  # noqa: E402  (the shapes, shared with the weights)
 
+__all__ = ["Config", "KVCache", "forward", "rms_norm", "rope", "silu"]
+
 
 def rms_norm(x, w, eps):
     variance = np.mean(x * x, axis=-1, keepdims=True, dtype=np.float32)
