@@ -86,6 +86,15 @@ Value elementwise(OpBuilder &b, Location loc, ValueRange inputs,
   return generic(b, loc, inputs, init, maps, iterators, body);
 }
 
+Value sigmoid(OpBuilder &b, Location loc, Value x) {
+  Value one = floatConstant(b, loc, x.getType(), 1.0);
+  return arith::DivFOp::create(
+      b, loc, one,
+      arith::AddFOp::create(
+          b, loc, one,
+          math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x))));
+}
+
 void yield(OpBuilder &b, Location loc, Value value) {
   linalg::YieldOp::create(b, loc, ValueRange{value});
 }

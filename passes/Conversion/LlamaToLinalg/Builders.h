@@ -45,6 +45,8 @@ Value generic(OpBuilder &b, Location loc, ValueRange inputs, Value init,
 Value elementwise(OpBuilder &b, Location loc, ValueRange inputs,
                   RankedTensorType resultType, BodyBuilder body);
 void yield(OpBuilder &b, Location loc, Value value);
+/// sigmoid(x) = 1 / (1 + exp(-x)), as torch computes it (for silu).
+Value sigmoid(OpBuilder &b, Location loc, Value x);
 /// linalg.index for the first `count` loops.
 SmallVector<Value> loopIndices(OpBuilder &b, Location loc, unsigned count);
 

@@ -348,14 +348,6 @@ struct SwiGLUGradLowering : OpConversionPattern<SwiGLUGradOp> {
     Type elementType = type.getElementType();
     SmallVector<Value> inputs = {adaptor.getGate(), adaptor.getUp(),
                                  adaptor.getDy()};
-    auto sigmoid = [&](OpBuilder &b, Location l, Value x) -> Value {
-      Value one = floatConstant(b, l, elementType, 1.0);
-      return arith::DivFOp::create(
-          b, l, one,
-          arith::AddFOp::create(
-              b, l, one,
-              math::ExpOp::create(b, l, arith::NegFOp::create(b, l, x))));
-    };
     Value dgate = elementwise(
         rewriter, loc, inputs, type,
         [&](OpBuilder &b, Location l, ValueRange a) {

@@ -307,20 +307,13 @@ struct SwiGLULowering : OpConversionPattern<SwiGLUOp> {
   LogicalResult
   matchAndRewrite(SwiGLUOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    Type type = op.getType().getElementType();
     rewriter.replaceOp(
         op, elementwise(
                 rewriter, op.getLoc(),
                 ValueRange{adaptor.getGate(), adaptor.getUp()}, op.getType(),
                 [&](OpBuilder &b, Location l, ValueRange args) {
-                  Value one = floatConstant(b, l, type, 1.0);
-                  Value sigmoid = arith::DivFOp::create(
-                      b, l, one,
-                      arith::AddFOp::create(
-                          b, l, one,
-                          math::ExpOp::create(
-                              b, l, arith::NegFOp::create(b, l, args[0]))));
-                  Value silu = arith::MulFOp::create(b, l, args[0], sigmoid);
+                  Value silu = arith::MulFOp::create(b, l, args[0],
+                                                     sigmoid(b, l, args[0]));
                   yield(b, l, arith::MulFOp::create(b, l, silu, args[1]));
                 }));
     return success();
