@@ -2,9 +2,10 @@
 //
 // Builds the forward pass the way llama2.c's forward() reads: embedding, then
 // per layer rms_norm -> q/k/v -> rope -> cached attention -> o -> residual ->
-// rms_norm -> gate/up -> swiglu -> down -> residual, then the final norm and
-// the logits. Weights are function arguments named after HF tensors, so one
-// compiled artifact serves every checkpoint of the config.
+// rms_norm -> gate/up -> swiglu -> down -> residual (one function, called once
+// per layer), then the final norm and the logits. Weights are function
+// arguments named after HF tensors, so one compiled artifact serves every
+// checkpoint of the config.
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,7 +19,9 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/Support/SaveAndRestore.h"
 
 #include <cmath>
 
@@ -29,9 +32,13 @@ namespace {
 
 constexpr int64_t kDynamic = ShapedType::kDynamic;
 
-/// Builds one entry point. Inference entry points run `seq` tokens (kDynamic:
-/// any number) at a run-time position with a KV cache; the training loss runs
-/// a [batch, seq] block from position 0 with plain causal attention.
+/// Builds one entry point and the function for one of its decoder layers.
+/// Inference entry points run `seq` tokens (kDynamic: any number) at a
+/// run-time position with a KV cache; the training loss runs a [batch, seq]
+/// block from position 0 with plain causal attention. Every layer has the
+/// same shapes, so the entry calls one layer function per layer with that
+/// layer's weights (and caches): the code, and the time to compile it, do
+/// not grow with the number of layers.
 class EntryPointBuilder {
 public:
   EntryPointBuilder(OpBuilder &builder, const ModelConfig &config)
@@ -50,27 +57,35 @@ private:
   func::FuncOp declare(StringRef name, ArrayRef<Type> leading,
                        ArrayRef<std::pair<StringRef, StringRef>> leadingNames,
                        ArrayRef<Type> results, bool withCaches);
+  /// @<entry>_layer(x [lead.., dim], positions [seq], (position,)
+  ///                layer weights..., (key cache, value cache))
+  ///   -> (x [lead.., dim], (key cache, value cache))
+  /// placed before the entry point.
+  func::FuncOp buildLayer(func::FuncOp entry);
   /// tokens [lead..] -> logits [lead.., vocab_size]
-  Value forward(Value tokens);
+  Value forward(Value tokens, func::FuncOp layer);
   Value makePositions(Value first, int64_t count);
-  Value attention(int64_t layer, Value x);
-  Value feedForward(int64_t layer, Value x);
+  /// The leading sizes, the sequence length read off `x` if dynamic.
+  void setLead(ArrayRef<int64_t> shape, Value x);
+  Value attention(Value x);
+  Value feedForward(Value x);
 
   /// Values carry their role as a NameLoc; llamac prints it as the SSA name
   /// (%q, %attn_out, %model.norm.weight ...).
   Location named(const Twine &name) {
     return NameLoc::get(b.getStringAttr(name));
   }
-  Value rmsNorm(Value x, StringRef weightName, StringRef name) {
-    return llama::RMSNormOp::create(b, named(name), x,
-                                    weights.lookup(weightName), config.normEps);
+  Value rmsNorm(Value x, Value weight, StringRef name) {
+    return llama::RMSNormOp::create(b, named(name), x, weight, config.normEps);
   }
-  Value linear(Value x, StringRef weightName, StringRef name) {
-    return llama::LinearOp::create(b, named(name), x,
-                                   weights.lookup(weightName));
+  Value linear(Value x, Value weight, StringRef name) {
+    return llama::LinearOp::create(b, named(name), x, weight);
   }
-  Value layerLinear(Value x, int64_t layer, StringRef module, StringRef name) {
-    return linear(x, layerWeightName(layer, module), name);
+  /// A weight of the layer being built, by module ("self_attn.q_proj").
+  Value layerWeight(StringRef module) const {
+    Value weight = layerWeights.lookup(module);
+    assert(weight && "not a layer weight");
+    return weight;
   }
   /// [lead.., heads * head_dim] -> [lead.., heads, head_dim]
   Value splitHeads(Value x, int64_t heads, StringRef name);
@@ -88,9 +103,12 @@ private:
   bool cached = true;                  // KV-cache attention (inference)
   Value position;                      // index of the first token (inference)
   Value positions;                     // [seq] i32: position + 0 .. seq - 1
-  llvm::StringMap<Value> weights;
+  llvm::StringMap<Value> weights;      // the entry's, by HF name
   SmallVector<Value> keyCaches,
-      valueCaches; // per layer [seq_len, n_kv_heads, head_dim]
+      valueCaches; // the entry's, per layer [seq_len, n_kv_heads, head_dim]
+  // In the layer function: its weights by module, and its caches.
+  llvm::StringMap<Value> layerWeights;
+  Value keyCache, valueCache;
 };
 
 func::FuncOp EntryPointBuilder::declare(
@@ -150,6 +168,74 @@ func::FuncOp EntryPointBuilder::declare(
   return func;
 }
 
+func::FuncOp EntryPointBuilder::buildLayer(func::FuncOp entry) {
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(entry);
+  auto xType =
+      RankedTensorType::get(llvm::to_vector(llvm::concat<const int64_t>(
+                                lead, ArrayRef<int64_t>{config.dim})),
+                            f32);
+  SmallVector<Type> inputs = {xType, positions.getType()};
+  SmallVector<Location> argLocs = {named("x"), named("positions")};
+  if (cached) {
+    inputs.push_back(b.getIndexType());
+    argLocs.push_back(named("position"));
+  }
+  std::vector<TensorSpec> specs = layerWeightSpecs(config);
+  for (const TensorSpec &spec : specs) {
+    inputs.push_back(RankedTensorType::get(spec.shape, f32));
+    argLocs.push_back(named(spec.name + ".weight"));
+  }
+  SmallVector<Type> results = {xType};
+  if (cached) {
+    Type cacheType = keyCaches.front().getType();
+    inputs.append({cacheType, cacheType});
+    argLocs.append({named("k_cache"), named("v_cache")});
+    results.append({cacheType, cacheType});
+  }
+  auto func = func::FuncOp::create(b, loc, (entry.getName() + "_layer").str(),
+                                   b.getFunctionType(inputs, results));
+  func.setPrivate();
+  Block *body = b.createBlock(&func.getBody(), {}, inputs, argLocs);
+  b.setInsertionPointToStart(body);
+
+  // The entry's values stand in for the layer's while building it.
+  llvm::SaveAndRestore<Value> savePosition(position), savePositions(positions);
+  llvm::SaveAndRestore<SmallVector<OpFoldResult>> saveLeadSizes(leadSizes);
+  Value x = body->getArgument(0);
+  positions = body->getArgument(1);
+  unsigned next = 2;
+  if (cached)
+    position = body->getArgument(next++);
+  layerWeights.clear();
+  for (const TensorSpec &spec : specs)
+    layerWeights[spec.name] = body->getArgument(next++);
+  if (cached) {
+    keyCache = body->getArgument(next++);
+    valueCache = body->getArgument(next++);
+  }
+  setLead(SmallVector<int64_t>(lead), x);
+
+  SmallVector<Value> returned = {feedForward(attention(x))};
+  if (cached)
+    returned.append({keyCache, valueCache});
+  func::ReturnOp::create(b, loc, returned);
+  return func;
+}
+
+void EntryPointBuilder::setLead(ArrayRef<int64_t> shape, Value x) {
+  lead.assign(shape.begin(), shape.end());
+  leadSizes.clear();
+  for (auto [index, size] : llvm::enumerate(shape))
+    leadSizes.push_back(
+        ShapedType::isDynamic(size)
+            ? OpFoldResult(tensor::DimOp::create(
+                               b, named("seq"), x,
+                               arith::ConstantIndexOp::create(b, loc, index))
+                               .getResult())
+            : OpFoldResult(b.getIndexAttr(size)));
+}
+
 Value EntryPointBuilder::makePositions(Value first, int64_t count) {
   auto type = RankedTensorType::get({count}, b.getI32Type());
   SmallVector<Value> dynamicSizes;
@@ -194,51 +280,67 @@ Value EntryPointBuilder::mergeHeads(Value x, StringRef name) {
                                          headsReassociation());
 }
 
-Value EntryPointBuilder::attention(int64_t layer, Value x) {
-  Value xn = rmsNorm(x, layerWeightName(layer, "input_layernorm"), "attn_norm");
-  Value q = splitHeads(layerLinear(xn, layer, "self_attn.q_proj", "q_proj"),
+Value EntryPointBuilder::attention(Value x) {
+  Value xn = rmsNorm(x, layerWeight("input_layernorm"), "attn_norm");
+  Value q = splitHeads(linear(xn, layerWeight("self_attn.q_proj"), "q_proj"),
                        config.nHeads, "q"); // [lead.., n_heads, head_dim]
-  Value k = splitHeads(layerLinear(xn, layer, "self_attn.k_proj", "k_proj"),
+  Value k = splitHeads(linear(xn, layerWeight("self_attn.k_proj"), "k_proj"),
                        config.nKvHeads, "k"); // [lead.., n_kv_heads, head_dim]
-  Value v = splitHeads(layerLinear(xn, layer, "self_attn.v_proj", "v_proj"),
+  Value v = splitHeads(linear(xn, layerWeight("self_attn.v_proj"), "v_proj"),
                        config.nKvHeads, "v"); // [lead.., n_kv_heads, head_dim]
   q = llama::RoPEOp::create(b, named("q_rot"), q, positions, config.ropeTheta);
   k = llama::RoPEOp::create(b, named("k_rot"), k, positions, config.ropeTheta);
   double scale = 1.0 / std::sqrt(static_cast<double>(config.headDim()));
   Value heads;
   if (cached) {
-    auto attn = llama::CachedAttentionOp::create(
-        b, loc, q, k, v, keyCaches[layer], valueCaches[layer], position, scale);
-    keyCaches[layer] = attn.getNewKeyCache();
-    valueCaches[layer] = attn.getNewValueCache();
+    auto attn = llama::CachedAttentionOp::create(b, loc, q, k, v, keyCache,
+                                                 valueCache, position, scale);
+    keyCache = attn.getNewKeyCache();
+    valueCache = attn.getNewValueCache();
     heads = attn.getResult();
   } else {
     heads = llama::AttentionOp::create(b, named("attn"), q, k, v, scale);
   }
-  Value out = layerLinear(mergeHeads(heads, "attn_heads"), layer,
-                          "self_attn.o_proj", "attn_out");
+  Value out = linear(mergeHeads(heads, "attn_heads"),
+                     layerWeight("self_attn.o_proj"), "attn_out");
   return llama::AddOp::create(b, named("h"), x, out);
 }
 
-Value EntryPointBuilder::feedForward(int64_t layer, Value x) {
-  Value xn = rmsNorm(x, layerWeightName(layer, "post_attention_layernorm"),
-                     "ffn_norm");
-  Value gate = layerLinear(xn, layer, "mlp.gate_proj", "gate");
-  Value up = layerLinear(xn, layer, "mlp.up_proj", "up");
+Value EntryPointBuilder::feedForward(Value x) {
+  Value xn = rmsNorm(x, layerWeight("post_attention_layernorm"), "ffn_norm");
+  Value gate = linear(xn, layerWeight("mlp.gate_proj"), "gate");
+  Value up = linear(xn, layerWeight("mlp.up_proj"), "up");
   Value hidden = llama::SwiGLUOp::create(b, named("ffn_hidden"), gate, up);
-  Value down = layerLinear(hidden, layer, "mlp.down_proj", "ffn_out");
+  Value down = linear(hidden, layerWeight("mlp.down_proj"), "ffn_out");
   return llama::AddOp::create(b, named("x"), x, down);
 }
 
-Value EntryPointBuilder::forward(Value tokens) {
+Value EntryPointBuilder::forward(Value tokens, func::FuncOp layer) {
   Value x = llama::EmbeddingOp::create(b, named("x"),
                                        weights.lookup(kEmbeddingWeight), tokens,
                                        f32); // [lead.., dim]
-  for (int64_t layer = 0; layer < config.nLayers; ++layer)
-    x = feedForward(layer, attention(layer, x));
-  x = rmsNorm(x, kFinalNormWeight, "final_norm");
-  return linear(x, config.tieEmbeddings ? kEmbeddingWeight : kLmHeadWeight,
-                "logits"); // [lead.., vocab_size]
+  std::vector<TensorSpec> layerSpecs = layerWeightSpecs(config);
+  for (int64_t index = 0; index < config.nLayers; ++index) {
+    SmallVector<Value> operands = {x, positions};
+    if (cached)
+      operands.push_back(position);
+    for (const TensorSpec &spec : layerSpecs)
+      operands.push_back(weights.lookup(layerWeightName(index, spec.name)));
+    if (cached)
+      operands.append({keyCaches[index], valueCaches[index]});
+    auto call = func::CallOp::create(b, named("layers." + Twine(index)), layer,
+                                     operands);
+    x = call.getResult(0); // [lead.., dim]
+    if (cached) {
+      keyCaches[index] = call.getResult(1);
+      valueCaches[index] = call.getResult(2);
+    }
+  }
+  x = rmsNorm(x, weights.lookup(kFinalNormWeight), "final_norm");
+  return linear(
+      x,
+      weights.lookup(config.tieEmbeddings ? kEmbeddingWeight : kLmHeadWeight),
+      "logits"); // [lead.., vocab_size]
 }
 
 func::FuncOp EntryPointBuilder::buildInference(StringRef name, int64_t seq) {
@@ -253,17 +355,10 @@ func::FuncOp EntryPointBuilder::buildInference(StringRef name, int64_t seq) {
   Block &entry = func.getBody().front();
   Value tokens = entry.getArgument(0);
   position = entry.getArgument(1);
-  lead = {seq};
-  if (seq == kDynamic)
-    leadSizes = {
-        tensor::DimOp::create(b, named("seq"), tokens,
-                              arith::ConstantIndexOp::create(b, loc, 0))
-            .getResult()};
-  else
-    leadSizes = {b.getIndexAttr(seq)};
+  setLead({seq}, tokens);
   positions = makePositions(position, seq);
 
-  SmallVector<Value> results = {forward(tokens)};
+  SmallVector<Value> results = {forward(tokens, buildLayer(func))};
   for (int64_t layer = 0; layer < config.nLayers; ++layer) {
     results.push_back(keyCaches[layer]);
     results.push_back(valueCaches[layer]);
@@ -286,8 +381,7 @@ func::FuncOp EntryPointBuilder::buildTrainLoss(StringRef name, int64_t batch,
   Block &entry = func.getBody().front();
   Value tokens = entry.getArgument(0), mask = entry.getArgument(1);
   cached = false;
-  lead = {batch, seq};
-  leadSizes = {b.getIndexAttr(batch), b.getIndexAttr(seq)};
+  setLead({batch, seq}, tokens);
   positions = makePositions(arith::ConstantIndexOp::create(b, loc, 0), seq);
 
   // Position t predicts token t + 1.
@@ -298,9 +392,9 @@ func::FuncOp EntryPointBuilder::buildTrainLoss(StringRef name, int64_t batch,
         ArrayRef<OpFoldResult>{b.getIndexAttr(batch), b.getIndexAttr(seq)},
         ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
   };
-  Value inputs = window(0, "inputs");   // [batch, seq]
-  Value targets = window(1, "targets"); // [batch, seq]
-  Value logits = forward(inputs);       // [batch, seq, vocab_size]
+  Value inputs = window(0, "inputs");               // [batch, seq]
+  Value targets = window(1, "targets");             // [batch, seq]
+  Value logits = forward(inputs, buildLayer(func)); // [batch, seq, vocab]
   Value loss =
       llama::CrossEntropyOp::create(b, named("loss"), logits, targets, mask);
   func::ReturnOp::create(b, loc, loss);

@@ -15,29 +15,28 @@ std::string layerWeightName(int64_t layer, llvm::StringRef module) {
       .str();
 }
 
-std::vector<TensorSpec> weightSpecs(const ModelConfig &config) {
+std::vector<TensorSpec> layerWeightSpecs(const ModelConfig &config) {
   const int64_t dim = config.dim, hidden = config.hiddenDim;
   const int64_t qDim = config.nHeads * config.headDim();    // q_proj rows
   const int64_t kvDim = config.nKvHeads * config.headDim(); // k/v_proj rows
+  return {
+      {"input_layernorm", {dim}},         {"self_attn.q_proj", {qDim, dim}},
+      {"self_attn.k_proj", {kvDim, dim}}, {"self_attn.v_proj", {kvDim, dim}},
+      {"self_attn.o_proj", {dim, qDim}},  {"post_attention_layernorm", {dim}},
+      {"mlp.gate_proj", {hidden, dim}},   {"mlp.up_proj", {hidden, dim}},
+      {"mlp.down_proj", {dim, hidden}}};
+}
 
-  std::vector<TensorSpec> specs = {{kEmbeddingWeight, {config.vocabSize, dim}}};
-  for (int64_t layer = 0; layer < config.nLayers; ++layer) {
-    auto add = [&](llvm::StringRef module, std::vector<int64_t> shape) {
-      specs.push_back({layerWeightName(layer, module), std::move(shape)});
-    };
-    add("input_layernorm", {dim});
-    add("self_attn.q_proj", {qDim, dim});
-    add("self_attn.k_proj", {kvDim, dim});
-    add("self_attn.v_proj", {kvDim, dim});
-    add("self_attn.o_proj", {dim, qDim});
-    add("post_attention_layernorm", {dim});
-    add("mlp.gate_proj", {hidden, dim});
-    add("mlp.up_proj", {hidden, dim});
-    add("mlp.down_proj", {dim, hidden});
-  }
-  specs.push_back({kFinalNormWeight, {dim}});
+std::vector<TensorSpec> weightSpecs(const ModelConfig &config) {
+  std::vector<TensorSpec> specs = {
+      {kEmbeddingWeight, {config.vocabSize, config.dim}}};
+  std::vector<TensorSpec> layer = layerWeightSpecs(config);
+  for (int64_t index = 0; index < config.nLayers; ++index)
+    for (const TensorSpec &spec : layer)
+      specs.push_back({layerWeightName(index, spec.name), spec.shape});
+  specs.push_back({kFinalNormWeight, {config.dim}});
   if (!config.tieEmbeddings)
-    specs.push_back({kLmHeadWeight, {config.vocabSize, dim}});
+    specs.push_back({kLmHeadWeight, {config.vocabSize, config.dim}});
   return specs;
 }
 

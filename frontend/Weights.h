@@ -28,6 +28,11 @@ extern const char *const kEmbeddingWeight; // model.embed_tokens.weight
 extern const char *const kFinalNormWeight; // model.norm.weight
 extern const char *const kLmHeadWeight;    // lm_head.weight (untied models)
 
+/// The weights of one decoder layer, named by module ("self_attn.q_proj"),
+/// in forward order: input_layernorm, q/k/v/o_proj, post_attention_layernorm,
+/// gate/up/down_proj. Every layer has the same.
+std::vector<TensorSpec> layerWeightSpecs(const ModelConfig &config);
+
 /// Every weight of the model, in forward order: the embedding, per layer
 /// input_layernorm, q/k/v/o_proj, post_attention_layernorm, gate/up/down_proj,
 /// then the final norm and (unless tied) lm_head.

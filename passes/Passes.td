@@ -19,6 +19,12 @@ def LlamaAutodiffPass : Pass<"llama-autodiff", "ModuleOp"> {
     `DifferentiableOpInterface` (reshapes are inverted here); cotangents of
     values used more than once are summed with `llama.add`. An op without a
     gradient rule on the path to the loss is an error.
+
+    A `func.call` (a decoder layer) is differentiated through
+    `@<callee>_vjp(callee args..., d results...) -> (d args...)`, made once
+    per callee: it recomputes the callee's forward pass and then runs its
+    backward pass. Every layer thus shares one backward body, and only the
+    activations between calls live from the forward to the backward pass.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::tensor::TensorDialect"
@@ -79,6 +85,18 @@ def LlamaPrivatizeEntryPointsPass
     logits become an out-parameter; `llama-entry-abi` then adds the public
     C entry points that call them.
   }];
+}
+
+def LlamaEntryOutParamsPass : Pass<"llama-entry-out-params", "ModuleOp"> {
+  let summary = "Turns the entry points' buffer results into out-parameters";
+  let description = [{
+    Runs on bufferized IR: each memref result of an entry point (the
+    logits, the loss, the gradients) becomes a trailing argument the caller
+    allocates, as upstream's `buffer-results-to-out-params` does, but for
+    entry points only. Internal functions, such as a decoder layer whose
+    result has a run-time sequence length, keep their memref results.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
 def LlamaCopiesToLinalgPass : Pass<"llama-copies-to-linalg", "ModuleOp"> {

@@ -31,7 +31,7 @@ void buildLinalgToLLVMPipeline(OpPassManager &pm) {
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
-  pm.addPass(bufferization::createBufferResultsToOutParamsPass());
+  pm.addPass(createLlamaEntryOutParamsPass());
   bufferization::buildBufferDeallocationPipeline(pm);
   pm.addPass(createLlamaCopiesToLinalgPass());
   pm.addPass(createLlamaEntryABIPass());

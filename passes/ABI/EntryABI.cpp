@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/ABI/EntryPoints.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -18,7 +19,6 @@
 #include "llvm/Support/JSON.h"
 
 namespace mlir::llama {
-#define GEN_PASS_DEF_LLAMAPRIVATIZEENTRYPOINTSPASS
 #define GEN_PASS_DEF_LLAMAENTRYABIPASS
 #include "passes/Passes.h.inc"
 } // namespace mlir::llama
@@ -107,10 +107,6 @@ const char *entryKind(ArrayRef<ArgRole> roles) {
          : has(ArgRole::AdamM)    ? "train_step"
          : has(ArgRole::Gradient) ? "train_grad"
                                   : "train_loss";
-}
-
-bool isEntryPoint(func::FuncOp func) {
-  return func.getNumArguments() > 0 && func.getArgAttr(0, "llama.input");
 }
 
 class WrapperBuilder {
@@ -232,10 +228,6 @@ public:
     }
     func::CallOp::create(b, loc, entry, operands);
     func::ReturnOp::create(b, loc);
-    // Only the wrapper is the artifact's interface; LLVM may inline the rest.
-    entry->setAttr(
-        "llvm.linkage",
-        LLVM::LinkageAttr::get(b.getContext(), LLVM::Linkage::Internal));
   }
 
 private:
@@ -316,29 +308,13 @@ std::string manifestJson(ModuleOp module, func::FuncOp entry,
   return text;
 }
 
-struct LlamaPrivatizeEntryPointsPass
-    : mlir::llama::impl::LlamaPrivatizeEntryPointsPassBase<
-          LlamaPrivatizeEntryPointsPass> {
-  void runOnOperation() override {
-    for (auto func : getOperation().getOps<func::FuncOp>()) {
-      if (!isEntryPoint(func))
-        continue;
-      // Bufferization drops the result attributes; the C entry point needs
-      // them to tell its out-parameters apart.
-      if (ArrayAttr results = func.getAllResultAttrs())
-        func->setAttr("llama.result_attrs", results);
-      func.setPrivate();
-    }
-  }
-};
-
 struct LlamaEntryABIPass
     : mlir::llama::impl::LlamaEntryABIPassBase<LlamaEntryABIPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<func::FuncOp> entries;
     for (auto func : module.getOps<func::FuncOp>())
-      if (isEntryPoint(func))
+      if (llama::isEntryPoint(func))
         entries.push_back(func);
     if (entries.empty()) {
       module.emitError("no llama entry point (a function whose first "
@@ -366,6 +342,15 @@ struct LlamaEntryABIPass
         b, loc, LLVM::LLVMArrayType::get(b.getI8Type(), manifest.size()),
         /*isConstant=*/true, LLVM::Linkage::External, "llama_manifest",
         b.getStringAttr(manifest));
+
+    // Only the wrappers and the manifest are the artifact's interface: the
+    // entry points, the layer functions and the helpers bufferization added
+    // become internal, so LLVM may inline or drop them.
+    for (auto func : module.getOps<func::FuncOp>())
+      if (func.isPrivate() && !func.isExternal())
+        func->setAttr(
+            "llvm.linkage",
+            LLVM::LinkageAttr::get(&getContext(), LLVM::Linkage::Internal));
   }
 };
 

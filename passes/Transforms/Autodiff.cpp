@@ -1,0 +1,262 @@
+//===- Autodiff.cpp - reverse-mode differentiation of loss functions ------===//
+
+#include "dialect/LlamaOps.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+
+namespace mlir::llama {
+#define GEN_PASS_DEF_LLAMAAUTODIFFPASS
+#include "passes/Passes.h.inc"
+} // namespace mlir::llama
+
+using namespace mlir;
+using namespace mlir::llama;
+
+namespace {
+
+bool isLossFunction(func::FuncOp func) {
+  if (func.getNumResults() != 1)
+    return false;
+  auto output = func.getResultAttrOfType<StringAttr>(0, "llama.output");
+  return output && output.getValue() == "loss";
+}
+
+/// The cotangents of a reshape's source: the inverse reshape of dy.
+Value reshapeGradient(OpBuilder &b, Operation *op, Value dy) {
+  if (auto expand = dyn_cast<tensor::ExpandShapeOp>(op))
+    return tensor::CollapseShapeOp::create(b, op->getLoc(), expand.getSrcType(),
+                                           dy,
+                                           expand.getReassociationIndices());
+  if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(op))
+    return tensor::ExpandShapeOp::create(b, op->getLoc(), collapse.getSrcType(),
+                                         dy,
+                                         collapse.getReassociationIndices());
+  return {};
+}
+
+/// Values with a cotangent: float tensors (not token ids, positions, sizes).
+bool isDifferentiable(Type type) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  return tensor && isa<FloatType>(tensor.getElementType());
+}
+
+Value zeros(OpBuilder &b, Location loc, Type type) {
+  return arith::ConstantOp::create(b, loc,
+                                   cast<TypedAttr>(b.getZeroAttr(type)));
+}
+
+/// Reverse mode over the body of one function at a time. A call is
+/// differentiated through the callee's vector-Jacobian function
+/// `@<callee>_vjp`, made once per callee: it recomputes the callee's forward
+/// pass and runs its backward pass, so a model's decoder layers share one
+/// backward body, and only the activations between layers stay alive from
+/// the forward to the backward pass (activation checkpointing per call).
+class ReverseMode {
+public:
+  explicit ReverseMode(ModuleOp module) : symbols(module) {}
+
+  /// Walks `forward` (ops of one block) backwards from the seeds in
+  /// `cotangents`, inserting the backward ops at `b`'s insertion point; on
+  /// return `cotangents` holds the cotangent of every value the seeds depend
+  /// on.
+  LogicalResult run(OpBuilder &b, ArrayRef<Operation *> forward,
+                    DenseMap<Value, Value> &cotangents);
+
+  /// @<callee>_vjp(callee args..., d results...) -> d args... (one per
+  /// differentiable argument), placed after the callee.
+  FailureOr<func::FuncOp> vjpFunction(func::FuncOp callee);
+
+private:
+  FailureOr<SmallVector<Value>> callGradient(OpBuilder &b, func::CallOp call,
+                                             ArrayRef<Value> resultGradients);
+
+  SymbolTable symbols;
+  DenseMap<func::FuncOp, func::FuncOp> vjps; // callee -> its vjp function
+};
+
+LogicalResult ReverseMode::run(OpBuilder &b, ArrayRef<Operation *> forward,
+                               DenseMap<Value, Value> &cotangents) {
+  auto accumulate = [&](Value value, Value cotangent) {
+    if (!cotangent)
+      return;
+    Value &slot = cotangents[value];
+    slot =
+        slot ? AddOp::create(b, cotangent.getLoc(), slot, cotangent).getResult()
+             : cotangent;
+  };
+  for (Operation *op : llvm::reverse(forward)) {
+    SmallVector<Value> resultCotangents;
+    bool needed = false;
+    for (Value result : op->getResults()) {
+      resultCotangents.push_back(cotangents.lookup(result));
+      needed |= bool(resultCotangents.back());
+    }
+    if (!needed)
+      continue;
+    SmallVector<Value> operandCotangents;
+    if (auto differentiable = dyn_cast<DifferentiableOpInterface>(op)) {
+      operandCotangents = differentiable.buildGradient(b, resultCotangents);
+    } else if (auto call = dyn_cast<func::CallOp>(op)) {
+      FailureOr<SmallVector<Value>> fromCall =
+          callGradient(b, call, resultCotangents);
+      if (failed(fromCall))
+        return failure();
+      operandCotangents = std::move(*fromCall);
+    } else if (Value source = reshapeGradient(b, op, resultCotangents[0])) {
+      operandCotangents = {source};
+    } else {
+      return op->emitError() << "llama-autodiff: no gradient rule for '"
+                             << op->getName() << "'";
+    }
+    for (auto [operand, cotangent] :
+         llvm::zip(op->getOperands(), operandCotangents))
+      accumulate(operand, cotangent);
+  }
+  return success();
+}
+
+FailureOr<SmallVector<Value>>
+ReverseMode::callGradient(OpBuilder &b, func::CallOp call,
+                          ArrayRef<Value> resultGradients) {
+  auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
+  if (!callee || callee.isExternal())
+    return call.emitError() << "llama-autodiff: cannot differentiate a call "
+                               "to a function without a body";
+  FailureOr<func::FuncOp> vjp = vjpFunction(callee);
+  if (failed(vjp))
+    return failure();
+  SmallVector<Value> operands(call.getOperands());
+  for (auto [result, gradient] : llvm::zip(call.getResults(), resultGradients))
+    if (isDifferentiable(result.getType()))
+      operands.push_back(gradient ? gradient
+                                  : zeros(b, call.getLoc(), result.getType()));
+  auto vjpCall = func::CallOp::create(b, call.getLoc(), *vjp, operands);
+  SmallVector<Value> operandGradients;
+  unsigned next = 0;
+  for (Value operand : call.getOperands())
+    operandGradients.push_back(isDifferentiable(operand.getType())
+                                   ? vjpCall.getResult(next++)
+                                   : Value());
+  return operandGradients;
+}
+
+FailureOr<func::FuncOp> ReverseMode::vjpFunction(func::FuncOp callee) {
+  if (func::FuncOp known = vjps.lookup(callee))
+    return known;
+  for (Type type : callee.getResultTypes())
+    if (auto shaped = dyn_cast<ShapedType>(type);
+        shaped && isDifferentiable(type) && !shaped.hasStaticShape())
+      return callee.emitError()
+             << "llama-autodiff: results of a differentiated call need static "
+                "shapes";
+
+  OpBuilder b(callee);
+  b.setInsertionPointAfter(callee);
+  auto vjp = cast<func::FuncOp>(b.clone(*callee));
+  vjp.setName((callee.getName() + "_vjp").str());
+  vjp.setPrivate();
+  symbols.insert(vjp);
+  Block &body = vjp.getBody().front();
+  auto ret = cast<func::ReturnOp>(body.getTerminator());
+  SmallVector<Operation *> forward;
+  for (Operation &op : body.without_terminator())
+    forward.push_back(&op);
+
+  // One more argument per differentiable result: its cotangent.
+  DenseMap<Value, Value> cotangents;
+  for (Value result : ret.getOperands())
+    if (isDifferentiable(result.getType())) {
+      Value seed = body.addArgument(result.getType(), result.getLoc());
+      Value &slot = cotangents[result];
+      // A value returned twice gets the sum of both cotangents.
+      slot = slot ? AddOp::create(b, result.getLoc(), slot, seed).getResult()
+                  : seed;
+    }
+  b.setInsertionPoint(ret);
+  if (failed(run(b, forward, cotangents)))
+    return failure();
+
+  SmallVector<Value> gradients;
+  for (BlockArgument arg :
+       body.getArguments().take_front(callee.getNumArguments()))
+    if (isDifferentiable(arg.getType())) {
+      Value gradient = cotangents.lookup(arg);
+      gradients.push_back(gradient ? gradient
+                                   : zeros(b, ret.getLoc(), arg.getType()));
+    }
+  func::ReturnOp::create(b, ret.getLoc(), gradients);
+  ret.erase();
+  vjp.setFunctionType(b.getFunctionType(body.getArgumentTypes(),
+                                        ValueRange(gradients).getTypes()));
+  vjp.setAllArgAttrs(
+      SmallVector<Attribute>(body.getNumArguments(), b.getDictionaryAttr({})));
+  vjp.setAllResultAttrs(
+      SmallVector<Attribute>(gradients.size(), b.getDictionaryAttr({})));
+  vjps[callee] = vjp;
+  return vjp;
+}
+
+/// Builds @<loss>_grad from a loss function.
+LogicalResult differentiate(ReverseMode &reverse, func::FuncOp lossFunc) {
+  OpBuilder b(lossFunc);
+  b.setInsertionPointAfter(lossFunc);
+  auto grad = cast<func::FuncOp>(b.clone(*lossFunc));
+  grad.setName((lossFunc.getName() + "_grad").str());
+  Block &body = grad.getBody().front();
+  auto ret = cast<func::ReturnOp>(body.getTerminator());
+  Value loss = ret.getOperand(0);
+  SmallVector<Operation *> forward;
+  for (Operation &op : body.without_terminator())
+    forward.push_back(&op);
+
+  b.setInsertionPoint(ret);
+  Location loc = grad.getLoc();
+  DenseMap<Value, Value> cotangents;
+  cotangents[loss] = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(cast<ShapedType>(loss.getType()), 1.0f));
+  if (failed(reverse.run(b, forward, cotangents)))
+    return failure();
+
+  // Return the loss, then d(loss)/d(weight) for each weight, in order.
+  SmallVector<Value> results = {loss};
+  SmallVector<Attribute> resultAttrs = {b.getDictionaryAttr(
+      b.getNamedAttr("llama.output", b.getStringAttr("loss")))};
+  for (BlockArgument arg : body.getArguments()) {
+    auto name =
+        grad.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "llama.weight");
+    if (!name)
+      continue;
+    Value cotangent = cotangents.lookup(arg);
+    if (!cotangent) // a weight the loss does not depend on
+      cotangent = zeros(b, loc, arg.getType());
+    results.push_back(cotangent);
+    resultAttrs.push_back(
+        b.getDictionaryAttr(b.getNamedAttr("llama.grad", name)));
+  }
+  func::ReturnOp::create(b, ret.getLoc(), results);
+  ret.erase();
+  grad.setFunctionType(b.getFunctionType(grad.getArgumentTypes(),
+                                         ValueRange(results).getTypes()));
+  grad.setAllResultAttrs(resultAttrs);
+  return success();
+}
+
+struct LlamaAutodiffPass
+    : mlir::llama::impl::LlamaAutodiffPassBase<LlamaAutodiffPass> {
+  void runOnOperation() override {
+    SmallVector<func::FuncOp> losses;
+    for (auto func : getOperation().getOps<func::FuncOp>())
+      if (isLossFunction(func))
+        losses.push_back(func);
+    ReverseMode reverse(getOperation());
+    for (func::FuncOp func : losses)
+      if (failed(differentiate(reverse, func)))
+        return signalPassFailure();
+  }
+};
+
+} // namespace
