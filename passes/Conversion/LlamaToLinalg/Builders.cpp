@@ -326,7 +326,7 @@ Value rotate(OpBuilder &builder, Location loc, Value x, Value positions,
 std::pair<Value, Value> softmaxStatistics(OpBuilder &b, Location loc,
                                           Value logits) {
   MLIRContext *ctx = b.getContext();
-  Type f32 = b.getF32Type();
+  Type f32 = b.getF32Type(), f64 = b.getF64Type();
   unsigned rank = cast<RankedTensorType>(logits.getType()).getRank();
   SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, logits);
   SmallVector<OpFoldResult> rowSizes(sizes.begin(), sizes.end() - 1);
@@ -344,32 +344,70 @@ std::pair<Value, Value> softmaxStatistics(OpBuilder &b, Location loc,
                       arith::MaximumFOp::create(
                           nb, l, castFloat(nb, l, args[0], f32), args[1]));
               }); // [...]
-  Value sumExp = generic(
+  // A row is the whole vocabulary (32000 terms): sum the exponentials in f64.
+  Value sumExp64 = generic(
       b, loc, ValueRange{logits, rowMax},
-      filledTensor(b, loc, rowSizes, f32, 0.0), {identity, rowMap, rowMap},
+      filledTensor(b, loc, rowSizes, f64, 0.0), {identity, rowMap, rowMap},
       reduceLast, [&](OpBuilder &nb, Location l, ValueRange args) {
         Value shifted = arith::SubFOp::create(
             nb, l, castFloat(nb, l, args[0], f32), args[1]);
-        yield(nb, l,
-              arith::AddFOp::create(nb, l, args[2],
-                                    math::ExpOp::create(nb, l, shifted)));
-      }); // [...]
+        Value term = castFloat(nb, l, math::ExpOp::create(nb, l, shifted), f64);
+        yield(nb, l, reassociableAdd(nb, l, args[2], term));
+      }); // [...] f64
+  Value sumExp =
+      elementwise(b, loc, sumExp64,
+                  RankedTensorType::get(
+                      cast<RankedTensorType>(rowMax.getType()).getShape(), f32),
+                  [&](OpBuilder &nb, Location l, ValueRange args) {
+                    yield(nb, l, castFloat(nb, l, args[0], f32));
+                  }); // [...]
   return {rowMax, sumExp};
 }
 
-Value totalSum(OpBuilder &b, Location loc, Value rows) {
+Value reassociableAdd(OpBuilder &b, Location loc, Value lhs, Value rhs) {
+  return arith::AddFOp::create(
+      b, loc, lhs, rhs,
+      arith::FastMathFlagsAttr::get(b.getContext(),
+                                    arith::FastMathFlags::reassoc));
+}
+
+Value totalSumF64(OpBuilder &b, Location loc, ValueRange tensors,
+                  bool squares) {
   MLIRContext *ctx = b.getContext();
+  Type f64 = b.getF64Type();
+  Value sum = filledTensor(b, loc, {}, f64, 0.0);
+  for (Value tensor : tensors) {
+    unsigned rank = cast<RankedTensorType>(tensor.getType()).getRank();
+    sum = generic(
+        b, loc, tensor, sum,
+        {b.getMultiDimIdentityMap(rank), AffineMap::get(rank, 0, {}, ctx)},
+        SmallVector<IteratorType>(rank, IteratorType::reduction),
+        [&](OpBuilder &nb, Location l, ValueRange args) {
+          Value x = castFloat(nb, l, args[0], f64);
+          if (squares)
+            x = arith::MulFOp::create(nb, l, x, x);
+          yield(nb, l, reassociableAdd(nb, l, args[1], x));
+        });
+  }
+  return sum;
+}
+
+Value mapScalar(OpBuilder &b, Location loc, Value scalar, Type resultType,
+                function_ref<Value(OpBuilder &, Location, Value)> fn) {
+  AffineMap map = AffineMap::get(0, 0, {}, b.getContext());
+  return generic(b, loc, scalar, emptyTensor(b, loc, {}, resultType),
+                 {map, map}, {},
+                 [&](OpBuilder &nb, Location l, ValueRange args) {
+                   yield(nb, l, fn(nb, l, args[0]));
+                 });
+}
+
+Value totalSum(OpBuilder &b, Location loc, Value rows) {
   Type f32 = b.getF32Type();
-  unsigned rank = cast<RankedTensorType>(rows.getType()).getRank();
-  return generic(
-      b, loc, rows, filledTensor(b, loc, {}, f32, 0.0),
-      {b.getMultiDimIdentityMap(rank), AffineMap::get(rank, 0, {}, ctx)},
-      SmallVector<IteratorType>(rank, IteratorType::reduction),
-      [&](OpBuilder &nb, Location l, ValueRange args) {
-        yield(nb, l,
-              arith::AddFOp::create(nb, l, castFloat(nb, l, args[0], f32),
-                                    args[1]));
-      });
+  return mapScalar(b, loc, totalSumF64(b, loc, rows, /*squares=*/false), f32,
+                   [&](OpBuilder &nb, Location l, Value sum) {
+                     return castFloat(nb, l, sum, f32);
+                   });
 }
 
 } // namespace mlir::llama::lowering

@@ -71,10 +71,25 @@ Value attentionProbabilities(OpBuilder &b, Location loc, unsigned nb,
 Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
                       Value keys, Value values, Value offset, double scale);
 
-/// Per row of logits [..., V]: the max and sum(exp(logits - max)), in f32.
+/// Per row of logits [..., V]: the max and sum(exp(logits - max)), both f32
+/// (the sum accumulated in f64).
 std::pair<Value, Value> softmaxStatistics(OpBuilder &b, Location loc,
                                           Value logits);
-/// sum over all elements of `rows` (any rank) as a 0-d f32 tensor.
+
+/// lhs + rhs with fastmath reassoc, so that LLVM may vectorize a reduction
+/// (partial sums in another order).
+Value reassociableAdd(OpBuilder &b, Location loc, Value lhs, Value rhs);
+/// The sum over every element of every tensor (of its square with
+/// `squares`) as a 0-d f64 tensor. Long reductions, such as the norm of
+/// millions of gradients, accumulate in f64: one f32 accumulator loses
+/// precision once the sum is large against each term.
+Value totalSumF64(OpBuilder &b, Location loc, ValueRange tensors, bool squares);
+/// fn applied to the element of a 0-d tensor, as a 0-d tensor of
+/// `resultType`.
+Value mapScalar(OpBuilder &b, Location loc, Value scalar, Type resultType,
+                function_ref<Value(OpBuilder &, Location, Value)> fn);
+/// sum over all elements of `rows` (any rank) as a 0-d f32 tensor
+/// (accumulated in f64).
 Value totalSum(OpBuilder &b, Location loc, Value rows);
 
 } // namespace mlir::llama::lowering

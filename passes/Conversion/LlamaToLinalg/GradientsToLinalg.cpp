@@ -34,10 +34,8 @@ SmallVector<IteratorType> iterators(unsigned parallel, unsigned reduction) {
 /// may vectorize the sum (a different order, well within tolerance).
 void multiplyAccumulate(OpBuilder &b, Location l, ValueRange args) {
   yield(b, l,
-        arith::AddFOp::create(
-            b, l, args[2], arith::MulFOp::create(b, l, args[0], args[1]),
-            arith::FastMathFlagsAttr::get(b.getContext(),
-                                          arith::FastMathFlags::reassoc)));
+        reassociableAdd(b, l, args[2],
+                        arith::MulFOp::create(b, l, args[0], args[1])));
 }
 
 /// dtable[v, :] = sum of dy[i, :] over positions with tokens[i] = v: a loop

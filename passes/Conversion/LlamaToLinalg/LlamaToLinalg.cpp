@@ -147,24 +147,20 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
     xDims.push_back(rank);
     SmallVector<IteratorType> iterators(rank, IteratorType::parallel);
     iterators.push_back(IteratorType::reduction);
-    Value result = generic(
-        rewriter, loc, ValueRange{x, w},
-        filledTensor(rewriter, loc, sizes, elementType, 0.0),
-        {selectMap(ctx, rank + 1, xDims),
-         selectMap(ctx, rank + 1, {rank - 1, rank}),
-         dimsMap(ctx, rank + 1, 0, rank)},
-        iterators, [&](OpBuilder &b, Location l, ValueRange args) {
-          Value product =
-              arith::MulFOp::create(b, l, castFloat(b, l, args[0], elementType),
-                                    castFloat(b, l, args[1], elementType));
-          // Reassociation lets LLVM vectorize the dot product (a
-          // different summation order, well within the tolerances).
-          yield(b, l,
-                arith::AddFOp::create(
-                    b, l, args[2], product,
-                    arith::FastMathFlagsAttr::get(
-                        b.getContext(), arith::FastMathFlags::reassoc)));
-        });
+    Value result =
+        generic(rewriter, loc, ValueRange{x, w},
+                filledTensor(rewriter, loc, sizes, elementType, 0.0),
+                {selectMap(ctx, rank + 1, xDims),
+                 selectMap(ctx, rank + 1, {rank - 1, rank}),
+                 dimsMap(ctx, rank + 1, 0, rank)},
+                iterators, [&](OpBuilder &b, Location l, ValueRange args) {
+                  Value product = arith::MulFOp::create(
+                      b, l, castFloat(b, l, args[0], elementType),
+                      castFloat(b, l, args[1], elementType));
+                  // Reassociation lets LLVM vectorize the dot product (a
+                  // different summation order, well within the tolerances).
+                  yield(b, l, reassociableAdd(b, l, args[2], product));
+                });
     rewriter.replaceOp(op, result);
     return success();
   }

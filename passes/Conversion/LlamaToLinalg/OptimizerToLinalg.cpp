@@ -20,37 +20,24 @@ using namespace mlir::llama::lowering;
 
 namespace {
 
-/// sqrt(sum of squares of every element of every tensor)
+/// sqrt(sum of squares of every element of every tensor), accumulated in f64
+/// (as torch's clip_grad_norm_ on f32 gradients is accurate to f32 precision
+/// however many weights there are).
 struct GlobalNormLowering : OpConversionPattern<GlobalNormOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(GlobalNormOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    auto &b = rewriter;
-    MLIRContext *ctx = b.getContext();
-    Type f32 = b.getF32Type();
-    Value sum = filledTensor(b, loc, {}, f32, 0.0);
-    for (Value tensor : adaptor.getTensors()) {
-      unsigned rank = cast<RankedTensorType>(tensor.getType()).getRank();
-      sum = generic(
-          b, loc, tensor, sum,
-          {b.getMultiDimIdentityMap(rank), AffineMap::get(rank, 0, {}, ctx)},
-          SmallVector<IteratorType>(rank, IteratorType::reduction),
-          [&](OpBuilder &nb, Location l, ValueRange a) {
-            Value x = castFloat(nb, l, a[0], f32);
-            yield(nb, l,
-                  arith::AddFOp::create(nb, l, a[1],
-                                        arith::MulFOp::create(nb, l, x, x)));
-          });
-    }
-    AffineMap scalar = AffineMap::get(0, 0, {}, ctx);
-    Value norm =
-        generic(b, loc, sum, emptyTensor(b, loc, {}, f32), {scalar, scalar}, {},
-                [&](OpBuilder &nb, Location l, ValueRange a) {
-                  yield(nb, l, math::SqrtOp::create(nb, l, a[0]));
-                });
-    rewriter.replaceOp(op, norm);
+    Type f32 = rewriter.getF32Type();
+    Value sumOfSquares =
+        totalSumF64(rewriter, loc, adaptor.getTensors(), /*squares=*/true);
+    rewriter.replaceOp(
+        op, mapScalar(rewriter, loc, sumOfSquares, f32,
+                      [&](OpBuilder &nb, Location l, Value sum) {
+                        return castFloat(nb, l,
+                                         math::SqrtOp::create(nb, l, sum), f32);
+                      }));
     return success();
   }
 };

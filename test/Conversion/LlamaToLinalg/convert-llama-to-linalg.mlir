@@ -146,19 +146,26 @@ func.func @attention(%q: tensor<2x5x4x8xf32>, %k: tensor<2x5x2x8xf32>, %v: tenso
 
 // -----
 
-// Tests that cross-entropy reduces max and sum(exp) per row, picks the
-// target's logit, weights by the mask and divides the two totals.
+// Tests that cross-entropy reduces max and sum(exp) per row (the sum over
+// the vocabulary in f64), picks the target's logit, weights by the mask and
+// divides the two totals (each summed in f64).
 // CHECK-LABEL: func.func @cross_entropy
 // CHECK-SAME: (%[[L:.*]]: tensor<2x8x100xf32>, %[[T:.*]]: tensor<2x8xi32>, %[[M:.*]]: tensor<2x8xf32>)
 // CHECK: %[[MAX:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}} ins(%[[L]]
 // CHECK: arith.maximumf
-// CHECK: %[[SUM:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}} ins(%[[L]], %[[MAX]]
+// CHECK: %[[SUM64:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}} ins(%[[L]], %[[MAX]] : {{.*}}) outs(%{{.*}} : tensor<2x8xf64>)
 // CHECK: math.exp
+// CHECK: arith.extf %{{.*}} : f32 to f64
+// CHECK: arith.addf %{{.*}}, %{{.*}} fastmath<reassoc> : f64
+// CHECK: %[[SUM:.*]] = linalg.generic {{.*}} ins(%[[SUM64]] : tensor<2x8xf64>) outs(%{{.*}} : tensor<2x8xf32>)
+// CHECK: arith.truncf
 // CHECK: %[[ROWS:.*]] = linalg.generic {{.*}} ins(%[[T]], %[[M]], %[[MAX]], %[[SUM]]
 // CHECK: tensor.extract %[[L]]
 // CHECK: math.log
-// CHECK: %[[LOSS:.*]] = linalg.generic {{.*}}iterator_types = ["reduction", "reduction"]{{.*}} ins(%[[ROWS]]
-// CHECK: %[[COUNT:.*]] = linalg.generic {{.*}}iterator_types = ["reduction", "reduction"]{{.*}} ins(%[[M]]
+// CHECK: %[[LOSS64:.*]] = linalg.generic {{.*}}iterator_types = ["reduction", "reduction"]{{.*}} ins(%[[ROWS]] : tensor<2x8xf32>) outs(%{{.*}} : tensor<f64>)
+// CHECK: %[[LOSS:.*]] = linalg.generic {{.*}} ins(%[[LOSS64]] : tensor<f64>) outs(%{{.*}} : tensor<f32>)
+// CHECK: %[[COUNT64:.*]] = linalg.generic {{.*}}iterator_types = ["reduction", "reduction"]{{.*}} ins(%[[M]] : tensor<2x8xf32>) outs(%{{.*}} : tensor<f64>)
+// CHECK: %[[COUNT:.*]] = linalg.generic {{.*}} ins(%[[COUNT64]] : tensor<f64>) outs(%{{.*}} : tensor<f32>)
 // CHECK: linalg.generic {{.*}} ins(%[[LOSS]], %[[COUNT]] : tensor<f32>, tensor<f32>)
 // CHECK: arith.divf
 func.func @cross_entropy(%logits: tensor<2x8x100xf32>, %targets: tensor<2x8xi32>, %mask: tensor<2x8xf32>) -> tensor<f32> {
