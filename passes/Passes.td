@@ -136,7 +136,10 @@ def LlamaEntryABIPass : Pass<"llama-entry-abi", "ModuleOp"> {
     which wraps the raw pointers into memref descriptors and calls `@F`, so
     a runtime calls any model through one C signature. It also stores the
     artifact's manifest (config, weight names and shapes, entry points) as a
-    NUL-terminated JSON string in the global `llama_manifest`.
+    NUL-terminated JSON string in the global `llama_manifest`. Every other
+    function with a body (the entry points themselves, the layer functions,
+    bufferization's helpers) becomes internal. A module without entry points
+    (an op test's `@main`) gets neither wrappers nor a manifest.
   }];
   let dependentDialects = [
     "::mlir::LLVM::LLVMDialect", "::mlir::func::FuncDialect",

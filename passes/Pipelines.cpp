@@ -1,4 +1,4 @@
-//===- Pipelines.cpp - llamac's lowering pipelines ------------------------===//
+//===- Pipelines.cpp - llamac's compilation pipeline ----------------------===//
 
 #include "passes/Pipelines.h"
 
@@ -14,16 +14,38 @@
 
 namespace mlir::llama {
 
-void buildLlamaToLinalgPipeline(OpPassManager &pm) {
+void buildTrainingStage(OpPassManager &pm, const PipelineOptions &options) {
+  pm.addPass(createLlamaAutodiffPass());
+  LlamaOptimizerStepPassOptions optimizer;
+  optimizer.beta1 = options.beta1;
+  optimizer.beta2 = options.beta2;
+  optimizer.eps = options.adamEps;
+  optimizer.weightDecay = options.weightDecay;
+  optimizer.maxGradNorm = options.maxGradNorm;
+  pm.addPass(createLlamaOptimizerStepPass(optimizer));
+}
+
+void buildLlamaOptimizationStage(OpPassManager &, const PipelineOptions &) {
+  // Nothing yet: the Llama-aware fusions (QKV, gate/up + SwiGLU, RMSNorm
+  // prologues, residual epilogues, fused attention) go here.
+}
+
+void buildLlamaToLinalgStage(OpPassManager &pm, const PipelineOptions &) {
   pm.addPass(createConvertLlamaToLinalgPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }
 
-void buildLinalgToLLVMPipeline(OpPassManager &pm) {
+void buildTensorOptimizationStage(OpPassManager &, const PipelineOptions &) {
+  // Nothing yet: tiling, packing, vectorization and parallelization of the
+  // linalg ops go here.
+}
+
+void buildBufferizationStage(OpPassManager &pm, const PipelineOptions &) {
   // Bufferize whole functions: arguments become plain (identity-layout)
   // memrefs, the KV caches are written in place and so drop out of the
-  // results, and the logits become an out-parameter.
+  // results, and the entry points' logits/loss/gradients become
+  // out-parameters.
   pm.addPass(createLlamaPrivatizeEntryPointsPass());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
@@ -35,40 +57,75 @@ void buildLinalgToLLVMPipeline(OpPassManager &pm) {
   bufferization::buildBufferDeallocationPipeline(pm);
   pm.addPass(createLlamaCopiesToLinalgPass());
   pm.addPass(createLlamaEntryABIPass());
-
-  // Loops, then LLVM.
-  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
-  pm.addPass(createLowerAffinePass());
-  pm.addPass(createSCFToControlFlowPass());
-  pm.addPass(memref::createExpandStridedMetadataPass());
-  pm.addPass(createLowerAffinePass());
-  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
-  pm.addPass(createConvertMathToLLVMPass());
-  pm.addPass(createArithToLLVMConversionPass());
-  pm.addPass(createConvertIndexToLLVMPass());
-  pm.addPass(createConvertControlFlowToLLVMPass());
-  pm.addPass(createConvertFuncToLLVMPass());
-  pm.addPass(createReconcileUnrealizedCastsPass());
-  pm.addPass(createCanonicalizerPass());
 }
 
-void buildLlamaToLLVMPipeline(OpPassManager &pm) {
-  buildLlamaToLinalgPipeline(pm);
-  buildLinalgToLLVMPipeline(pm);
+void buildTargetLoweringStage(OpPassManager &pm,
+                              const PipelineOptions &options) {
+  switch (options.target) {
+  case Target::CPU:
+    pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+    pm.addPass(createLowerAffinePass());
+    pm.addPass(createSCFToControlFlowPass());
+    pm.addPass(memref::createExpandStridedMetadataPass());
+    // Again: expand-strided-metadata leaves affine.apply for the offsets.
+    pm.addPass(createLowerAffinePass());
+    pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+    pm.addPass(createConvertMathToLLVMPass());
+    pm.addPass(createArithToLLVMConversionPass());
+    pm.addPass(createConvertIndexToLLVMPass());
+    pm.addPass(createConvertControlFlowToLLVMPass());
+    pm.addPass(createConvertFuncToLLVMPass());
+    pm.addPass(createReconcileUnrealizedCastsPass());
+    pm.addPass(createCanonicalizerPass());
+    return;
+  }
+}
+
+void buildLlamaLevelPipeline(OpPassManager &pm,
+                             const PipelineOptions &options) {
+  buildTrainingStage(pm, options);
+  buildLlamaOptimizationStage(pm, options);
+}
+
+void buildTensorLevelPipeline(OpPassManager &pm,
+                              const PipelineOptions &options) {
+  buildLlamaToLinalgStage(pm, options);
+  buildTensorOptimizationStage(pm, options);
+}
+
+void buildTargetLevelPipeline(OpPassManager &pm,
+                              const PipelineOptions &options) {
+  buildBufferizationStage(pm, options);
+  buildTargetLoweringStage(pm, options);
+}
+
+void buildLlamaToLLVMPipeline(OpPassManager &pm,
+                              const PipelineOptions &options) {
+  buildLlamaLevelPipeline(pm, options);
+  buildTensorLevelPipeline(pm, options);
+  buildTargetLevelPipeline(pm, options);
 }
 
 void registerLlamaPassesAndPipelines() {
   registerLlamaPasses();
-  PassPipelineRegistration<>("llama-to-linalg",
-                             "Lower llama ops to linalg on tensors",
-                             buildLlamaToLinalgPipeline);
-  PassPipelineRegistration<>(
-      "linalg-to-llvm",
-      "Bufferize, add the C entry points and lower to the LLVM dialect",
-      buildLinalgToLLVMPipeline);
-  PassPipelineRegistration<>("llama-to-llvm",
-                             "Lower llama IR all the way to the LLVM dialect",
-                             buildLlamaToLLVMPipeline);
+  PassPipelineRegistration<PipelineOptions>(
+      "llama-level",
+      "llamac's llama-level stages: training (autodiff and the optimizer "
+      "step), llama-level optimization",
+      buildLlamaLevelPipeline);
+  PassPipelineRegistration<PipelineOptions>(
+      "llama-tensor-level",
+      "llamac's tensor-level stages: llama to linalg on tensors, tensor-level "
+      "optimization",
+      buildTensorLevelPipeline);
+  PassPipelineRegistration<PipelineOptions>(
+      "llama-target-level",
+      "llamac's target-level stages: bufferization and the C entry ABI, "
+      "lowering to the LLVM dialect for the target",
+      buildTargetLevelPipeline);
+  PassPipelineRegistration<PipelineOptions>(
+      "llama-to-llvm", "llamac's whole pipeline: llama IR to the LLVM dialect",
+      buildLlamaToLLVMPipeline);
 }
 
 } // namespace mlir::llama

@@ -1,8 +1,17 @@
-//===- Pipelines.h - llamac's lowering pipelines ----------------*- C++ -*-===//
+//===- Pipelines.h - llamac's compilation pipeline --------------*- C++ -*-===//
 //
-// The one place that says which passes turn llama IR into LLVM: llamac runs
-// these builders stage by stage (--emit=linalg, --emit=llvm-dialect) and
-// llama-opt registers them under the names below.
+// The one place that says which passes turn llama IR into LLVM IR, in named
+// stages:
+//
+//   llama level   training (autodiff + optimizer step) -> llama-level
+//                 optimization (the home of the Llama-aware fusions)
+//   tensor level  llama to linalg -> tensor-level optimization (the home of
+//                 tiling, packing and parallelization)
+//   target level  bufferization + C entry ABI -> target lowering (CPU)
+//
+// llamac runs the three levels in turn and `--emit=llama|linalg|llvm-dialect`
+// prints the IR between them; llama-opt registers the same builders with the
+// same options, so `llama-opt --llama-to-llvm="..."` reproduces llamac.
 //
 //===----------------------------------------------------------------------===//
 
@@ -10,21 +19,68 @@
 #define LLAMAC_PASSES_PIPELINES_H
 
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
 
 namespace mlir::llama {
 
-/// llama ops -> linalg/tensor/arith/math on tensors ("llama-to-linalg").
-void buildLlamaToLinalgPipeline(OpPassManager &pm);
+/// The machines llamac generates code for.
+enum class Target { CPU };
 
-/// Tensor-level linalg -> LLVM dialect for the host CPU: bufferize (KV caches
-/// updated in place, logits as an out-parameter), add the C entry points and
-/// manifest, lower loops and everything else to LLVM ("linalg-to-llvm").
-void buildLinalgToLLVMPipeline(OpPassManager &pm);
+/// Everything the pipeline's stages take, one struct for llamac's flags and
+/// llama-opt's pipeline options. Shapes (batch, sequence length) are not
+/// here: the frontend builds them into the IR.
+struct PipelineOptions : public PassPipelineOptions<PipelineOptions> {
+  Option<Target> target{
+      *this, "target", llvm::cl::desc("The machine to generate code for"),
+      llvm::cl::init(Target::CPU),
+      llvm::cl::values(clEnumValN(Target::CPU, "cpu", "the host CPU"))};
+  // The training step's clipped AdamW (the Llama 2 recipe by default).
+  Option<double> beta1{*this, "beta1", llvm::cl::desc("AdamW beta1"),
+                       llvm::cl::init(0.9)};
+  Option<double> beta2{*this, "beta2", llvm::cl::desc("AdamW beta2"),
+                       llvm::cl::init(0.95)};
+  Option<double> adamEps{*this, "adam-eps", llvm::cl::desc("AdamW epsilon"),
+                         llvm::cl::init(1e-5)};
+  Option<double> weightDecay{
+      *this, "weight-decay",
+      llvm::cl::desc("AdamW decoupled weight decay of rank >= 2 weights"),
+      llvm::cl::init(0.1)};
+  Option<double> maxGradNorm{
+      *this, "max-grad-norm",
+      llvm::cl::desc("Clip the global gradient norm to this"),
+      llvm::cl::init(1.0)};
+};
 
-/// Both, in order ("llama-to-llvm").
-void buildLlamaToLLVMPipeline(OpPassManager &pm);
+/// Stage: adds the gradient function and the optimizer step of every loss
+/// function (none without one).
+void buildTrainingStage(OpPassManager &pm, const PipelineOptions &options);
+/// Stage: llama -> llama optimizations.
+void buildLlamaOptimizationStage(OpPassManager &pm,
+                                 const PipelineOptions &options);
+/// Stage: llama ops -> linalg/tensor/arith/math on tensors.
+void buildLlamaToLinalgStage(OpPassManager &pm, const PipelineOptions &options);
+/// Stage: tensor-level optimizations of the linalg ops.
+void buildTensorOptimizationStage(OpPassManager &pm,
+                                  const PipelineOptions &options);
+/// Stage: bufferize whole functions (KV caches and optimizer state updated in
+/// place, entry results as out-parameters), then add the C entry points and
+/// the manifest.
+void buildBufferizationStage(OpPassManager &pm, const PipelineOptions &options);
+/// Stage: loops and everything else -> the LLVM dialect for the target.
+void buildTargetLoweringStage(OpPassManager &pm,
+                              const PipelineOptions &options);
 
-/// Registers the passes and the three pipelines with the global registry.
+/// The three levels llamac stops between, and all of them in order.
+void buildLlamaLevelPipeline(OpPassManager &pm, const PipelineOptions &options);
+void buildTensorLevelPipeline(OpPassManager &pm,
+                              const PipelineOptions &options);
+void buildTargetLevelPipeline(OpPassManager &pm,
+                              const PipelineOptions &options);
+void buildLlamaToLLVMPipeline(OpPassManager &pm,
+                              const PipelineOptions &options);
+
+/// Registers the passes, and the pipelines under the names llama-level,
+/// llama-tensor-level, llama-target-level and llama-to-llvm.
 void registerLlamaPassesAndPipelines();
 
 } // namespace mlir::llama

@@ -316,11 +316,18 @@ struct LlamaEntryABIPass
     for (auto func : module.getOps<func::FuncOp>())
       if (llama::isEntryPoint(func))
         entries.push_back(func);
-    if (entries.empty()) {
-      module.emitError("no llama entry point (a function whose first "
-                       "argument has llama.input) to expose");
-      return signalPassFailure();
-    }
+    // Only the wrappers and the manifest are the artifact's interface: the
+    // entry points, the layer functions and the helpers bufferization added
+    // become internal, so LLVM may inline or drop them.
+    for (auto func : module.getOps<func::FuncOp>())
+      if (func.isPrivate() && !func.isExternal())
+        func->setAttr(
+            "llvm.linkage",
+            LLVM::LinkageAttr::get(&getContext(), LLVM::Linkage::Internal));
+    // A module of plain functions (an op test) has no C interface to add.
+    if (entries.empty())
+      return;
+
     OpBuilder b(&getContext());
     Location loc = module.getLoc();
     SmallVector<SmallVector<ArgRole>> roles;
@@ -342,15 +349,6 @@ struct LlamaEntryABIPass
         b, loc, LLVM::LLVMArrayType::get(b.getI8Type(), manifest.size()),
         /*isConstant=*/true, LLVM::Linkage::External, "llama_manifest",
         b.getStringAttr(manifest));
-
-    // Only the wrappers and the manifest are the artifact's interface: the
-    // entry points, the layer functions and the helpers bufferization added
-    // become internal, so LLVM may inline or drop them.
-    for (auto func : module.getOps<func::FuncOp>())
-      if (func.isPrivate() && !func.isExternal())
-        func->setAttr(
-            "llvm.linkage",
-            LLVM::LinkageAttr::get(&getContext(), LLVM::Linkage::Internal));
   }
 };
 

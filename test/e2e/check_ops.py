@@ -1,6 +1,5 @@
 #!/usr/bin/env python3
-"""Runs single llama ops, lowered by convert-llama-to-linalg and upstream
-passes, with mlir-runner on random inputs and compares with numpy: the
+"""Runs single llama ops, lowered by llamac's pipeline, with mlir-runner on random inputs and compares with numpy: the
 training-path ops (batched causal attention with MHA/GQA/MQA, masked
 cross-entropy) that the decoder entry points do not exercise.
 
@@ -15,11 +14,8 @@ import sys
 import numpy as np
 
 
-LOWER = ("--convert-llama-to-linalg --one-shot-bufferize=bufferize-function-boundaries "
-         "--convert-linalg-to-loops --lower-affine --convert-scf-to-cf "
-         "--expand-strided-metadata --lower-affine --finalize-memref-to-llvm --convert-math-to-llvm "
-         "--convert-arith-to-llvm --convert-index-to-llvm --convert-cf-to-llvm "
-         "--convert-func-to-llvm --reconcile-unrealized-casts").split()
+# The product's pipeline (llamac's, registered in llama-opt).
+LOWER = ["--llama-to-llvm"]
 
 
 def mlir_type(array, element="f32"):

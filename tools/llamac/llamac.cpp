@@ -11,10 +11,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Codegen.h"
 #include "frontend/ModelBuilder.h"
-#include "passes/Passes.h"
 #include "passes/Pipelines.h"
+#include "passes/Target/CPU/Codegen.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
@@ -139,9 +138,12 @@ int writeText(function_ref<void(raw_ostream &)> print) {
 }
 
 int runPipeline(mlir::ModuleOp module,
-                function_ref<void(mlir::OpPassManager &)> build) {
+                const mlir::llama::PipelineOptions &options,
+                function_ref<void(mlir::OpPassManager &,
+                                  const mlir::llama::PipelineOptions &)>
+                    build) {
   mlir::PassManager pm(module.getContext());
-  build(pm);
+  build(pm, options);
   if (failed(pm.run(module)))
     return fail("internal error: lowering failed (see the diagnostics above)");
   return 0;
@@ -222,33 +224,31 @@ int main(int argc, char **argv) {
   // the verifier has already said where.
   if (failed(mlir::verify(*module)))
     return fail("internal error: the generated IR does not verify");
-  // The training step's gradients are derived in the compiler, in the llama
-  // dialect, so --emit=llama shows them.
-  if (trainShape) {
-    mlir::llama::LlamaOptimizerStepPassOptions optimizer;
-    optimizer.beta1 = adamBeta1;
-    optimizer.beta2 = adamBeta2;
-    optimizer.eps = adamEps;
-    optimizer.weightDecay = weightDecay;
-    optimizer.maxGradNorm = maxGradNorm;
-    if (int code = runPipeline(*module, [&](mlir::OpPassManager &pm) {
-          pm.addPass(mlir::llama::createLlamaAutodiffPass());
-          pm.addPass(mlir::llama::createLlamaOptimizerStepPass(optimizer));
-        }))
-      return code;
-  }
-
+  mlir::llama::PipelineOptions pipeline;
+  pipeline.beta1 = adamBeta1;
+  pipeline.beta2 = adamBeta2;
+  pipeline.adamEps = adamEps;
+  pipeline.weightDecay = weightDecay;
+  pipeline.maxGradNorm = maxGradNorm;
   auto printModule = [&](raw_ostream &os) {
     // NameLocs become SSA names, so the IR reads like the forward pass.
     module->print(os, mlir::OpPrintingFlags().printNameLocAsPrefix());
   };
+  // The pipeline's three levels, with --emit cuts between them. The training
+  // step's gradients are derived at the llama level, so --emit=llama shows
+  // them.
+  if (int code =
+          runPipeline(*module, pipeline, mlir::llama::buildLlamaLevelPipeline))
+    return code;
   if (emitStage == Stage::Llama)
     return writeText(printModule);
-  if (int code = runPipeline(*module, mlir::llama::buildLlamaToLinalgPipeline))
+  if (int code =
+          runPipeline(*module, pipeline, mlir::llama::buildTensorLevelPipeline))
     return code;
   if (emitStage == Stage::Linalg)
     return writeText(printModule);
-  if (int code = runPipeline(*module, mlir::llama::buildLinalgToLLVMPipeline))
+  if (int code =
+          runPipeline(*module, pipeline, mlir::llama::buildTargetLevelPipeline))
     return code;
   if (emitStage == Stage::LLVMDialect)
     return writeText(printModule);

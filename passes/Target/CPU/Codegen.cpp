@@ -1,6 +1,6 @@
-//===- Codegen.cpp - LLVM dialect to native code --------------------------===//
+//===- Codegen.cpp - LLVM dialect to host CPU code ------------------------===//
 
-#include "Codegen.h"
+#include "passes/Target/CPU/Codegen.h"
 
 #include "mlir/Target/LLVMIR/Export.h"
 

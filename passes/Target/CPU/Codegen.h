@@ -1,6 +1,12 @@
-//===- Codegen.h - LLVM dialect to native code ------------------*- C++ -*-===//
-#ifndef LLAMAC_TOOLS_LLAMAC_CODEGEN_H
-#define LLAMAC_TOOLS_LLAMAC_CODEGEN_H
+//===- Codegen.h - LLVM dialect to host CPU code ----------------*- C++ -*-===//
+//
+// The CPU target after the MLIR pipeline: LLVM IR for a host (or named) CPU,
+// optimized, emitted as an object file and linked by clang into the artifact.
+// Other targets (NVIDIA) get a sibling folder in passes/Target/.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LLAMAC_PASSES_TARGET_CPU_CODEGEN_H
+#define LLAMAC_PASSES_TARGET_CPU_CODEGEN_H
 
 #include "mlir/IR/BuiltinOps.h"
 
@@ -42,4 +48,4 @@ llvm::Error linkExecutable(llvm::StringRef objectPath,
 
 } // namespace llamac
 
-#endif // LLAMAC_TOOLS_LLAMAC_CODEGEN_H
+#endif // LLAMAC_PASSES_TARGET_CPU_CODEGEN_H
