@@ -13,6 +13,7 @@
 
 #include "dialect/LlamaOps.h"
 #include "frontend/Weights.h"
+#include "runtime/llama_abi.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -136,18 +137,18 @@ func::FuncOp EntryPointBuilder::declare(
   SmallVector<Location> argLocs;
   unsigned argIndex = 0;
   for (auto [inputName, role] : leadingNames) {
-    func.setArgAttrs(argIndex++, {nameAttr("llama.input", role)});
+    func.setArgAttrs(argIndex++, {nameAttr(llama::kInputAttr, role)});
     argLocs.push_back(named(inputName));
   }
   for (const TensorSpec &spec : specs) {
-    func.setArgAttrs(argIndex++, {nameAttr("llama.weight", spec.name)});
+    func.setArgAttrs(argIndex++, {nameAttr(llama::kWeightAttr, spec.name)});
     argLocs.push_back(named(spec.name));
   }
   unsigned resultIndex = results.size();
   for (int64_t layer = 0; layer < numCaches / 2; ++layer) {
     for (StringRef kind : {"key", "value"}) {
       NamedAttribute cacheName =
-          nameAttr("llama.kv_cache", "layers." + Twine(layer) + "." + kind);
+          nameAttr(llama::kKvCacheAttr, "layers." + Twine(layer) + "." + kind);
       func.setArgAttrs(argIndex++, {cacheName});
       func.setResultAttrs(resultIndex++, {cacheName});
       argLocs.push_back(named("layers." + Twine(layer) + "." +
@@ -346,12 +347,14 @@ Value EntryPointBuilder::forward(Value tokens, func::FuncOp layer) {
 func::FuncOp EntryPointBuilder::buildInference(StringRef name, int64_t seq) {
   Type tokensType = RankedTensorType::get({seq}, b.getI32Type());
   Type logitsType = RankedTensorType::get({seq, config.vocabSize}, f32);
-  func::FuncOp func =
-      declare(name, {tokensType, b.getIndexType()},
-              {{"tokens", "tokens"}, {"position", "position"}}, {logitsType},
-              /*withCaches=*/true);
+  func::FuncOp func = declare(name, {tokensType, b.getIndexType()},
+                              {{"tokens", llama::input::kTokens},
+                               {"position", llama::input::kPosition}},
+                              {logitsType},
+                              /*withCaches=*/true);
   func.setResultAttrs(
-      0, {b.getNamedAttr("llama.output", b.getStringAttr("logits"))});
+      0, {b.getNamedAttr(llama::kOutputAttr,
+                         b.getStringAttr(llama::output::kLogits))});
   Block &entry = func.getBody().front();
   Value tokens = entry.getArgument(0);
   position = entry.getArgument(1);
@@ -372,12 +375,14 @@ func::FuncOp EntryPointBuilder::buildTrainLoss(StringRef name, int64_t batch,
   Type tokensType = RankedTensorType::get({batch, seq + 1}, b.getI32Type());
   Type maskType = RankedTensorType::get({batch, seq}, f32);
   Type lossType = RankedTensorType::get({}, f32);
-  func::FuncOp func =
-      declare(name, {tokensType, maskType},
-              {{"tokens", "tokens"}, {"loss_mask", "loss_mask"}}, {lossType},
-              /*withCaches=*/false);
-  func.setResultAttrs(
-      0, {b.getNamedAttr("llama.output", b.getStringAttr("loss"))});
+  func::FuncOp func = declare(name, {tokensType, maskType},
+                              {{"tokens", llama::input::kTokens},
+                               {"loss_mask", llama::input::kLossMask}},
+                              {lossType},
+                              /*withCaches=*/false);
+  func.setResultAttrs(0,
+                      {b.getNamedAttr(llama::kOutputAttr,
+                                      b.getStringAttr(llama::output::kLoss))});
   Block &entry = func.getBody().front();
   Value tokens = entry.getArgument(0), mask = entry.getArgument(1);
   cached = false;
@@ -401,20 +406,23 @@ func::FuncOp EntryPointBuilder::buildTrainLoss(StringRef name, int64_t batch,
   return func;
 }
 
+/// The config as the module's llama.config, keyed as the artifact manifest.
 DictionaryAttr configAttr(Builder &b, const ModelConfig &config) {
   auto i64 = [&](int64_t value) { return b.getI64IntegerAttr(value); };
   return b.getDictionaryAttr({
-      b.getNamedAttr("dim", i64(config.dim)),
-      b.getNamedAttr("hidden_dim", i64(config.hiddenDim)),
-      b.getNamedAttr("n_layers", i64(config.nLayers)),
-      b.getNamedAttr("n_heads", i64(config.nHeads)),
-      b.getNamedAttr("n_kv_heads", i64(config.nKvHeads)),
-      b.getNamedAttr("head_dim", i64(config.headDim())),
-      b.getNamedAttr("vocab_size", i64(config.vocabSize)),
-      b.getNamedAttr("seq_len", i64(config.seqLen)),
-      b.getNamedAttr("norm_eps", b.getF64FloatAttr(config.normEps)),
-      b.getNamedAttr("rope_theta", b.getF64FloatAttr(config.ropeTheta)),
-      b.getNamedAttr("tie_embeddings", b.getBoolAttr(config.tieEmbeddings)),
+      b.getNamedAttr(LLAMA_ABI_KEY_DIM, i64(config.dim)),
+      b.getNamedAttr(LLAMA_ABI_KEY_HIDDEN_DIM, i64(config.hiddenDim)),
+      b.getNamedAttr(LLAMA_ABI_KEY_N_LAYERS, i64(config.nLayers)),
+      b.getNamedAttr(LLAMA_ABI_KEY_N_HEADS, i64(config.nHeads)),
+      b.getNamedAttr(LLAMA_ABI_KEY_N_KV_HEADS, i64(config.nKvHeads)),
+      b.getNamedAttr(LLAMA_ABI_KEY_HEAD_DIM, i64(config.headDim())),
+      b.getNamedAttr(LLAMA_ABI_KEY_VOCAB_SIZE, i64(config.vocabSize)),
+      b.getNamedAttr(LLAMA_ABI_KEY_SEQ_LEN, i64(config.seqLen)),
+      b.getNamedAttr(LLAMA_ABI_KEY_NORM_EPS, b.getF64FloatAttr(config.normEps)),
+      b.getNamedAttr(LLAMA_ABI_KEY_ROPE_THETA,
+                     b.getF64FloatAttr(config.ropeTheta)),
+      b.getNamedAttr(LLAMA_ABI_KEY_TIE_EMBEDDINGS,
+                     b.getBoolAttr(config.tieEmbeddings)),
   });
 }
 
@@ -431,7 +439,7 @@ OwningOpRef<ModuleOp> buildModelModule(MLIRContext &context,
   loadModelDialects(context);
   OpBuilder b(&context);
   OwningOpRef<ModuleOp> module = ModuleOp::create(b.getUnknownLoc());
-  (*module)->setAttr("llama.config", configAttr(b, config));
+  (*module)->setAttr(llama::kConfigAttr, configAttr(b, config));
   for (auto [name, seq] :
        {std::pair<StringRef, int64_t>{"prefill", kDynamic}, {"decode", 1}}) {
     b.setInsertionPointToEnd(module->getBody());

@@ -9,6 +9,8 @@
 #ifndef LLAMAC_FRONTEND_MODELCONFIG_H
 #define LLAMAC_FRONTEND_MODELCONFIG_H
 
+#include "runtime/ModelConfig.h"
+
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
@@ -18,21 +20,8 @@
 
 namespace llamac {
 
-/// Shapes and constants of a Llama 2 model, in llama2.c's vocabulary.
-struct ModelConfig {
-  int64_t dim = 0;            // hidden size (HF hidden_size)
-  int64_t hiddenDim = 0;      // feed-forward size (HF intermediate_size)
-  int64_t nLayers = 0;        // decoder layers
-  int64_t nHeads = 0;         // query heads
-  int64_t nKvHeads = 0;       // key/value heads (== nHeads: MHA, 1: MQA)
-  int64_t vocabSize = 0;      // embedding rows and logits
-  int64_t seqLen = 0;         // maximum sequence length: the KV cache rows
-  double normEps = 1e-5;      // RMSNorm epsilon
-  double ropeTheta = 1e4;     // RoPE base
-  bool tieEmbeddings = false; // lm_head shares model.embed_tokens.weight
-
-  int64_t headDim() const { return dim / nHeads; }
-};
+/// The shapes a model description fixes (shared with the runtime).
+using llama_abi::ModelConfig;
 
 /// The models llamac knows by name.
 llvm::ArrayRef<llvm::StringRef> presetNames();

@@ -16,10 +16,7 @@
 
 namespace llamac {
 
-struct TensorSpec {
-  std::string name;
-  std::vector<int64_t> shape;
-};
+using llama_abi::TensorSpec;
 
 /// "model.layers.{layer}.{module}.weight", e.g. module "self_attn.q_proj".
 std::string layerWeightName(int64_t layer, llvm::StringRef module);

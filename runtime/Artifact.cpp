@@ -4,13 +4,10 @@
 
 #include "runtime/Error.h"
 #include "runtime/Json.h"
-#include "runtime/Shape.h"
 
 #include <dlfcn.h>
 
 namespace llamart {
-
-int64_t TensorSpec::numElements() const { return elementCount(shape); }
 
 namespace {
 
@@ -31,93 +28,168 @@ int64_t integerMember(const JsonValue &object, const std::string &key,
   return value.integer;
 }
 
-std::vector<TensorSpec> tensorList(const JsonValue &list,
+double numberMember(const JsonValue &object, const std::string &key,
+                    const std::string &where) {
+  const JsonValue &value = member(object, key, where);
+  if (!value.isNumber())
+    throw RuntimeError(where + ": manifest field '" + key +
+                       "' is not a number");
+  return value.number;
+}
+
+const std::string &stringMember(const JsonValue &object, const std::string &key,
+                                const std::string &where) {
+  const JsonValue &value = member(object, key, where);
+  if (!value.isString())
+    throw RuntimeError(where + ": manifest field '" + key +
+                       "' is not a string");
+  return value.string;
+}
+
+const std::vector<JsonValue> &arrayMember(const JsonValue &object,
+                                          const std::string &key,
+                                          const std::string &where) {
+  const JsonValue &value = member(object, key, where);
+  if (!value.isArray())
+    throw RuntimeError(where + ": manifest field '" + key +
+                       "' is not an array");
+  return value.array;
+}
+
+std::vector<TensorSpec> tensorList(const JsonValue &json,
+                                   const std::string &key,
                                    const std::string &where) {
-  if (!list.isArray())
-    throw RuntimeError(where + ": malformed tensor list in the manifest");
   std::vector<TensorSpec> specs;
-  for (const JsonValue &entry : list.array) {
+  for (const JsonValue &entry : arrayMember(json, key, where)) {
     TensorSpec spec;
-    const JsonValue &name = member(entry, "name", where);
-    const JsonValue &shape = member(entry, "shape", where);
-    if (!name.isString() || !shape.isArray())
-      throw RuntimeError(where + ": malformed tensor entry in the manifest");
-    spec.name = name.string;
-    for (const JsonValue &size : shape.array)
+    spec.name = stringMember(entry, LLAMA_ABI_KEY_NAME, where);
+    for (const JsonValue &size :
+         arrayMember(entry, LLAMA_ABI_KEY_SHAPE, where)) {
+      if (!size.isInteger || size.integer <= 0 || size.integer > INT32_MAX)
+        throw RuntimeError(where + ": tensor '" + spec.name +
+                           "' has a malformed shape in the manifest");
       spec.shape.push_back(size.integer);
+    }
     specs.push_back(std::move(spec));
   }
   return specs;
 }
 
+ModelConfig readConfig(const JsonValue &config, const std::string &where) {
+  ModelConfig model;
+  model.dim = integerMember(config, LLAMA_ABI_KEY_DIM, where);
+  model.hiddenDim = integerMember(config, LLAMA_ABI_KEY_HIDDEN_DIM, where);
+  model.nLayers = integerMember(config, LLAMA_ABI_KEY_N_LAYERS, where);
+  model.nHeads = integerMember(config, LLAMA_ABI_KEY_N_HEADS, where);
+  model.nKvHeads = integerMember(config, LLAMA_ABI_KEY_N_KV_HEADS, where);
+  model.vocabSize = integerMember(config, LLAMA_ABI_KEY_VOCAB_SIZE, where);
+  model.seqLen = integerMember(config, LLAMA_ABI_KEY_SEQ_LEN, where);
+  model.normEps = numberMember(config, LLAMA_ABI_KEY_NORM_EPS, where);
+  model.ropeTheta = numberMember(config, LLAMA_ABI_KEY_ROPE_THETA, where);
+  const JsonValue &tied = member(config, LLAMA_ABI_KEY_TIE_EMBEDDINGS, where);
+  if (!tied.isBool())
+    throw RuntimeError(where + ": manifest field '" +
+                       LLAMA_ABI_KEY_TIE_EMBEDDINGS + "' is not a boolean");
+  model.tieEmbeddings = tied.boolean;
+  if (model.dim % model.nHeads != 0 || model.nHeads % model.nKvHeads != 0 ||
+      integerMember(config, LLAMA_ABI_KEY_HEAD_DIM, where) != model.headDim())
+    throw RuntimeError(where + ": the manifest's head counts do not divide "
+                               "its dimensions");
+  return model;
+}
+
 } // namespace
 
-Artifact::Artifact(const std::string &path) {
-  // A path without a slash would be searched for on the library path.
+const EntryPointInfo *Manifest::findByName(const std::string &name) const {
+  for (const EntryPointInfo &entry : entryPoints)
+    if (entry.name == name)
+      return &entry;
+  return nullptr;
+}
+
+const EntryPointInfo *Manifest::findByKind(const std::string &kind) const {
+  for (const EntryPointInfo &entry : entryPoints)
+    if (entry.kind == kind)
+      return &entry;
+  return nullptr;
+}
+
+Manifest parseManifest(const char *text, const std::string &where) {
+  JsonValue json = parseJson(text, where + " manifest");
+  const JsonValue *format = json.find(LLAMA_ABI_KEY_FORMAT);
+  const JsonValue *version = json.find(LLAMA_ABI_KEY_VERSION);
+  if (!format || format->string != LLAMA_ABI_FORMAT)
+    throw RuntimeError("'" + where + "' has an unknown manifest format");
+  if (!version || !version->isInteger || version->integer != LLAMA_ABI_VERSION)
+    throw RuntimeError(
+        "'" + where + "' has manifest version " +
+        (version && version->isInteger ? std::to_string(version->integer)
+                                       : std::string("?")) +
+        "; this runtime reads version " + std::to_string(LLAMA_ABI_VERSION) +
+        " (recompile it with this llamac)");
+
+  Manifest manifest;
+  manifest.config =
+      readConfig(member(json, LLAMA_ABI_KEY_CONFIG, where), where);
+  manifest.weights = tensorList(json, LLAMA_ABI_KEY_WEIGHTS, where);
+  manifest.kvCaches = tensorList(json, LLAMA_ABI_KEY_KV_CACHES, where);
+  manifest.compiler = stringMember(json, LLAMA_ABI_KEY_COMPILER, where);
+  for (const JsonValue &json :
+       arrayMember(json, LLAMA_ABI_KEY_ENTRY_POINTS, where)) {
+    EntryPointInfo entry;
+    entry.name = stringMember(json, LLAMA_ABI_KEY_NAME, where);
+    entry.symbol = stringMember(json, LLAMA_ABI_KEY_SYMBOL, where);
+    entry.kind = stringMember(json, LLAMA_ABI_KEY_KIND, where);
+    if (entry.kind != LLAMA_ABI_KIND_INFERENCE) {
+      entry.batch = integerMember(json, LLAMA_ABI_KEY_BATCH, where);
+      entry.seq = integerMember(json, LLAMA_ABI_KEY_SEQ, where);
+    }
+    manifest.entryPoints.push_back(std::move(entry));
+  }
+  return manifest;
+}
+
+Artifact::Artifact(const std::string &path)
+    : where(path.empty() ? "the built-in model" : path) {
+  // A path without a slash would be searched for on the library path; no
+  // path is this executable, which exports its model's symbols.
   std::string loadPath =
-      path.find('/') == std::string::npos ? "./" + path : path;
-  handle = dlopen(loadPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+      path.find('/') == std::string::npos && !path.empty() ? "./" + path : path;
+  handle =
+      dlopen(path.empty() ? nullptr : loadPath.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle)
     throw RuntimeError("cannot load artifact '" + path + "': " + dlerror());
-  auto *manifest = static_cast<const char *>(dlsym(handle, "llama_manifest"));
-  if (!manifest)
-    throw RuntimeError("'" + path +
-                       "' is not a llamac artifact (no llama_manifest)");
-  readManifest(manifest, path);
-  for (auto [symbol, slot] :
-       {std::pair<const std::string *, void **>{
-            &trainSymbol, reinterpret_cast<void **>(&train.fn)},
-        {&gradSymbol, reinterpret_cast<void **>(&grad.fn)}}) {
-    if (symbol->empty())
-      continue;
-    *slot = dlsym(handle, symbol->c_str());
-    if (!*slot)
-      throw RuntimeError("'" + path + "' lacks its " + *symbol + " symbol");
+  auto *text =
+      static_cast<const char *>(dlsym(handle, LLAMA_ABI_MANIFEST_SYMBOL));
+  if (!text)
+    throw RuntimeError("'" + where + "' is not a llamac artifact (no " +
+                       LLAMA_ABI_MANIFEST_SYMBOL + ")");
+  manifest = parseManifest(text, where);
+
+  for (auto [name, slot] : {std::pair<const char *, llama_inference_fn *>{
+                                LLAMA_ABI_ENTRY_PREFILL, &prefillFn},
+                            {LLAMA_ABI_ENTRY_DECODE, &decodeFn}}) {
+    const EntryPointInfo *entry = manifest.findByName(name);
+    if (!entry || entry->kind != LLAMA_ABI_KIND_INFERENCE)
+      throw RuntimeError("'" + where + "' has no " + name + " entry point");
+    *slot = reinterpret_cast<llama_inference_fn>(lookup(*entry));
   }
-  prefillFn = reinterpret_cast<EntryPoint>(dlsym(handle, "llama_prefill"));
-  decodeFn = reinterpret_cast<EntryPoint>(dlsym(handle, "llama_decode"));
-  if (!prefillFn || !decodeFn)
-    throw RuntimeError("'" + path + "' lacks llama_prefill or llama_decode");
+  if (const EntryPointInfo *entry =
+          manifest.findByKind(LLAMA_ABI_KIND_TRAIN_STEP)) {
+    train.fn = reinterpret_cast<llama_train_step_fn>(lookup(*entry));
+    train.batch = entry->batch;
+    train.seq = entry->seq;
+  }
+  if (const EntryPointInfo *entry =
+          manifest.findByKind(LLAMA_ABI_KIND_TRAIN_GRAD))
+    grad.fn = reinterpret_cast<llama_train_grad_fn>(lookup(*entry));
 }
 
-Artifact::Artifact(const char *manifest, EntryPoint prefill, EntryPoint decode)
-    : prefillFn(prefill), decodeFn(decode) {
-  readManifest(manifest, "the built-in model");
-}
-
-void Artifact::readManifest(const char *manifest, const std::string &where) {
-  JsonValue json = parseJson(manifest, where + " manifest");
-  const JsonValue *format = json.find("format");
-  const JsonValue *version = json.find("version");
-  if (!format || format->string != "llamac-artifact" || !version ||
-      version->integer != 1)
-    throw RuntimeError("'" + where + "' has an unknown manifest format");
-
-  const JsonValue &config = member(json, "config", where);
-  model.dim = integerMember(config, "dim", where);
-  model.hiddenDim = integerMember(config, "hidden_dim", where);
-  model.nLayers = integerMember(config, "n_layers", where);
-  model.nHeads = integerMember(config, "n_heads", where);
-  model.nKvHeads = integerMember(config, "n_kv_heads", where);
-  model.headDim = integerMember(config, "head_dim", where);
-  model.vocabSize = integerMember(config, "vocab_size", where);
-  model.seqLen = integerMember(config, "seq_len", where);
-  model.normEps = member(config, "norm_eps", where).number;
-  model.ropeTheta = member(config, "rope_theta", where).number;
-  model.tieEmbeddings = member(config, "tie_embeddings", where).boolean;
-  weightSpecs = tensorList(member(json, "weights", where), where);
-  cacheSpecs = tensorList(member(json, "kv_caches", where), where);
-  compilerVersion = member(json, "compiler", where).string;
-  for (const JsonValue &entry : member(json, "entry_points", where).array) {
-    const JsonValue *kind = entry.find("kind");
-    if (kind && kind->string == "train_step") {
-      train.batch = integerMember(entry, "batch", where);
-      train.seq = integerMember(entry, "seq", where);
-      trainSymbol = member(entry, "symbol", where).string;
-    } else if (kind && kind->string == "train_grad") {
-      gradSymbol = member(entry, "symbol", where).string;
-    }
-  }
+void *Artifact::lookup(const EntryPointInfo &entry) const {
+  void *address = dlsym(handle, entry.symbol.c_str());
+  if (!address)
+    throw RuntimeError("'" + where + "' lacks its " + entry.symbol + " symbol");
+  return address;
 }
 
 Artifact::~Artifact() {

@@ -1,15 +1,17 @@
 //===- Artifact.h - a compiled model library --------------------*- C++ -*-===//
 //
-// Loads a library made by `llamac -o` and reads its manifest: the model
-// config, the weights it expects (HF names, shapes), its KV caches and the
-// C entry points
-//   void llama_<name>(const int32_t *tokens, int64_t n_tokens,
-//                     int64_t position, float *const *weights,
-//                     float *const *kv_caches, float *logits);
+// Loads a library made by `llamac -o` (or the model linked into an
+// executable by `llamac --emit=exe`), reads its manifest — the model config,
+// the weights it expects (HF names, shapes), its KV caches and its entry
+// points — and binds each entry point through the symbol the manifest names.
+// The contract is runtime/llama_abi.h.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LLAMAC_RUNTIME_ARTIFACT_H
 #define LLAMAC_RUNTIME_ARTIFACT_H
+
+#include "runtime/ModelConfig.h"
+#include "runtime/llama_abi.h"
 
 #include <cstdint>
 #include <string>
@@ -17,75 +19,71 @@
 
 namespace llamart {
 
-struct ModelShape {
-  int64_t dim = 0, hiddenDim = 0, nLayers = 0, nHeads = 0, nKvHeads = 0,
-          headDim = 0, vocabSize = 0, seqLen = 0;
-  double normEps = 0, ropeTheta = 0;
-  bool tieEmbeddings = false;
+using llama_abi::ModelConfig;
+using llama_abi::TensorSpec;
+
+/// One entry of the manifest's entry_points.
+struct EntryPointInfo {
+  std::string name, symbol, kind;
+  int64_t batch = 0, seq = 0; // training entry points: the compiled block
 };
 
-struct TensorSpec {
-  std::string name;
-  std::vector<int64_t> shape;
-  int64_t numElements() const;
+/// What an artifact's manifest says.
+struct Manifest {
+  ModelConfig config;
+  std::vector<TensorSpec> weights, kvCaches;
+  std::vector<EntryPointInfo> entryPoints;
+  std::string compiler;
+
+  /// The entry point of this name or kind (null if there is none).
+  const EntryPointInfo *findByName(const std::string &name) const;
+  const EntryPointInfo *findByKind(const std::string &kind) const;
 };
 
-using EntryPoint = void (*)(const int32_t *tokens, int64_t numTokens,
-                            int64_t position, float *const *weights,
-                            float *const *kvCaches, float *logits);
-
-/// llamac --train: one optimizer step on tokens [batch, seq + 1] and
-/// loss_mask [batch, seq], updating weights and Adam moments in place.
-using TrainStepFn = void (*)(const int32_t *tokens, const float *lossMask,
-                             const float *stepParams /* [lr, step] */,
-                             float *const *weights, float *const *adamM,
-                             float *const *adamV, float *loss, float *gradNorm);
-
-/// llamac --train: the loss and each weight's gradient (before clipping).
-using TrainGradFn = void (*)(const int32_t *tokens, const float *lossMask,
-                             float *const *weights, float *const *gradients,
-                             float *loss);
+/// Parses and validates a manifest; `where` names its artifact in errors.
+/// Throws RuntimeError for anything but a well-formed manifest of this
+/// runtime's LLAMA_ABI_VERSION.
+Manifest parseManifest(const char *json, const std::string &where);
 
 struct TrainGradEntry {
-  TrainGradFn fn = nullptr;
+  llama_train_grad_fn fn = nullptr;
 };
 
 struct TrainStepEntry {
-  TrainStepFn fn = nullptr;
+  llama_train_step_fn fn = nullptr;
   int64_t batch = 0, seq = 0;
 };
 
 class Artifact {
 public:
-  /// Loads the library; throws RuntimeError if it is not a llamac artifact.
+  /// Loads the library at `path`, or with an empty path the model linked
+  /// into this executable; throws RuntimeError if it is not a llamac
+  /// artifact or lacks a symbol its manifest names.
   explicit Artifact(const std::string &path);
-  /// A model linked into this executable (llamac --emit=exe).
-  Artifact(const char *manifest, EntryPoint prefill, EntryPoint decode);
   ~Artifact();
   Artifact(const Artifact &) = delete;
   Artifact &operator=(const Artifact &) = delete;
 
-  const ModelShape &shape() const { return model; }
-  const std::vector<TensorSpec> &weights() const { return weightSpecs; }
-  const std::vector<TensorSpec> &kvCaches() const { return cacheSpecs; }
-  const std::string &compiler() const { return compilerVersion; }
-  EntryPoint prefill() const { return prefillFn; }
-  EntryPoint decode() const { return decodeFn; }
+  const ModelConfig &shape() const { return manifest.config; }
+  const std::vector<TensorSpec> &weights() const { return manifest.weights; }
+  const std::vector<TensorSpec> &kvCaches() const { return manifest.kvCaches; }
+  const std::string &compiler() const { return manifest.compiler; }
+  llama_inference_fn prefill() const { return prefillFn; }
+  llama_inference_fn decode() const { return decodeFn; }
   /// The training step, when compiled with --train (fn null otherwise).
   const TrainStepEntry &trainStep() const { return train; }
   const TrainGradEntry &trainGrad() const { return grad; }
 
 private:
-  void readManifest(const char *manifest, const std::string &where);
+  /// The address of an entry point's symbol; throws if it is missing.
+  void *lookup(const EntryPointInfo &entry) const;
 
+  std::string where; // the artifact, for messages
   void *handle = nullptr;
-  ModelShape model;
-  std::vector<TensorSpec> weightSpecs, cacheSpecs;
-  std::string compilerVersion;
-  EntryPoint prefillFn = nullptr, decodeFn = nullptr;
+  Manifest manifest;
+  llama_inference_fn prefillFn = nullptr, decodeFn = nullptr;
   TrainStepEntry train;
   TrainGradEntry grad;
-  std::string trainSymbol, gradSymbol;
 };
 
 } // namespace llamart

@@ -33,6 +33,7 @@ public:
   bool isArray() const { return kind == Kind::Array; }
   bool isString() const { return kind == Kind::String; }
   bool isNumber() const { return kind == Kind::Number; }
+  bool isBool() const { return kind == Kind::Bool; }
 
   /// The member `key` of an object, or null when absent.
   const JsonValue *find(const std::string &key) const;

@@ -75,7 +75,7 @@ Model::Model(const Artifact &artifact, const SafeTensors &checkpoint)
 void Model::check(const std::vector<int32_t> &tokens) const {
   if (tokens.empty())
     throw RuntimeError("the prompt is empty");
-  const ModelShape &s = shape();
+  const ModelConfig &s = shape();
   for (int32_t token : tokens)
     if (token < 0 || token >= s.vocabSize)
       throw RuntimeError("token id " + std::to_string(token) +

@@ -22,7 +22,7 @@ class Model {
 public:
   Model(const Artifact &artifact, const SafeTensors &checkpoint);
 
-  const ModelShape &shape() const { return artifact.shape(); }
+  const ModelConfig &shape() const { return artifact.shape(); }
   int64_t position() const { return pos; }
 
   /// Runs `tokens` from the current position; returns their logits,

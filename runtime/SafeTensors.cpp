@@ -4,7 +4,7 @@
 
 #include "runtime/Error.h"
 #include "runtime/Json.h"
-#include "runtime/Shape.h"
+#include "runtime/ModelConfig.h"
 
 #include <cerrno>
 #include <cstring>
@@ -56,7 +56,9 @@ MappedFile::~MappedFile() {
     munmap(const_cast<uint8_t *>(bytes), length);
 }
 
-int64_t TensorView::numElements() const { return elementCount(shape); }
+int64_t TensorView::numElements() const {
+  return llama_abi::elementCount(shape);
+}
 
 namespace {
 

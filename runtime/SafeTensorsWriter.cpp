@@ -3,7 +3,7 @@
 #include "runtime/SafeTensorsWriter.h"
 
 #include "runtime/Error.h"
-#include "runtime/Shape.h"
+#include "runtime/ModelConfig.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -64,7 +64,7 @@ void writeSafeTensors(const std::string &path,
   uint64_t offset = 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
     const TensorToWrite &tensor = tensors[i];
-    uint64_t bytes = uint64_t(elementCount(tensor.shape)) * 4;
+    uint64_t bytes = uint64_t(llama_abi::elementCount(tensor.shape)) * 4;
     header += (i ? "," : "") + jsonString(tensor.name) +
               ":{\"dtype\":\"F32\",\"shape\":[";
     for (size_t d = 0; d < tensor.shape.size(); ++d)
@@ -81,7 +81,7 @@ void writeSafeTensors(const std::string &path,
     out.write(header.data(), std::streamsize(header.size()));
     for (const TensorToWrite &tensor : tensors)
       out.write(reinterpret_cast<const char *>(tensor.data),
-                std::streamsize(elementCount(tensor.shape) * 4));
+                std::streamsize(llama_abi::elementCount(tensor.shape) * 4));
   });
 }
 

@@ -2,21 +2,23 @@
 //
 // After bufferization an entry point takes one memref per weight and cache, a
 // number that depends on the model. The runtime instead calls every model
-// through one C signature, with arrays of pointers; this pass writes the
-// wrapper that turns those pointers into memref descriptors, and embeds the
-// manifest the runtime checks before it binds anything.
+// through one C signature per entry kind, with arrays of pointers
+// (runtime/llama_abi.h); this pass writes the wrapper that turns those
+// pointers into memref descriptors, and embeds the manifest the runtime
+// checks before it binds anything.
 //
 //===----------------------------------------------------------------------===//
 
 #include "passes/ABI/EntryPoints.h"
+#include "passes/ABI/Manifest.h"
 #include "passes/Passes.h"
+#include "runtime/llama_abi.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 
 #include "llvm/ADT/StringSwitch.h"
-#include "llvm/Support/JSON.h"
 
 namespace mlir::llama {
 #define GEN_PASS_DEF_LLAMAENTRYABIPASS
@@ -27,86 +29,55 @@ using namespace mlir;
 
 namespace {
 
-/// What an entry-point argument holds, from the attributes the frontend and
-/// the training passes put on it. Out-parameters that bufferization added
-/// for results carry none; they take their role from the result they
-/// replace (recorded by llama-privatize-entry-points).
-enum class ArgRole {
-  Tokens,
-  Position,
-  LossMask,
-  StepParams, // [learning rate, step]
-  Weight,
-  KvCache,
-  AdamM,
-  AdamV,
-  Gradient, // out: d loss / d weight
-  Output    // out: the logits, the loss, the gradient norm
-};
+using ArgRole = llama_abi_role;
 
-/// Roles passed as one array of pointers, in argument order.
-constexpr std::pair<StringRef, ArgRole> kArrayRoles[] = {
-    {"llama.weight", ArgRole::Weight},
-    {"llama.kv_cache", ArgRole::KvCache},
-    {"llama.adam_m", ArgRole::AdamM},
-    {"llama.adam_v", ArgRole::AdamV}};
-
-/// Results that are updated in place and so are no out-parameter.
-bool isInPlaceResult(DictionaryAttr attrs) {
-  return attrs && (attrs.get("llama.kv_cache") || attrs.get("llama.updated"));
-}
-
+/// The role of each argument of a bufferized entry point, read off its
+/// attributes: the frontend's and the training passes' on inputs, and on
+/// out-parameters those of the results they replace.
 FailureOr<SmallVector<ArgRole>> argumentRoles(func::FuncOp func) {
-  SmallVector<ArgRole> outRoles; // the out-parameters' roles, in order
-  if (auto results = func->getAttrOfType<ArrayAttr>("llama.result_attrs"))
-    for (auto attrs : results.getAsRange<DictionaryAttr>())
-      if (!isInPlaceResult(attrs))
-        outRoles.push_back(attrs && attrs.get("llama.grad") ? ArgRole::Gradient
-                                                            : ArgRole::Output);
   SmallVector<ArgRole> roles;
-  unsigned outputs = 0;
   for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i) {
-    if (auto input = func.getArgAttrOfType<StringAttr>(i, "llama.input")) {
-      std::optional<ArgRole> role =
-          llvm::StringSwitch<std::optional<ArgRole>>(input.getValue())
-              .Case("tokens", ArgRole::Tokens)
-              .Case("position", ArgRole::Position)
-              .Case("loss_mask", ArgRole::LossMask)
-              .Case("step_params", ArgRole::StepParams)
-              .Default(std::nullopt);
-      if (!role)
-        return func.emitError() << "unknown llama.input " << input;
-      roles.push_back(*role);
-      continue;
+    auto has = [&](StringRef attr) { return func.getArgAttr(i, attr); };
+    if (auto input = func.getArgAttrOfType<StringAttr>(i, llama::kInputAttr)) {
+      roles.push_back(
+          llvm::StringSwitch<ArgRole>(input.getValue())
+              .Case(llama::input::kTokens, LLAMA_ABI_ROLE_TOKENS)
+              .Case(llama::input::kPosition, LLAMA_ABI_ROLE_POSITION)
+              .Case(llama::input::kLossMask, LLAMA_ABI_ROLE_LOSS_MASK)
+              .Case(llama::input::kStepParams, LLAMA_ABI_ROLE_STEP_PARAMS));
+    } else if (has(llama::kWeightAttr)) {
+      roles.push_back(LLAMA_ABI_ROLE_WEIGHTS);
+    } else if (has(llama::kKvCacheAttr)) {
+      roles.push_back(LLAMA_ABI_ROLE_KV_CACHES);
+    } else if (has(llama::kAdamMAttr)) {
+      roles.push_back(LLAMA_ABI_ROLE_ADAM_M);
+    } else if (has(llama::kAdamVAttr)) {
+      roles.push_back(LLAMA_ABI_ROLE_ADAM_V);
+    } else if (has(llama::kGradAttr)) {
+      roles.push_back(LLAMA_ABI_ROLE_GRADIENTS);
+    } else if (has(llama::kOutputAttr)) {
+      roles.push_back(LLAMA_ABI_ROLE_OUTPUT);
+    } else if (has(llama::kUpdatedAttr)) {
+      return func.emitError()
+             << "argument " << i << " is an updated tensor that bufferization "
+             << "could not write in place";
+    } else {
+      return func.emitError() << "argument " << i << " has no llama role";
     }
-    auto array = llvm::find_if(kArrayRoles, [&](const auto &entry) {
-      return func.getArgAttr(i, entry.first) != nullptr;
-    });
-    if (array != std::end(kArrayRoles)) {
-      roles.push_back(array->second);
-      continue;
-    }
-    if (outputs >= outRoles.size())
-      break;
-    roles.push_back(outRoles[outputs++]);
   }
-  if (roles.size() != func.getNumArguments() || outputs != outRoles.size() ||
-      func.getNumResults() != 0)
-    return func.emitError()
-           << "expected " << outRoles.size()
-           << " out-parameters after bufferization and no results (updated "
-              "tensors must be written in place), found "
-           << func.getNumArguments() - (roles.size() - outputs)
-           << " out-parameters and " << func.getNumResults() << " results";
+  if (func.getNumResults() != 0)
+    return func.emitError() << "expected no results after bufferization, "
+                               "found "
+                            << func.getNumResults();
   return roles;
 }
 
 const char *entryKind(ArrayRef<ArgRole> roles) {
   auto has = [&](ArgRole role) { return llvm::is_contained(roles, role); };
-  return has(ArgRole::Position)   ? "inference"
-         : has(ArgRole::AdamM)    ? "train_step"
-         : has(ArgRole::Gradient) ? "train_grad"
-                                  : "train_loss";
+  return has(LLAMA_ABI_ROLE_POSITION)    ? LLAMA_ABI_KIND_INFERENCE
+         : has(LLAMA_ABI_ROLE_ADAM_M)    ? LLAMA_ABI_KIND_TRAIN_STEP
+         : has(LLAMA_ABI_ROLE_GRADIENTS) ? LLAMA_ABI_KIND_TRAIN_GRAD
+                                         : LLAMA_ABI_KIND_TRAIN_LOSS;
 }
 
 class WrapperBuilder {
@@ -168,31 +139,29 @@ public:
     // Parameter order: the roles in enum order; outputs last, one each.
     SmallVector<Type> params;
     DenseMap<unsigned, unsigned> paramOf; // role -> wrapper parameter
-    for (ArgRole role : {ArgRole::Tokens, ArgRole::Position, ArgRole::LossMask,
-                         ArgRole::StepParams, ArgRole::Weight, ArgRole::KvCache,
-                         ArgRole::AdamM, ArgRole::AdamV, ArgRole::Gradient}) {
+    for (unsigned r = LLAMA_ABI_ROLE_TOKENS; r < LLAMA_ABI_ROLE_OUTPUT; ++r) {
+      auto role = ArgRole(r);
       if (!has(role))
         continue;
-      paramOf[unsigned(role)] = params.size();
-      params.push_back(role == ArgRole::Position ? i64 : ptrType);
-      if (role == ArgRole::Tokens && countTokens)
+      paramOf[role] = params.size();
+      params.push_back(role == LLAMA_ABI_ROLE_POSITION ? i64 : ptrType);
+      if (role == LLAMA_ABI_ROLE_TOKENS && countTokens)
         params.push_back(i64);
     }
     unsigned firstOutput = params.size();
-    params.append(llvm::count(roles, ArgRole::Output), ptrType);
+    params.append(llvm::count(roles, LLAMA_ABI_ROLE_OUTPUT), ptrType);
 
     b.setInsertionPointToEnd(module.getBody());
-    auto wrapper =
-        func::FuncOp::create(b, loc, ("llama_" + entry.getName()).str(),
-                             b.getFunctionType(params, {}));
+    auto wrapper = func::FuncOp::create(b, loc, llama::entrySymbol(entry),
+                                        b.getFunctionType(params, {}));
     Block *block = wrapper.addEntryBlock();
     b.setInsertionPointToStart(block);
     auto param = [&](ArgRole role) {
-      return block->getArgument(paramOf.lookup(unsigned(role)));
+      return block->getArgument(paramOf.lookup(role));
     };
     Value numTokens =
         countTokens
-            ? block->getArgument(paramOf.lookup(unsigned(ArgRole::Tokens)) + 1)
+            ? block->getArgument(paramOf.lookup(LLAMA_ABI_ROLE_TOKENS) + 1)
             : Value();
 
     SmallVector<Value> operands;
@@ -201,26 +170,26 @@ public:
     for (auto [role, type] : llvm::zip(roles, entry.getArgumentTypes())) {
       auto memref = dyn_cast<MemRefType>(type);
       switch (role) {
-      case ArgRole::Tokens:
+      case LLAMA_ABI_ROLE_TOKENS:
         operands.push_back(memrefOver(param(role), memref, numTokens));
         break;
-      case ArgRole::Position:
+      case LLAMA_ABI_ROLE_POSITION:
         operands.push_back(
             arith::IndexCastOp::create(b, loc, b.getIndexType(), param(role)));
         break;
-      case ArgRole::LossMask:
-      case ArgRole::StepParams:
+      case LLAMA_ABI_ROLE_LOSS_MASK:
+      case LLAMA_ABI_ROLE_STEP_PARAMS:
         operands.push_back(memrefOver(param(role), memref, {}));
         break;
-      case ArgRole::Weight:
-      case ArgRole::KvCache:
-      case ArgRole::AdamM:
-      case ArgRole::AdamV:
-      case ArgRole::Gradient:
+      case LLAMA_ABI_ROLE_WEIGHTS:
+      case LLAMA_ABI_ROLE_KV_CACHES:
+      case LLAMA_ABI_ROLE_ADAM_M:
+      case LLAMA_ABI_ROLE_ADAM_V:
+      case LLAMA_ABI_ROLE_GRADIENTS:
         operands.push_back(memrefOver(
-            loadPointer(param(role), nextIndex[unsigned(role)]++), memref, {}));
+            loadPointer(param(role), nextIndex[role]++), memref, {}));
         break;
-      case ArgRole::Output:
+      case LLAMA_ABI_ROLE_OUTPUT:
         operands.push_back(
             memrefOver(block->getArgument(nextOutput++), memref, numTokens));
         break;
@@ -236,77 +205,6 @@ private:
   Type ptrType;
   Type i64;
 };
-
-llvm::json::Value attributeToJson(Attribute attr) {
-  if (auto b = dyn_cast<BoolAttr>(attr))
-    return b.getValue();
-  if (auto i = dyn_cast<IntegerAttr>(attr))
-    return i.getInt();
-  if (auto f = dyn_cast<FloatAttr>(attr))
-    return f.getValueAsDouble();
-  if (auto s = dyn_cast<StringAttr>(attr))
-    return s.getValue().str();
-  return nullptr;
-}
-
-std::string manifestJson(ModuleOp module, func::FuncOp entry,
-                         ArrayRef<func::FuncOp> entries,
-                         const DenseMap<func::FuncOp, StringRef> &kinds) {
-  llvm::json::Object config;
-  if (auto dict = module->getAttrOfType<DictionaryAttr>("llama.config"))
-    for (NamedAttribute field : dict)
-      config[field.getName().getValue()] = attributeToJson(field.getValue());
-
-  llvm::json::Array weights;
-  llvm::json::Array caches;
-  for (unsigned i = 0, e = entry.getNumArguments(); i < e; ++i) {
-    auto type = dyn_cast<MemRefType>(entry.getArgumentTypes()[i]);
-    if (!type)
-      continue;
-    llvm::json::Array shape;
-    for (int64_t size : type.getShape())
-      shape.push_back(size);
-    if (auto name = entry.getArgAttrOfType<StringAttr>(i, "llama.weight"))
-      weights.push_back(llvm::json::Object{{"name", name.getValue().str()},
-                                           {"shape", std::move(shape)}});
-    else if (auto name =
-                 entry.getArgAttrOfType<StringAttr>(i, "llama.kv_cache"))
-      caches.push_back(llvm::json::Object{{"name", name.getValue().str()},
-                                          {"shape", std::move(shape)}});
-  }
-
-  llvm::json::Array entryPoints;
-  for (func::FuncOp func : entries) {
-    auto tokens = cast<MemRefType>(func.getArgumentTypes()[0]);
-    llvm::json::Object point{{"name", func.getName().str()},
-                             {"symbol", ("llama_" + func.getName()).str()},
-                             {"kind", kinds.lookup(func)}};
-    if (tokens.getRank() == 1) {
-      point["max_tokens"] = tokens.isDynamicDim(0)
-                                ? llvm::json::Value(nullptr)
-                                : llvm::json::Value(tokens.getDimSize(0));
-    } else { // tokens [batch, seq + 1]
-      point["batch"] = tokens.getDimSize(0);
-      point["seq"] = tokens.getDimSize(1) - 1;
-    }
-    entryPoints.push_back(std::move(point));
-  }
-
-  llvm::json::Object manifest{
-      {"format", "llamac-artifact"},
-      {"version", 1},
-      {"compiler", "llamac " LLAMAC_VERSION},
-      {"dtype", "f32"},
-      {"config", std::move(config)},
-      {"weights", std::move(weights)},
-      {"kv_caches", std::move(caches)},
-      {"entry_points", std::move(entryPoints)},
-  };
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  os << llvm::json::Value(std::move(manifest));
-  return text;
-}
 
 struct LlamaEntryABIPass
     : mlir::llama::impl::LlamaEntryABIPassBase<LlamaEntryABIPass> {
@@ -339,16 +237,18 @@ struct LlamaEntryABIPass
       kinds[entry] = entryKind(*entryRoles);
       roles.push_back(std::move(*entryRoles));
     }
-    std::string manifest =
-        manifestJson(module, entries.front(), entries, kinds);
+    FailureOr<std::string> manifest =
+        llama::manifestJson(module, entries, kinds);
+    if (failed(manifest))
+      return signalPassFailure();
     for (auto [entry, entryRoles] : llvm::zip(entries, roles))
       WrapperBuilder(b, loc).build(module, entry, entryRoles);
     b.setInsertionPointToEnd(module.getBody());
-    manifest.push_back('\0');
+    manifest->push_back('\0');
     LLVM::GlobalOp::create(
-        b, loc, LLVM::LLVMArrayType::get(b.getI8Type(), manifest.size()),
-        /*isConstant=*/true, LLVM::Linkage::External, "llama_manifest",
-        b.getStringAttr(manifest));
+        b, loc, LLVM::LLVMArrayType::get(b.getI8Type(), manifest->size()),
+        /*isConstant=*/true, LLVM::Linkage::External, LLAMA_ABI_MANIFEST_SYMBOL,
+        b.getStringAttr(*manifest));
   }
 };
 

@@ -9,13 +9,21 @@
 #ifndef LLAMAC_PASSES_ABI_ENTRYPOINTS_H
 #define LLAMAC_PASSES_ABI_ENTRYPOINTS_H
 
+#include "dialect/LlamaDialect.h"
+#include "runtime/llama_abi.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
 namespace mlir::llama {
 
 /// A function the runtime calls: its first argument carries `llama.input`.
 inline bool isEntryPoint(func::FuncOp func) {
-  return func.getNumArguments() > 0 && func.getArgAttr(0, "llama.input");
+  return func.getNumArguments() > 0 && func.getArgAttr(0, kInputAttr);
+}
+
+/// The symbol of an entry point's C wrapper: "llama_" + its name.
+inline std::string entrySymbol(func::FuncOp entry) {
+  return (LLAMA_ABI_SYMBOL_PREFIX + entry.getName()).str();
 }
 
 } // namespace mlir::llama

@@ -19,10 +19,6 @@ struct LlamaPrivatizeEntryPointsPass
     for (auto func : getOperation().getOps<func::FuncOp>()) {
       if (!llama::isEntryPoint(func))
         continue;
-      // Bufferization drops the result attributes; the C entry point needs
-      // them to tell its out-parameters apart.
-      if (ArrayAttr results = func.getAllResultAttrs())
-        func->setAttr("llama.result_attrs", results);
       func.setPrivate();
     }
   }

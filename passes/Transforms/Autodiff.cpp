@@ -21,8 +21,8 @@ namespace {
 bool isLossFunction(func::FuncOp func) {
   if (func.getNumResults() != 1)
     return false;
-  auto output = func.getResultAttrOfType<StringAttr>(0, "llama.output");
-  return output && output.getValue() == "loss";
+  auto output = func.getResultAttrOfType<StringAttr>(0, kOutputAttr);
+  return output && output.getValue() == output::kLoss;
 }
 
 /// The cotangents of a reshape's source: the inverse reshape of dy.
@@ -224,18 +224,17 @@ LogicalResult differentiate(ReverseMode &reverse, func::FuncOp lossFunc) {
   // Return the loss, then d(loss)/d(weight) for each weight, in order.
   SmallVector<Value> results = {loss};
   SmallVector<Attribute> resultAttrs = {b.getDictionaryAttr(
-      b.getNamedAttr("llama.output", b.getStringAttr("loss")))};
+      b.getNamedAttr(kOutputAttr, b.getStringAttr(output::kLoss)))};
   for (BlockArgument arg : body.getArguments()) {
     auto name =
-        grad.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "llama.weight");
+        grad.getArgAttrOfType<StringAttr>(arg.getArgNumber(), kWeightAttr);
     if (!name)
       continue;
     Value cotangent = cotangents.lookup(arg);
     if (!cotangent) // a weight the loss does not depend on
       cotangent = zeros(b, loc, arg.getType());
     results.push_back(cotangent);
-    resultAttrs.push_back(
-        b.getDictionaryAttr(b.getNamedAttr("llama.grad", name)));
+    resultAttrs.push_back(b.getDictionaryAttr(b.getNamedAttr(kGradAttr, name)));
   }
   func::ReturnOp::create(b, ret.getLoc(), results);
   ret.erase();

@@ -18,7 +18,7 @@ namespace {
 
 bool isGradientFunction(func::FuncOp func) {
   return func.getNumResults() > 1 &&
-         func.getResultAttr(1, "llama.grad") != nullptr;
+         func.getResultAttr(1, kGradAttr) != nullptr;
 }
 
 struct LlamaOptimizerStepPass
@@ -49,7 +49,7 @@ struct LlamaOptimizerStepPass
     SmallVector<unsigned> weightArgs;
     SmallVector<StringAttr> weightNames;
     for (unsigned i = 0, e = grad.getNumArguments(); i < e; ++i) {
-      if (auto name = grad.getArgAttrOfType<StringAttr>(i, "llama.weight")) {
+      if (auto name = grad.getArgAttrOfType<StringAttr>(i, kWeightAttr)) {
         weightArgs.push_back(i);
         weightNames.push_back(name);
       } else {
@@ -60,8 +60,8 @@ struct LlamaOptimizerStepPass
     unsigned numInputs = inputs.size();
     auto stepParamsType = RankedTensorType::get({2}, b.getF32Type());
     inputs.push_back(stepParamsType);
-    argAttrs.push_back(named("llama.input", "step_params"));
-    for (StringRef kind : {"llama.weight", "llama.adam_m", "llama.adam_v"})
+    argAttrs.push_back(named(kInputAttr, input::kStepParams));
+    for (StringRef kind : {kWeightAttr, kAdamMAttr, kAdamVAttr})
       for (auto [arg, name] : llvm::zip(weightArgs, weightNames)) {
         inputs.push_back(grad.getArgumentTypes()[arg]);
         argAttrs.push_back(named(kind, name));
@@ -69,12 +69,13 @@ struct LlamaOptimizerStepPass
 
     Type scalar = RankedTensorType::get({}, b.getF32Type());
     SmallVector<Type> results = {scalar, scalar};
-    SmallVector<Attribute> resultAttrs = {named("llama.output", "loss"),
-                                          named("llama.output", "grad_norm")};
-    for (StringRef kind : {"weight", "adam_m", "adam_v"})
+    SmallVector<Attribute> resultAttrs = {
+        named(kOutputAttr, output::kLoss),
+        named(kOutputAttr, output::kGradNorm)};
+    for (StringRef kind : {updated::kWeight, updated::kAdamM, updated::kAdamV})
       for (unsigned arg : weightArgs) {
         results.push_back(grad.getArgumentTypes()[arg]);
-        resultAttrs.push_back(named("llama.updated", kind));
+        resultAttrs.push_back(named(kUpdatedAttr, kind));
       }
 
     auto step = func::FuncOp::create(b, loc, "train_step",

@@ -208,7 +208,7 @@ TrainState initialState(const Artifact &artifact, const Options &options) {
   return state;
 }
 
-std::string hfConfigJson(const ModelShape &shape) {
+std::string hfConfigJson(const ModelConfig &shape) {
   std::ostringstream out;
   out.precision(17);
   out << "{\n  \"architectures\": [\"LlamaForCausalLM\"],\n"

@@ -164,6 +164,8 @@ Error linkExecutable(StringRef objectPath, StringRef executablePath,
   }
   for (StringRef library : split(LLAMAC_RUNTIME_LINK_LIBRARIES, ','))
     args.push_back(library.str());
+  // Export the model's symbols: the runtime binds them through the manifest.
+  args.push_back("-rdynamic");
   args.push_back("-ldl");
   args.push_back("-lm");
   return runClang("clang++", args, executablePath);

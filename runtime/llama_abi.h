@@ -1,0 +1,106 @@
+/*===- llama_abi.h - the contract between llamac and its runtime ----------===*
+ *
+ * What a compiled artifact exports and the runtime calls, declared once for
+ * both sides: llamac's entry-ABI pass writes it, the runtime reads it. Plain
+ * C with no dependencies, like IREE's executable_library.h, and versioned as
+ * a schema: any change to a symbol, a signature, the argument order or the
+ * manifest bumps LLAMA_ABI_VERSION, and the runtime refuses artifacts of
+ * another version.
+ *
+ *===----------------------------------------------------------------------===*/
+#ifndef LLAMA_ABI_H
+#define LLAMA_ABI_H
+
+#include <stdint.h>
+
+#define LLAMA_ABI_FORMAT "llamac-artifact"
+#define LLAMA_ABI_VERSION 2
+
+/* The NUL-terminated JSON manifest every artifact exports. */
+#define LLAMA_ABI_MANIFEST_SYMBOL "llama_manifest"
+/* An entry point `name` is exported as LLAMA_ABI_SYMBOL_PREFIX + name; the
+ * manifest lists each one's symbol, and the runtime looks up only those. */
+#define LLAMA_ABI_SYMBOL_PREFIX "llama_"
+
+/* The inference entry points the runtime generates with. */
+#define LLAMA_ABI_ENTRY_PREFILL "prefill"
+#define LLAMA_ABI_ENTRY_DECODE "decode"
+
+/* Entry kinds (the manifest's "kind") and their C signatures. Arrays hold one
+ * pointer per tensor: weights in manifest order, KV caches layer-major
+ * (k0, v0, k1, ...), Adam moments and gradients in weight order. */
+#define LLAMA_ABI_KIND_INFERENCE "inference"
+#define LLAMA_ABI_KIND_TRAIN_LOSS "train_loss"
+#define LLAMA_ABI_KIND_TRAIN_GRAD "train_grad"
+#define LLAMA_ABI_KIND_TRAIN_STEP "train_step"
+
+/* tokens [n_tokens] at `position`; logits [n_tokens, vocab]; caches in place */
+typedef void (*llama_inference_fn)(const int32_t *tokens, int64_t n_tokens,
+                                   int64_t position, float *const *weights,
+                                   float *const *kv_caches, float *logits);
+/* tokens [batch, seq + 1], loss_mask [batch, seq] -> the mean masked loss */
+typedef void (*llama_train_loss_fn)(const int32_t *tokens,
+                                    const float *loss_mask,
+                                    float *const *weights, float *loss);
+/* ... and d loss / d weight, before clipping */
+typedef void (*llama_train_grad_fn)(const int32_t *tokens,
+                                    const float *loss_mask,
+                                    float *const *weights,
+                                    float *const *gradients, float *loss);
+/* One clipped AdamW step; weights and moments updated in place.
+ * step_params is [learning rate, step (1-based)]. */
+typedef void (*llama_train_step_fn)(const int32_t *tokens,
+                                    const float *loss_mask,
+                                    const float *step_params,
+                                    float *const *weights, float *const *adam_m,
+                                    float *const *adam_v, float *loss,
+                                    float *grad_norm);
+
+/* What each parameter of an entry point holds. A C entry point takes the
+ * roles it has in this order (tokens are followed by n_tokens when 1-D);
+ * LLAMA_ABI_ROLE_OUTPUT parameters come last, one per output. */
+enum llama_abi_role {
+  LLAMA_ABI_ROLE_TOKENS,      /* const int32_t * */
+  LLAMA_ABI_ROLE_POSITION,    /* int64_t */
+  LLAMA_ABI_ROLE_LOSS_MASK,   /* const float * */
+  LLAMA_ABI_ROLE_STEP_PARAMS, /* const float * */
+  LLAMA_ABI_ROLE_WEIGHTS,     /* float *const * */
+  LLAMA_ABI_ROLE_KV_CACHES,   /* float *const * */
+  LLAMA_ABI_ROLE_ADAM_M,      /* float *const * */
+  LLAMA_ABI_ROLE_ADAM_V,      /* float *const * */
+  LLAMA_ABI_ROLE_GRADIENTS,   /* float *const * (written) */
+  LLAMA_ABI_ROLE_OUTPUT       /* float * (written) */
+};
+
+/* Manifest keys. The top level: */
+#define LLAMA_ABI_KEY_FORMAT "format"             /* LLAMA_ABI_FORMAT */
+#define LLAMA_ABI_KEY_VERSION "version"           /* LLAMA_ABI_VERSION */
+#define LLAMA_ABI_KEY_COMPILER "compiler"         /* "llamac X.Y.Z" */
+#define LLAMA_ABI_KEY_DTYPE "dtype"               /* "f32" */
+#define LLAMA_ABI_KEY_CONFIG "config"             /* the model, below */
+#define LLAMA_ABI_KEY_WEIGHTS "weights"           /* [tensor] */
+#define LLAMA_ABI_KEY_KV_CACHES "kv_caches"       /* [tensor] */
+#define LLAMA_ABI_KEY_ENTRY_POINTS "entry_points" /* [entry point] */
+/* A tensor: */
+#define LLAMA_ABI_KEY_NAME "name"   /* HF name, e.g. "model.norm.weight" */
+#define LLAMA_ABI_KEY_SHAPE "shape" /* [sizes] */
+/* An entry point (and LLAMA_ABI_KEY_NAME): */
+#define LLAMA_ABI_KEY_SYMBOL "symbol"
+#define LLAMA_ABI_KEY_KIND "kind"
+#define LLAMA_ABI_KEY_MAX_TOKENS "max_tokens" /* inference: n or null */
+#define LLAMA_ABI_KEY_BATCH "batch"           /* training */
+#define LLAMA_ABI_KEY_SEQ "seq"               /* training */
+/* The config (also the `llama.config` module attribute of the IR): */
+#define LLAMA_ABI_KEY_DIM "dim"
+#define LLAMA_ABI_KEY_HIDDEN_DIM "hidden_dim"
+#define LLAMA_ABI_KEY_N_LAYERS "n_layers"
+#define LLAMA_ABI_KEY_N_HEADS "n_heads"
+#define LLAMA_ABI_KEY_N_KV_HEADS "n_kv_heads"
+#define LLAMA_ABI_KEY_HEAD_DIM "head_dim"
+#define LLAMA_ABI_KEY_VOCAB_SIZE "vocab_size"
+#define LLAMA_ABI_KEY_SEQ_LEN "seq_len"
+#define LLAMA_ABI_KEY_NORM_EPS "norm_eps"
+#define LLAMA_ABI_KEY_ROPE_THETA "rope_theta"
+#define LLAMA_ABI_KEY_TIE_EMBEDDINGS "tie_embeddings"
+
+#endif /* LLAMA_ABI_H */

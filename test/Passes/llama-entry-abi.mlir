@@ -1,0 +1,51 @@
+// RUN: llama-opt %s --split-input-file --llama-entry-abi --verify-diagnostics | FileCheck %s
+
+// Tests that each bufferized entry point gets a C wrapper whose parameters
+// come in the ABI's role order (tokens + n_tokens, position, arrays of
+// pointers for weights and caches, outputs last), that the entry points and
+// helpers become internal, and that the manifest lists the config, every
+// weight and cache with its shape, and each entry point's symbol and kind.
+// CHECK: func.func private @layer({{.*}} attributes {llvm.linkage = #llvm.linkage<internal>}
+// CHECK: func.func private @prefill({{.*}} attributes {llvm.linkage = #llvm.linkage<internal>}
+// CHECK-LABEL: func.func @llama_prefill(
+// CHECK-SAME: %[[TOKENS:.*]]: !llvm.ptr, %[[N:.*]]: i64, %[[POS:.*]]: i64, %[[WEIGHTS:.*]]: !llvm.ptr, %[[CACHES:.*]]: !llvm.ptr, %[[LOGITS:.*]]: !llvm.ptr)
+// CHECK: arith.index_cast %[[POS]] : i64 to index
+// CHECK: llvm.getelementptr %[[WEIGHTS]][0]
+// CHECK: llvm.getelementptr %[[WEIGHTS]][1]
+// CHECK: llvm.getelementptr %[[CACHES]][0]
+// CHECK: call @prefill(
+// CHECK: llvm.mlir.global external constant @llama_manifest("{\22compiler\22:\22llamac {{.*}}\22,\22config\22:{\22dim\22:4,
+// CHECK-SAME: \22entry_points\22:[{\22kind\22:\22inference\22,\22max_tokens\22:null,\22name\22:\22prefill\22,\22symbol\22:\22llama_prefill\22}]
+// CHECK-SAME: \22format\22:\22llamac-artifact\22,\22kv_caches\22:[{\22name\22:\22layers.0.key\22,\22shape\22:[16,1,2]}],\22version\22:2,
+// CHECK-SAME: \22weights\22:[{\22name\22:\22embed\22,\22shape\22:[10,4]},{\22name\22:\22norm\22,\22shape\22:[4]}]}\00")
+module attributes {llama.config = {dim = 4 : i64, hidden_dim = 8 : i64, n_layers = 1 : i64, n_heads = 2 : i64, n_kv_heads = 1 : i64, head_dim = 2 : i64, vocab_size = 10 : i64, seq_len = 16 : i64, norm_eps = 1.0e-05 : f64, rope_theta = 1.0e+04 : f64, tie_embeddings = true}} {
+  func.func private @layer(%x: memref<?x4xf32>) -> memref<?x4xf32> {
+    return %x : memref<?x4xf32>
+  }
+  func.func private @prefill(%tokens: memref<?xi32> {llama.input = "tokens"}, %position: index {llama.input = "position"},
+                             %embed: memref<10x4xf32> {llama.weight = "embed"}, %norm: memref<4xf32> {llama.weight = "norm"},
+                             %kc: memref<16x1x2xf32> {llama.kv_cache = "layers.0.key"},
+                             %logits: memref<?x10xf32> {llama.output = "logits"}) {
+    return
+  }
+}
+
+// -----
+
+// Tests that a module without entry points (an op test) gets no wrapper and
+// no manifest.
+// CHECK-LABEL: func.func @main()
+// CHECK-NOT: llama_manifest
+func.func @main() {
+  return
+}
+
+// -----
+
+// Tests that an updated tensor that bufferization could not write in place
+// (it became an out-parameter) is an error.
+// expected-error @+1 {{argument 2 is an updated tensor that bufferization could not write in place}}
+func.func private @train_step(%tokens: memref<2x5xi32> {llama.input = "tokens"}, %w: memref<4xf32> {llama.weight = "w"},
+                              %new_w: memref<4xf32> {llama.updated = "weight"}) {
+  return
+}
