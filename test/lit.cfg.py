@@ -22,3 +22,14 @@ config.substitutions.append(("%llvm_tools", config.llvm_tools_dir))
 config.substitutions.append(("%llvm_lib", config.llvm_lib_dir))
 # The venv scripts/build.sh makes, with numpy for the reference model.
 config.substitutions.append(("%python", config.python))
+
+# Checks against PyTorch and HF transformers need them in the tests' Python;
+# without them those tests are UNSUPPORTED, not failed.
+import subprocess
+for module in ("torch", "transformers"):
+    found = subprocess.run([config.python, "-c", f"import {module}"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+    if found:
+        config.available_features.add(module)
+    else:
+        lit_config.note(f"{module} is not importable by {config.python}: tests that need it are UNSUPPORTED")
