@@ -18,6 +18,7 @@ config.environment["PATH"] = os.pathsep.join(
 )
 config.substitutions.append(("%llamac_src", config.llamac_src_root))
 config.substitutions.append(("%llamac_bin", config.llamac_tools_dir))
+config.substitutions.append(("%llamac_obj", config.llamac_obj_root))
 config.substitutions.append(("%llvm_tools", config.llvm_tools_dir))
 config.substitutions.append(("%llvm_lib", config.llvm_lib_dir))
 # The venv scripts/build.sh makes, with numpy for the reference model.

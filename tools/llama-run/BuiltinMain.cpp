@@ -6,7 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Generate.h"
+#include "tools/llama-run/RunCommand.h"
 
 #include <string>
 

@@ -1,32 +1,30 @@
 //===- llama-train.cpp - train a model with its compiled training step ----===//
 //
-//   llama-train ARTIFACT (--weights PATH | --init-random SEED) --data FILE
-//               --tokenizer M --steps S --out DIR [--lr LR] [--warmup W]
-//               [--save-every K] [--batch B] [--seq T]
+//   llama-train ARTIFACT (--weights PATH | --init-random SEED | --resume DIR)
+//               --data FILE [--tokenizer M] [--loss-mask M.npy]
+//               (--steps S | --epochs E) --out DIR [--lr LR] [--warmup W]
+//               [--save-every K] [--save-grads FILE] [--batch B] [--seq T]
 //
 // ARTIFACT comes from `llamac CONFIG --train`; each optimizer step is one
-// call of its llama_train_step (gradients, clipping, AdamW).
+// call of its llama_train_step (gradients, clipping, AdamW) through
+// runtime/Trainer. This file holds the flags, the data checks and printing.
 //
 //===----------------------------------------------------------------------===//
 
 #include "runtime/Artifact.h"
 #include "runtime/Error.h"
-#include "runtime/Flags.h"
-#include "runtime/Model.h"
-#include "runtime/SafeTensors.h"
 #include "runtime/SafeTensorsWriter.h"
 #include "runtime/Schedule.h"
 #include "runtime/Tokenizer.h"
 #include "runtime/TrainData.h"
+#include "runtime/Trainer.h"
+#include "tools/common/Flags.h"
 
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <random>
 #include <sstream>
-#include <sys/stat.h>
 
 using namespace llamart;
 
@@ -150,111 +148,6 @@ Options parseOptions(int argc, char **argv) {
   return options;
 }
 
-/// The weights, Adam moments and steps done of a run, in manifest order.
-struct TrainState {
-  std::vector<std::vector<float>> weights, adamM, adamV;
-  int64_t step = 0;
-};
-
-std::vector<float> toF32(const TensorView &tensor) {
-  std::vector<float> values(tensor.numElements());
-  convertToF32(tensor.dtype, tensor.data, values.data(), tensor.numElements());
-  return values;
-}
-
-TrainState initialState(const Artifact &artifact, const Options &options) {
-  TrainState state;
-  if (options.initRandom) {
-    // As transformers' LlamaPreTrainedModel._init_weights.
-    std::mt19937_64 random(options.seed);
-    std::normal_distribution<float> normal(0.0f, 0.02f);
-    for (const TensorSpec &spec : artifact.weights()) {
-      std::vector<float> values(spec.numElements(), 1.0f);
-      if (spec.shape.size() >= 2)
-        for (float &value : values)
-          value = normal(random);
-      state.weights.push_back(std::move(values));
-    }
-  } else {
-    SafeTensors checkpoint = SafeTensors::open(
-        options.resume.empty() ? options.weights : options.resume);
-    for (const TensorView *tensor : matchWeights(artifact, checkpoint))
-      state.weights.push_back(toF32(*tensor));
-  }
-  if (options.resume.empty()) {
-    for (const auto &weight : state.weights) {
-      state.adamM.emplace_back(weight.size(), 0.0f);
-      state.adamV.emplace_back(weight.size(), 0.0f);
-    }
-    return state;
-  }
-  std::string path = options.resume + "/optimizer.safetensors";
-  SafeTensors optimizer = SafeTensors::open(path);
-  auto step = optimizer.metadata().find("step");
-  if (step == optimizer.metadata().end())
-    throw RuntimeError(path + ": no step in its metadata");
-  state.step = parseInteger(path + " step", step->second, 0);
-  for (const TensorSpec &spec : artifact.weights())
-    for (auto [prefix, moments] :
-         {std::pair<const char *, std::vector<std::vector<float>> *>{
-              "adam_m.", &state.adamM},
-          {"adam_v.", &state.adamV}}) {
-      const TensorView *tensor = optimizer.find(prefix + spec.name);
-      if (!tensor || tensor->shape != spec.shape)
-        throw RuntimeError(path + ": missing or misshapen '" + prefix +
-                           spec.name + "'");
-      moments->push_back(toF32(*tensor));
-    }
-  return state;
-}
-
-std::string hfConfigJson(const ModelConfig &shape) {
-  std::ostringstream out;
-  out.precision(17);
-  out << "{\n  \"architectures\": [\"LlamaForCausalLM\"],\n"
-      << "  \"model_type\": \"llama\",\n  \"hidden_act\": \"silu\",\n"
-      << "  \"hidden_size\": " << shape.dim << ",\n"
-      << "  \"intermediate_size\": " << shape.hiddenDim << ",\n"
-      << "  \"num_hidden_layers\": " << shape.nLayers << ",\n"
-      << "  \"num_attention_heads\": " << shape.nHeads << ",\n"
-      << "  \"num_key_value_heads\": " << shape.nKvHeads << ",\n"
-      << "  \"vocab_size\": " << shape.vocabSize << ",\n"
-      << "  \"max_position_embeddings\": " << shape.seqLen << ",\n"
-      << "  \"rms_norm_eps\": " << shape.normEps << ",\n"
-      << "  \"rope_theta\": " << shape.ropeTheta << ",\n"
-      << "  \"tie_word_embeddings\": "
-      << (shape.tieEmbeddings ? "true" : "false") << ",\n"
-      << "  \"torch_dtype\": \"float32\"\n}\n";
-  return out.str();
-}
-
-/// config.json + model.safetensors (HF layout, what llama-run loads) and the
-/// optimizer state, each written atomically.
-void makeDirectory(const std::string &dir) {
-  ::mkdir(dir.c_str(), 0755);
-  struct stat info;
-  if (stat(dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
-    throw RuntimeError("cannot create the output directory '" + dir + "'");
-}
-
-void saveCheckpoint(const std::string &dir, const Artifact &artifact,
-                    const TrainState &state, int64_t step) {
-  makeDirectory(dir);
-  std::vector<TensorToWrite> weights, moments;
-  const std::vector<TensorSpec> &specs = artifact.weights();
-  for (size_t i = 0; i < specs.size(); ++i) {
-    weights.push_back({specs[i].name, specs[i].shape, state.weights[i].data()});
-    moments.push_back(
-        {"adam_m." + specs[i].name, specs[i].shape, state.adamM[i].data()});
-    moments.push_back(
-        {"adam_v." + specs[i].name, specs[i].shape, state.adamV[i].data()});
-  }
-  writeFileAtomically(dir + "/config.json", hfConfigJson(artifact.shape()));
-  writeSafeTensors(dir + "/model.safetensors", weights);
-  writeSafeTensors(dir + "/optimizer.safetensors", moments,
-                   {{"step", std::to_string(step)}});
-}
-
 /// DIR/loss.png from DIR/loss.csv with gnuplot (Debian's gnuplot-nox);
 /// without gnuplot the CSV is all there is, and we say so.
 void plotLoss(const std::string &dir) {
@@ -273,32 +166,6 @@ void plotLoss(const std::string &dir) {
                "llama-train: note: gnuplot failed or is missing; "
                "no %s/loss.png\n",
                dir.c_str());
-}
-
-/// --save-grads: the gradients of the first batch, before clipping.
-void saveGradients(const std::string &path, const Artifact &artifact,
-                   TrainState &state, const TrainRows &data) {
-  const TrainGradEntry &entry = artifact.trainGrad();
-  if (!entry.fn)
-    throw RuntimeError("the artifact has no gradient entry point");
-  std::vector<int32_t> tokens;
-  std::vector<float> mask;
-  fillBatch(data, 0, artifact.trainStep().batch, tokens, mask);
-  std::vector<std::vector<float>> grads;
-  std::vector<float *> gradPointers, weightPointers;
-  for (auto &weight : state.weights) {
-    grads.emplace_back(weight.size());
-    gradPointers.push_back(grads.back().data());
-    weightPointers.push_back(weight.data());
-  }
-  float loss = 0;
-  entry.fn(tokens.data(), mask.data(), weightPointers.data(),
-           gradPointers.data(), &loss);
-  std::vector<TensorToWrite> tensors;
-  const std::vector<TensorSpec> &specs = artifact.weights();
-  for (size_t i = 0; i < specs.size(); ++i)
-    tensors.push_back({specs[i].name, specs[i].shape, grads[i].data()});
-  writeSafeTensors(path, tensors);
 }
 
 int run(int argc, char **argv) {
@@ -341,16 +208,11 @@ int run(int argc, char **argv) {
   if (options.steps == 0)
     options.steps =
         options.epochs * ((data.rows() + entry.batch - 1) / entry.batch);
-  TrainState state = initialState(artifact, options);
-  auto pointers = [](std::vector<std::vector<float>> &tensors) {
-    std::vector<float *> result;
-    for (auto &tensor : tensors)
-      result.push_back(tensor.data());
-    return result;
-  };
-  std::vector<float *> weights = pointers(state.weights),
-                       adamM = pointers(state.adamM),
-                       adamV = pointers(state.adamV);
+  Trainer trainer(
+      artifact, options.initRandom ? TrainState::random(artifact, options.seed)
+                : options.resume.empty()
+                    ? TrainState::fromWeights(artifact, options.weights)
+                    : TrainState::resume(artifact, options.resume));
   int64_t warmup = std::min(options.warmup, options.steps);
   std::fprintf(stderr,
                "llama-train: %lld rows of %lld tokens, batch %lld, %lld steps, "
@@ -359,13 +221,11 @@ int run(int argc, char **argv) {
                (long long)entry.batch, (long long)options.steps, options.lr,
                (long long)warmup);
 
-  std::vector<int32_t> tokens;
-  std::vector<float> mask;
   if (!options.saveGrads.empty())
-    saveGradients(options.saveGrads, artifact, state, data);
-  if (state.step >= options.steps)
+    trainer.saveGradients(options.saveGrads, data);
+  if (trainer.stepsDone() >= options.steps)
     throw RuntimeError("the run in '" + options.resume + "' already did " +
-                       std::to_string(state.step) + " of --steps " +
+                       std::to_string(trainer.stepsDone()) + " of --steps " +
                        std::to_string(options.steps));
   // A resumed run appends to its loss curve.
   std::string csv = "step,loss,grad_norm,lr\n";
@@ -376,35 +236,29 @@ int run(int argc, char **argv) {
     if (!text.str().empty())
       csv = text.str();
   }
-  for (int64_t step = state.step; step < options.steps; ++step) {
-    fillBatch(data, step, entry.batch, tokens, mask);
-    float lr = float(learningRate(step, options.steps, warmup, options.lr));
-    float stepParams[2] = {lr, float(step + 1)};
-    float loss = 0, norm = 0;
-    auto start = std::chrono::steady_clock::now();
-    entry.fn(tokens.data(), mask.data(), stepParams, weights.data(),
-             adamM.data(), adamV.data(), &loss, &norm);
-    double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count();
+  while (trainer.stepsDone() < options.steps) {
+    float lr = float(
+        learningRate(trainer.stepsDone(), options.steps, warmup, options.lr));
+    StepStats stats = trainer.step(data, lr);
+    int64_t step = trainer.stepsDone();
     std::fprintf(
         stderr,
         "step %lld/%lld  loss %.4f  grad_norm %.4f  lr %.3g  %.0f tok/s\n",
-        (long long)step + 1, (long long)options.steps, loss, norm, lr,
-        double(entry.batch * entry.seq) / seconds);
+        (long long)step, (long long)options.steps, stats.loss, stats.gradNorm,
+        lr, double(entry.batch * entry.seq) / stats.seconds);
     std::ostringstream line;
     line.precision(9);
-    line << step + 1 << "," << loss << "," << norm << "," << lr << "\n";
+    line << step << "," << stats.loss << "," << stats.gradNorm << "," << lr
+         << "\n";
     csv += line.str();
-    bool last = step + 1 == options.steps;
-    if (last) {
-      saveCheckpoint(options.out, artifact, state, step + 1);
+    if (step == options.steps) {
+      trainer.saveCheckpoint(options.out);
       writeFileAtomically(options.out + "/loss.csv", csv);
       plotLoss(options.out);
-    } else if (options.saveEvery && (step + 1) % options.saveEvery == 0) {
-      std::string dir = options.out + "/checkpoint-" + std::to_string(step + 1);
+    } else if (options.saveEvery && step % options.saveEvery == 0) {
+      std::string dir = options.out + "/checkpoint-" + std::to_string(step);
       makeDirectory(options.out);
-      saveCheckpoint(dir, artifact, state, step + 1);
+      trainer.saveCheckpoint(dir);
       writeFileAtomically(dir + "/loss.csv", csv);
     }
   }

@@ -154,7 +154,8 @@ Error linkExecutable(StringRef objectPath, StringRef executablePath,
                      StringRef runtimeLibDir) {
   std::vector<std::string> args = {objectPath.str()};
   for (StringRef library :
-       {"libLlamaBuiltinMain.a", "libLlamaGenerate.a", "libLlamaRuntime.a"}) {
+       {"libLlamaBuiltinMain.a", "libLlamaRunCommand.a", "libLlamaToolFlags.a",
+        "libLlamaRuntime.a"}) {
     SmallString<256> path(runtimeLibDir);
     sys::path::append(path, library);
     if (!sys::fs::exists(path))

@@ -1,15 +1,15 @@
-//===- Generate.cpp - llama-run's options and generation loop -------------===//
+//===- RunCommand.cpp - llama-run's command line --------------------------===//
 
-#include "Generate.h"
+#include "tools/llama-run/RunCommand.h"
 
 #include "runtime/Error.h"
-#include "runtime/Flags.h"
+#include "runtime/Generate.h"
 #include "runtime/Model.h"
 #include "runtime/Npy.h"
 #include "runtime/SafeTensors.h"
 #include "runtime/Tokenizer.h"
+#include "tools/common/Flags.h"
 
-#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -125,16 +125,6 @@ GenerateOptions parseGenerateOptions(int argc, char **argv, bool wantArtifact) {
   return options;
 }
 
-namespace {
-
-double millisecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(
-             std::chrono::steady_clock::now() - start)
-      .count();
-}
-
-} // namespace
-
 int generate(const GenerateOptions &options, const Artifact &artifact,
              const std::string &program) {
   if (options.threads != 1)
@@ -162,48 +152,38 @@ int generate(const GenerateOptions &options, const Artifact &artifact,
                        " positions, more than the artifact's maximum of " +
                        std::to_string(model.shape().seqLen));
 
-  std::vector<float> dumped; // [rows, vocab]
-  auto start = std::chrono::steady_clock::now();
-  std::vector<float> logits = model.prefill(prompt);
-  double prefillMs = millisecondsSince(start);
-  if (!options.dumpLogits.empty())
-    dumped = logits;
-  const float *last = logits.data() + (prompt.size() - 1) * vocab;
-
   if (options.havePrompt)
     std::cout << options.prompt << std::flush;
   std::optional<TextStream> stream;
   if (tokenizer)
     stream.emplace(*tokenizer);
-  Sampler sampler(options.sampler);
-  int64_t generated = 0;
-  start = std::chrono::steady_clock::now();
-  for (; generated < options.steps; ++generated) {
-    int32_t token = sampler.sample(last, vocab);
-    if (stream)
-      std::cout << stream->push(token) << std::flush;
-    else
-      std::cout << (generated ? " " : "") << token << std::flush;
-    logits = model.decode(token);
-    last = logits.data();
-    if (!options.dumpLogits.empty())
-      dumped.insert(dumped.end(), logits.begin(), logits.end());
-    if (tokenizer && token == tokenizer->eosId()) {
-      ++generated;
-      break;
-    }
-  }
-  double decodeMs = millisecondsSince(start);
+  GenerationOptions generation;
+  generation.maxNewTokens = options.steps;
+  generation.sampler = options.sampler;
+  generation.stopToken = tokenizer ? tokenizer->eosId() : -1;
+  generation.keepLogits = !options.dumpLogits.empty();
+  bool first = true;
+  Generation result =
+      llamart::generate(model, prompt, generation, [&](int32_t token) {
+        if (stream)
+          std::cout << stream->push(token) << std::flush;
+        else
+          std::cout << (first ? "" : " ") << token << std::flush;
+        first = false;
+      });
   std::cout << std::endl;
 
   if (!options.dumpLogits.empty())
-    writeNpy(options.dumpLogits, dumped, int64_t(dumped.size()) / vocab, vocab);
+    writeNpy(options.dumpLogits, result.logits,
+             int64_t(result.logits.size()) / vocab, vocab);
+  size_t generated = result.tokens.size();
   std::fprintf(stderr,
-               "prefill: %zu tokens in %.2f ms (%.1f tok/s); decode: %lld "
+               "prefill: %zu tokens in %.2f ms (%.1f tok/s); decode: %zu "
                "tokens in %.2f ms (%.1f tok/s)\n",
-               prompt.size(), prefillMs, prompt.size() * 1000.0 / prefillMs,
-               (long long)generated, decodeMs,
-               generated ? generated * 1000.0 / decodeMs : 0.0);
+               prompt.size(), result.prefillMs,
+               prompt.size() * 1000.0 / result.prefillMs, generated,
+               result.decodeMs,
+               generated ? generated * 1000.0 / result.decodeMs : 0.0);
   return 0;
 }
 

@@ -1,6 +1,6 @@
 //===- Flags.cpp - parsing command-line values ----------------------------===//
 
-#include "runtime/Flags.h"
+#include "tools/common/Flags.h"
 
 #include "runtime/Error.h"
 

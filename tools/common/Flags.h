@@ -1,6 +1,6 @@
 //===- Flags.h - parsing command-line values --------------------*- C++ -*-===//
-#ifndef LLAMAC_RUNTIME_FLAGS_H
-#define LLAMAC_RUNTIME_FLAGS_H
+#ifndef LLAMAC_TOOLS_COMMON_FLAGS_H
+#define LLAMAC_TOOLS_COMMON_FLAGS_H
 
 #include <cstdint>
 #include <string>
@@ -41,4 +41,4 @@ double parseNumber(const std::string &flag, const std::string &text, double min,
 
 } // namespace llamart
 
-#endif // LLAMAC_RUNTIME_FLAGS_H
+#endif // LLAMAC_TOOLS_COMMON_FLAGS_H

@@ -1,11 +1,11 @@
-//===- Generate.h - llama-run's options and generation loop -----*- C++ -*-===//
+//===- RunCommand.h - llama-run's command line ------------------*- C++ -*-===//
 //
 // Shared by llama-run (which loads an artifact) and the executables
 // `llamac --emit=exe` makes (which have the model built in).
 //
 //===----------------------------------------------------------------------===//
-#ifndef LLAMAC_TOOLS_LLAMA_RUN_GENERATE_H
-#define LLAMAC_TOOLS_LLAMA_RUN_GENERATE_H
+#ifndef LLAMAC_TOOLS_LLAMA_RUN_RUNCOMMAND_H
+#define LLAMAC_TOOLS_LLAMA_RUN_RUNCOMMAND_H
 
 #include "runtime/Artifact.h"
 #include "runtime/Sampler.h"
@@ -38,4 +38,4 @@ int runMain(int argc, char **argv, bool wantArtifact,
 
 } // namespace llamart
 
-#endif // LLAMAC_TOOLS_LLAMA_RUN_GENERATE_H
+#endif // LLAMAC_TOOLS_LLAMA_RUN_RUNCOMMAND_H

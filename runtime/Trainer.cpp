@@ -1,0 +1,199 @@
+//===- Trainer.cpp - a training run over a compiled train step ------------===//
+
+#include "runtime/Trainer.h"
+
+#include "runtime/Error.h"
+#include "runtime/Model.h"
+#include "runtime/SafeTensors.h"
+#include "runtime/SafeTensorsWriter.h"
+
+#include <chrono>
+#include <random>
+#include <sstream>
+#include <sys/stat.h>
+
+namespace llamart {
+namespace {
+
+std::vector<float> toF32(const TensorView &tensor) {
+  std::vector<float> values(tensor.numElements());
+  convertToF32(tensor.dtype, tensor.data, values.data(), tensor.numElements());
+  return values;
+}
+
+void zeroMoments(TrainState &state) {
+  for (const auto &weight : state.weights) {
+    state.adamM.emplace_back(weight.size(), 0.0f);
+    state.adamV.emplace_back(weight.size(), 0.0f);
+  }
+}
+
+std::vector<float *> pointers(std::vector<std::vector<float>> &tensors) {
+  std::vector<float *> result;
+  for (auto &tensor : tensors)
+    result.push_back(tensor.data());
+  return result;
+}
+
+/// A non-negative integer, the whole of `text`.
+int64_t parseStep(const std::string &text, const std::string &where) {
+  size_t used = 0;
+  long long value = -1;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception &) {
+  }
+  if (value < 0 || used != text.size())
+    throw RuntimeError(where + ": the step '" + text +
+                       "' is not a non-negative integer");
+  return value;
+}
+
+} // namespace
+
+TrainState TrainState::random(const Artifact &artifact, uint64_t seed) {
+  TrainState state;
+  std::mt19937_64 generator(seed);
+  std::normal_distribution<float> normal(0.0f, 0.02f);
+  for (const TensorSpec &spec : artifact.weights()) {
+    std::vector<float> values(spec.numElements(), 1.0f);
+    if (spec.shape.size() >= 2)
+      for (float &value : values)
+        value = normal(generator);
+    state.weights.push_back(std::move(values));
+  }
+  zeroMoments(state);
+  return state;
+}
+
+TrainState TrainState::fromWeights(const Artifact &artifact,
+                                   const std::string &path) {
+  TrainState state;
+  SafeTensors checkpoint = SafeTensors::open(path);
+  for (const TensorView *tensor : matchWeights(artifact, checkpoint))
+    state.weights.push_back(toF32(*tensor));
+  zeroMoments(state);
+  return state;
+}
+
+TrainState TrainState::resume(const Artifact &artifact,
+                              const std::string &dir) {
+  TrainState state;
+  SafeTensors checkpoint = SafeTensors::open(dir);
+  for (const TensorView *tensor : matchWeights(artifact, checkpoint))
+    state.weights.push_back(toF32(*tensor));
+  std::string path = dir + "/optimizer.safetensors";
+  SafeTensors optimizer = SafeTensors::open(path);
+  auto step = optimizer.metadata().find("step");
+  if (step == optimizer.metadata().end())
+    throw RuntimeError(path + ": no step in its metadata");
+  state.step = parseStep(step->second, path);
+  for (const TensorSpec &spec : artifact.weights())
+    for (auto [prefix, moments] :
+         {std::pair<const char *, std::vector<std::vector<float>> *>{
+              "adam_m.", &state.adamM},
+          {"adam_v.", &state.adamV}}) {
+      const TensorView *tensor = optimizer.find(prefix + spec.name);
+      if (!tensor || tensor->shape != spec.shape)
+        throw RuntimeError(path + ": missing or misshapen '" + prefix +
+                           spec.name + "'");
+      moments->push_back(toF32(*tensor));
+    }
+  return state;
+}
+
+Trainer::Trainer(const Artifact &artifact, TrainState initial)
+    : artifact(artifact), entry(artifact.trainStep()),
+      state(std::move(initial)) {
+  if (!entry.fn)
+    throw RuntimeError("the artifact has no training step: compile it with "
+                       "llamac --train");
+  weights = pointers(state.weights);
+  adamM = pointers(state.adamM);
+  adamV = pointers(state.adamV);
+}
+
+StepStats Trainer::step(const TrainRows &data, float lr) {
+  std::vector<int32_t> tokens; // [batch, seq + 1]
+  std::vector<float> mask;     // [batch, seq]
+  fillBatch(data, state.step, entry.batch, tokens, mask);
+  float stepParams[2] = {lr, float(state.step + 1)};
+  StepStats stats;
+  auto start = std::chrono::steady_clock::now();
+  entry.fn(tokens.data(), mask.data(), stepParams, weights.data(), adamM.data(),
+           adamV.data(), &stats.loss, &stats.gradNorm);
+  stats.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  ++state.step;
+  return stats;
+}
+
+void Trainer::saveCheckpoint(const std::string &dir) const {
+  makeDirectory(dir);
+  std::vector<TensorToWrite> weightFiles, moments;
+  const std::vector<TensorSpec> &specs = artifact.weights();
+  for (size_t i = 0; i < specs.size(); ++i) {
+    weightFiles.push_back(
+        {specs[i].name, specs[i].shape, state.weights[i].data()});
+    moments.push_back(
+        {"adam_m." + specs[i].name, specs[i].shape, state.adamM[i].data()});
+    moments.push_back(
+        {"adam_v." + specs[i].name, specs[i].shape, state.adamV[i].data()});
+  }
+  writeFileAtomically(dir + "/config.json", hfConfigJson(artifact.shape()));
+  writeSafeTensors(dir + "/model.safetensors", weightFiles);
+  writeSafeTensors(dir + "/optimizer.safetensors", moments,
+                   {{"step", std::to_string(state.step)}});
+}
+
+void Trainer::saveGradients(const std::string &path,
+                            const TrainRows &data) const {
+  const TrainGradEntry &gradEntry = artifact.trainGrad();
+  if (!gradEntry.fn)
+    throw RuntimeError("the artifact has no gradient entry point");
+  std::vector<int32_t> tokens;
+  std::vector<float> mask;
+  fillBatch(data, 0, entry.batch, tokens, mask);
+  std::vector<std::vector<float>> grads;
+  for (const auto &weight : state.weights)
+    grads.emplace_back(weight.size());
+  std::vector<float *> gradPointers = pointers(grads);
+  float loss = 0;
+  gradEntry.fn(tokens.data(), mask.data(), weights.data(), gradPointers.data(),
+               &loss);
+  std::vector<TensorToWrite> tensors;
+  const std::vector<TensorSpec> &specs = artifact.weights();
+  for (size_t i = 0; i < specs.size(); ++i)
+    tensors.push_back({specs[i].name, specs[i].shape, grads[i].data()});
+  writeSafeTensors(path, tensors);
+}
+
+void makeDirectory(const std::string &dir) {
+  ::mkdir(dir.c_str(), 0755);
+  struct stat info;
+  if (stat(dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
+    throw RuntimeError("cannot create the output directory '" + dir + "'");
+}
+
+std::string hfConfigJson(const ModelConfig &config) {
+  std::ostringstream out;
+  out.precision(17);
+  out << "{\n  \"architectures\": [\"LlamaForCausalLM\"],\n"
+      << "  \"model_type\": \"llama\",\n  \"hidden_act\": \"silu\",\n"
+      << "  \"hidden_size\": " << config.dim << ",\n"
+      << "  \"intermediate_size\": " << config.hiddenDim << ",\n"
+      << "  \"num_hidden_layers\": " << config.nLayers << ",\n"
+      << "  \"num_attention_heads\": " << config.nHeads << ",\n"
+      << "  \"num_key_value_heads\": " << config.nKvHeads << ",\n"
+      << "  \"vocab_size\": " << config.vocabSize << ",\n"
+      << "  \"max_position_embeddings\": " << config.seqLen << ",\n"
+      << "  \"rms_norm_eps\": " << config.normEps << ",\n"
+      << "  \"rope_theta\": " << config.ropeTheta << ",\n"
+      << "  \"tie_word_embeddings\": "
+      << (config.tieEmbeddings ? "true" : "false") << ",\n"
+      << "  \"torch_dtype\": \"float32\"\n}\n";
+  return out.str();
+}
+
+} // namespace llamart

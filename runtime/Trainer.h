@@ -1,0 +1,76 @@
+//===- Trainer.h - a training run over a compiled train step ----*- C++ -*-===//
+//
+// The state of a run (weights, Adam moments, steps done), how it starts (HF's
+// random initialisation, a checkpoint, or a run to resume), one optimizer
+// step through the artifact's llama_train_step, and HF-layout checkpoints.
+// llama-train is its command line; the alignment tools train through it too.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LLAMAC_RUNTIME_TRAINER_H
+#define LLAMAC_RUNTIME_TRAINER_H
+
+#include "runtime/Artifact.h"
+#include "runtime/TrainData.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace llamart {
+
+/// The weights, Adam moments and steps done of a run, in manifest order.
+struct TrainState {
+  std::vector<std::vector<float>> weights, adamM, adamV;
+  int64_t step = 0;
+
+  /// transformers' LlamaPreTrainedModel._init_weights: matrices normal(0,
+  /// 0.02), RMSNorm gains 1; zero moments.
+  static TrainState random(const Artifact &artifact, uint64_t seed);
+  /// Weights from a safetensors file or HF directory; zero moments.
+  static TrainState fromWeights(const Artifact &artifact,
+                                const std::string &path);
+  /// A checkpoint saveCheckpoint wrote: weights, moments and step.
+  static TrainState resume(const Artifact &artifact, const std::string &dir);
+};
+
+/// What one optimizer step reports.
+struct StepStats {
+  float loss = 0, gradNorm = 0; // the norm before clipping
+  double seconds = 0;
+};
+
+class Trainer {
+public:
+  /// Throws RuntimeError if the artifact has no training step.
+  Trainer(const Artifact &artifact, TrainState state);
+
+  int64_t batch() const { return entry.batch; }
+  int64_t seq() const { return entry.seq; }
+  int64_t stepsDone() const { return state.step; }
+
+  /// One optimizer step at learning rate `lr` on the batch numbered
+  /// stepsDone() (rows wrap around); updates weights and moments in place.
+  StepStats step(const TrainRows &data, float lr);
+  /// DIR/config.json + model.safetensors (HF layout: llama-run loads it)
+  /// and optimizer.safetensors (moments and step), each written atomically.
+  void saveCheckpoint(const std::string &dir) const;
+  /// The gradients of the first batch (before clipping) as safetensors under
+  /// the weights' names.
+  void saveGradients(const std::string &path, const TrainRows &data) const;
+
+private:
+  const Artifact &artifact;
+  TrainStepEntry entry;
+  TrainState state;
+  std::vector<float *> weights, adamM, adamV; // pointers into state
+};
+
+/// Creates `dir` if it does not exist; throws if it cannot.
+void makeDirectory(const std::string &dir);
+
+/// An HF config.json (LlamaForCausalLM) for a model config.
+std::string hfConfigJson(const ModelConfig &config);
+
+} // namespace llamart
+
+#endif // LLAMAC_RUNTIME_TRAINER_H
