@@ -28,32 +28,26 @@ int64_t integerMember(const JsonValue &object, const std::string &key,
   return value.integer;
 }
 
-double numberMember(const JsonValue &object, const std::string &key,
-                    const std::string &where) {
+/// object[key] when it is of the kind `is` tests; `what` names that kind.
+const JsonValue &typedMember(const JsonValue &object, const std::string &key,
+                             const std::string &where,
+                             bool (JsonValue::*is)() const, const char *what) {
   const JsonValue &value = member(object, key, where);
-  if (!value.isNumber())
-    throw RuntimeError(where + ": manifest field '" + key +
-                       "' is not a number");
-  return value.number;
+  if (!(value.*is)())
+    throw RuntimeError(where + ": manifest field '" + key + "' is not " + what);
+  return value;
 }
 
 const std::string &stringMember(const JsonValue &object, const std::string &key,
                                 const std::string &where) {
-  const JsonValue &value = member(object, key, where);
-  if (!value.isString())
-    throw RuntimeError(where + ": manifest field '" + key +
-                       "' is not a string");
-  return value.string;
+  return typedMember(object, key, where, &JsonValue::isString, "a string")
+      .string;
 }
 
 const std::vector<JsonValue> &arrayMember(const JsonValue &object,
                                           const std::string &key,
                                           const std::string &where) {
-  const JsonValue &value = member(object, key, where);
-  if (!value.isArray())
-    throw RuntimeError(where + ": manifest field '" + key +
-                       "' is not an array");
-  return value.array;
+  return typedMember(object, key, where, &JsonValue::isArray, "an array").array;
 }
 
 std::vector<TensorSpec> tensorList(const JsonValue &json,
@@ -84,13 +78,15 @@ ModelConfig readConfig(const JsonValue &config, const std::string &where) {
   model.nKvHeads = integerMember(config, LLAMA_ABI_KEY_N_KV_HEADS, where);
   model.vocabSize = integerMember(config, LLAMA_ABI_KEY_VOCAB_SIZE, where);
   model.seqLen = integerMember(config, LLAMA_ABI_KEY_SEQ_LEN, where);
-  model.normEps = numberMember(config, LLAMA_ABI_KEY_NORM_EPS, where);
-  model.ropeTheta = numberMember(config, LLAMA_ABI_KEY_ROPE_THETA, where);
-  const JsonValue &tied = member(config, LLAMA_ABI_KEY_TIE_EMBEDDINGS, where);
-  if (!tied.isBool())
-    throw RuntimeError(where + ": manifest field '" +
-                       LLAMA_ABI_KEY_TIE_EMBEDDINGS + "' is not a boolean");
-  model.tieEmbeddings = tied.boolean;
+  model.normEps = typedMember(config, LLAMA_ABI_KEY_NORM_EPS, where,
+                              &JsonValue::isNumber, "a number")
+                      .number;
+  model.ropeTheta = typedMember(config, LLAMA_ABI_KEY_ROPE_THETA, where,
+                                &JsonValue::isNumber, "a number")
+                        .number;
+  model.tieEmbeddings = typedMember(config, LLAMA_ABI_KEY_TIE_EMBEDDINGS, where,
+                                    &JsonValue::isBool, "a boolean")
+                            .boolean;
   if (model.dim % model.nHeads != 0 || model.nHeads % model.nKvHeads != 0 ||
       integerMember(config, LLAMA_ABI_KEY_HEAD_DIM, where) != model.headDim())
     throw RuntimeError(where + ": the manifest's head counts do not divide "

@@ -79,9 +79,7 @@ TrainState TrainState::fromWeights(const Artifact &artifact,
 TrainState TrainState::resume(const Artifact &artifact,
                               const std::string &dir) {
   TrainState state;
-  SafeTensors checkpoint = SafeTensors::open(dir);
-  for (const TensorView *tensor : matchWeights(artifact, checkpoint))
-    state.weights.push_back(toF32(*tensor));
+  state.weights = fromWeights(artifact, dir).weights;
   std::string path = dir + "/optimizer.safetensors";
   SafeTensors optimizer = SafeTensors::open(path);
   auto step = optimizer.metadata().find("step");
