@@ -6,12 +6,16 @@
 #
 #   BUILD_DIR=build  where to build (default: build)
 #   BUILD_TYPE=Release
+#   SANITIZE=1       instrument the project's code with ASan + UBSan and
+#                    build the libFuzzer targets (scripts/check.sh's
+#                    build-asan)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
   cmake ninja-build ccache
   clang-22 lld-22 llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
+  libclang-rt-22-dev clang-format-22
   libgtest-dev libsentencepiece-dev sentencepiece
   python3-venv python3-torch gnuplot-nox
 )
@@ -41,8 +45,12 @@ if ! .venv/bin/python -c "import numpy, torch, transformers" 2>/dev/null; then
 fi
 
 build_dir=${BUILD_DIR:-build}
+sanitize=()
+if [ "${SANITIZE:-0}" = 1 ]; then
+  sanitize=(-DLLAMAC_SANITIZERS=address,undefined -DLLAMAC_FUZZERS=ON)
+fi
 if [ ! -f "$build_dir/build.ninja" ]; then
-  cmake -S . -B "$build_dir" -G Ninja \
+  cmake -S . -B "$build_dir" -G Ninja "${sanitize[@]}" \
     -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" \
     -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 \
     -DLLVM_USE_LINKER=lld \
