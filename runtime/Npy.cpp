@@ -65,6 +65,16 @@ NpyMatrix<T> readNpy(const std::string &path, const std::string &descr) {
           3 ||
       close != ')' || rows < 0 || cols <= 0)
     throw RuntimeError(path + ": expected a 2-D array, header " + header);
+  // Check the shape against the bytes the file holds before allocating
+  // (and without overflowing rows * cols).
+  std::streamoff dataStart = in.tellg();
+  in.seekg(0, std::ios::end);
+  std::streamoff available = in.tellg() - dataStart;
+  in.seekg(dataStart);
+  if (!in || dataStart < 0 ||
+      rows > (available / std::streamoff(sizeof(T))) / cols)
+    throw RuntimeError(path + ": truncated (" + std::to_string(rows) + " x " +
+                       std::to_string(cols) + " expected)");
   NpyMatrix<T> matrix{rows, cols, std::vector<T>(size_t(rows * cols))};
   in.read(reinterpret_cast<char *>(matrix.data.data()),
           std::streamsize(matrix.data.size() * sizeof(T)));

@@ -2,6 +2,7 @@
 
 #include "runtime/Error.h"
 #include "runtime/Json.h"
+#include "runtime/Npy.h"
 #include "runtime/SafeTensors.h"
 #include "runtime/Sampler.h"
 #include "runtime/Schedule.h"
@@ -199,6 +200,31 @@ TEST(TrainData, MalformedSftLineIsNamed) {
         << error.what();
   }
   std::remove(path.c_str());
+}
+
+// Found by fuzz_npy: a shape whose element count overflows, or exceeds what
+// the file holds, is "truncated", before anything is allocated.
+TEST(Npy, ShapeLargerThanTheFileIsTruncated) {
+  for (const char *shape : {"(3, 257777777777777777777777)",
+                            "(4611686018427387904, 4)", "(2, 3)"}) {
+    std::string header = std::string("{'descr': '|u1', 'fortran_order': "
+                                     "False, 'shape': ") +
+                         shape + ", }";
+    std::string path = testing::TempDir() + "/huge.npy";
+    std::ofstream out(path, std::ios::binary);
+    uint16_t length = header.size();
+    out.write("\x93NUMPY\x01\x00", 8);
+    out.write(reinterpret_cast<const char *>(&length), 2);
+    out << header << "abc"; // 3 bytes of data
+    out.close();
+    try {
+      readNpyUInt8(path);
+      FAIL() << "no error for shape " << shape;
+    } catch (const RuntimeError &error) {
+      EXPECT_NE(std::string(error.what()).find("truncated"), std::string::npos)
+          << error.what();
+    }
+  }
 }
 
 } // namespace
