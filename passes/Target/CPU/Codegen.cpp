@@ -153,9 +153,8 @@ Error linkSharedLibrary(StringRef objectPath, StringRef libraryPath) {
 Error linkExecutable(StringRef objectPath, StringRef executablePath,
                      StringRef runtimeLibDir) {
   std::vector<std::string> args = {objectPath.str()};
-  for (StringRef library :
-       {"libLlamaBuiltinMain.a", "libLlamaRunCommand.a", "libLlamaToolFlags.a",
-        "libLlamaRuntime.a"}) {
+  for (StringRef library : {"libLlamaBuiltinMain.a", "libLlamaRunCommand.a",
+                            "libLlamaToolFlags.a", "libLlamaRuntime.a"}) {
     SmallString<256> path(runtimeLibDir);
     sys::path::append(path, library);
     if (!sys::fs::exists(path))
