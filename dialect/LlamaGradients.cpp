@@ -2,11 +2,15 @@
 //
 // DifferentiableOpInterface for the forward ops: the cotangents of the
 // operands as gradient ops (or, for add, the cotangent itself). The gradient
-// ops' lowerings hold the math.
+// ops' lowerings hold the math. The tensor dialect's reshapes get the
+// interface as external models, so the autodiff pass has one rule for all.
 //
 //===----------------------------------------------------------------------===//
 
 #include "dialect/LlamaOps.h"
+
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/DialectRegistry.h"
 
 using namespace mlir;
 using namespace mlir::llama;
@@ -70,4 +74,36 @@ SmallVector<Value> CrossEntropyOp::buildGradient(OpBuilder &b,
                                              getLogits(), getTargets(),
                                              getMask(), resultGradients[0]);
   return {dlogits, Value(), Value()};
+}
+
+namespace {
+
+/// A reshape's vector-Jacobian product: the inverse reshape of the result's
+/// cotangent (expand_shape <-> collapse_shape with the same reassociation).
+template <typename Reshape, typename Inverse>
+struct ReshapeGradientModel
+    : DifferentiableOpInterface::ExternalModel<
+          ReshapeGradientModel<Reshape, Inverse>, Reshape> {
+  SmallVector<Value> buildGradient(Operation *op, OpBuilder &b,
+                                   ValueRange resultGradients) const {
+    auto reshape = cast<Reshape>(op);
+    Value source =
+        Inverse::create(b, op->getLoc(), reshape.getSrcType(),
+                        resultGradients[0], reshape.getReassociationIndices());
+    return {source};
+  }
+};
+
+} // namespace
+
+void mlir::llama::registerDifferentiableExternalModels(
+    DialectRegistry &registry) {
+  registry.addExtension(+[](MLIRContext *context, tensor::TensorDialect *) {
+    tensor::ExpandShapeOp::attachInterface<
+        ReshapeGradientModel<tensor::ExpandShapeOp, tensor::CollapseShapeOp>>(
+        *context);
+    tensor::CollapseShapeOp::attachInterface<
+        ReshapeGradientModel<tensor::CollapseShapeOp, tensor::ExpandShapeOp>>(
+        *context);
+  });
 }

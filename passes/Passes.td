@@ -16,7 +16,8 @@ def LlamaAutodiffPass : Pass<"llama-autodiff", "ModuleOp"> {
 
     Reverse mode over the function body: starting from d(loss) = 1, each op
     supplies the cotangents of its operands through
-    `DifferentiableOpInterface` (reshapes are inverted here); cotangents of
+    `DifferentiableOpInterface` (tensor reshapes through external models,
+    `registerDifferentiableExternalModels`); cotangents of
     values used more than once are summed with `llama.add`. An op without a
     gradient rule on the path to the loss is an error.
 

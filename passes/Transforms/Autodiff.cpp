@@ -25,19 +25,6 @@ bool isLossFunction(func::FuncOp func) {
   return output && output.getValue() == output::kLoss;
 }
 
-/// The cotangents of a reshape's source: the inverse reshape of dy.
-Value reshapeGradient(OpBuilder &b, Operation *op, Value dy) {
-  if (auto expand = dyn_cast<tensor::ExpandShapeOp>(op))
-    return tensor::CollapseShapeOp::create(b, op->getLoc(), expand.getSrcType(),
-                                           dy,
-                                           expand.getReassociationIndices());
-  if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(op))
-    return tensor::ExpandShapeOp::create(b, op->getLoc(), collapse.getSrcType(),
-                                         dy,
-                                         collapse.getReassociationIndices());
-  return {};
-}
-
 /// Values with a cotangent: float tensors (not token ids, positions, sizes).
 bool isDifferentiable(Type type) {
   auto tensor = dyn_cast<RankedTensorType>(type);
@@ -106,8 +93,6 @@ LogicalResult ReverseMode::run(OpBuilder &b, ArrayRef<Operation *> forward,
       if (failed(fromCall))
         return failure();
       operandCotangents = std::move(*fromCall);
-    } else if (Value source = reshapeGradient(b, op, resultCotangents[0])) {
-      operandCotangents = {source};
     } else {
       return op->emitError() << "llama-autodiff: no gradient rule for '"
                              << op->getName() << "'";

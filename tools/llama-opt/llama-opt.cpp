@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/LlamaDialect.h"
+#include "dialect/LlamaInterfaces.h"
 #include "passes/Pipelines.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -22,6 +23,7 @@ int main(int argc, char **argv) {
   registry.insert<mlir::llama::LlamaDialect>();
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
+  mlir::llama::registerDifferentiableExternalModels(registry);
 
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "llama-opt: the llama dialect's optimizer driver\n",

@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dialect/LlamaInterfaces.h"
 #include "frontend/ModelBuilder.h"
 #include "passes/Pipelines.h"
 #include "passes/Target/CPU/Codegen.h"
@@ -217,6 +218,7 @@ int main(int argc, char **argv) {
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
   mlir::registerAllToLLVMIRTranslations(registry);
+  mlir::llama::registerDifferentiableExternalModels(registry);
   mlir::MLIRContext context(registry);
   mlir::OwningOpRef<mlir::ModuleOp> module =
       llamac::buildModelModule(context, *config, trainShape);
