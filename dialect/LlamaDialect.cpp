@@ -42,8 +42,8 @@ LogicalResult verifyValueAttribute(Operation *op, NamedAttribute attr,
   };
   bool onArgument = place == Place::Argument;
   if (name == kInputAttr && onArgument)
-    return oneOf({input::kTokens, input::kPosition, input::kLossMask,
-                  input::kStepParams});
+    return oneOf({input::kTokens, input::kPosition, input::kLogitRows,
+                  input::kLossMask, input::kStepParams});
   // Results, and the out-parameters bufferization makes of them (which keep
   // their attributes).
   if (name == kOutputAttr)

@@ -35,6 +35,7 @@ constexpr llvm::StringLiteral kConfigAttr =
 namespace input {
 constexpr llvm::StringLiteral kTokens = "tokens";
 constexpr llvm::StringLiteral kPosition = "position";
+constexpr llvm::StringLiteral kLogitRows = "logit_rows"; // rows of logits
 constexpr llvm::StringLiteral kLossMask = "loss_mask";
 constexpr llvm::StringLiteral kStepParams = "step_params"; // [lr, step]
 } // namespace input

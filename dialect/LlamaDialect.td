@@ -35,7 +35,7 @@ def Llama_Dialect : Dialect {
 
     The dialect also owns the attributes that carry a model's contract
     through the pipeline, each verified where it appears:
-    `llama.input` (`"tokens"`, `"position"`, `"loss_mask"`,
+    `llama.input` (`"tokens"`, `"position"`, `"logit_rows"`, `"loss_mask"`,
     `"step_params"`), `llama.weight`, `llama.kv_cache`, `llama.adam_m`,
     `llama.adam_v` and `llama.grad` (a weight's or cache's name) on entry
     point arguments; `llama.output` (`"logits"`, `"loss"`, `"grad_norm"`),
@@ -44,13 +44,11 @@ def Llama_Dialect : Dialect {
     out-parameters bufferization makes of them; `llama.config` (the model's
     shapes, keyed as in the artifact manifest) on the module.
   }];
-  let discardableAttrs = (ins
-    "::mlir::StringAttr":$input, "::mlir::StringAttr":$weight,
-    "::mlir::StringAttr":$kv_cache, "::mlir::StringAttr":$adam_m,
-    "::mlir::StringAttr":$adam_v, "::mlir::StringAttr":$grad,
-    "::mlir::StringAttr":$output, "::mlir::StringAttr":$updated,
-    "::mlir::DictionaryAttr":$config
-  );
+  let discardableAttrs = (ins "::mlir::StringAttr":$input,
+      "::mlir::StringAttr":$weight, "::mlir::StringAttr":$kv_cache,
+      "::mlir::StringAttr":$adam_m, "::mlir::StringAttr":$adam_v,
+      "::mlir::StringAttr":$grad, "::mlir::StringAttr":$output,
+      "::mlir::StringAttr":$updated, "::mlir::DictionaryAttr":$config);
   let hasRegionArgAttrVerify = 1;
   let hasRegionResultAttrVerify = 1;
   let hasOperationAttrVerify = 1;

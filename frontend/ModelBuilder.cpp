@@ -46,7 +46,8 @@ public:
       : b(builder), loc(builder.getUnknownLoc()), config(config),
         f32(builder.getF32Type()) {}
 
-  /// (tokens [seq], position, weights..., caches...) -> (logits, caches...)
+  /// (tokens [seq], position, logit_rows, weights..., caches...)
+  ///   -> (logits [logit_rows, vocab], caches...)
   func::FuncOp buildInference(StringRef name, int64_t seq);
   /// (tokens [batch, seq + 1], loss_mask [batch, seq], weights...) -> loss
   func::FuncOp buildTrainLoss(StringRef name, int64_t batch, int64_t seq);
@@ -63,8 +64,9 @@ private:
   ///   -> (x [lead.., dim], (key cache, value cache))
   /// placed before the entry point.
   func::FuncOp buildLayer(func::FuncOp entry);
-  /// tokens [lead..] -> logits [lead.., vocab_size]
-  Value forward(Value tokens, func::FuncOp layer);
+  /// tokens [lead..] -> logits [lead.., vocab_size]; with `logitRows`
+  /// (inference), of the last logitRows positions only.
+  Value forward(Value tokens, func::FuncOp layer, Value logitRows = {});
   Value makePositions(Value first, int64_t count);
   /// The leading sizes, the sequence length read off `x` if dynamic.
   void setLead(ArrayRef<int64_t> shape, Value x);
@@ -316,7 +318,8 @@ Value EntryPointBuilder::feedForward(Value x) {
   return llama::AddOp::create(b, named("x"), x, down);
 }
 
-Value EntryPointBuilder::forward(Value tokens, func::FuncOp layer) {
+Value EntryPointBuilder::forward(Value tokens, func::FuncOp layer,
+                                 Value logitRows) {
   Value x = llama::EmbeddingOp::create(b, named("x"),
                                        weights.lookup(kEmbeddingWeight), tokens,
                                        f32); // [lead.., dim]
@@ -337,6 +340,18 @@ Value EntryPointBuilder::forward(Value tokens, func::FuncOp layer) {
       valueCaches[index] = call.getResult(2);
     }
   }
+  // The LM head (and the final norm) only for the rows the caller wants:
+  // the last one when generating.
+  if (logitRows && ShapedType::isDynamic(lead.back())) {
+    Value seq = cast<Value>(leadSizes.back());
+    Value first = arith::SubIOp::create(b, loc, seq, logitRows);
+    x = tensor::ExtractSliceOp::create(
+        b, named("last_rows"),
+        RankedTensorType::get({kDynamic, config.dim}, f32), x,
+        ArrayRef<OpFoldResult>{first, b.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{logitRows, b.getIndexAttr(config.dim)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+  }
   x = rmsNorm(x, weights.lookup(kFinalNormWeight), "final_norm");
   return linear(
       x,
@@ -347,11 +362,15 @@ Value EntryPointBuilder::forward(Value tokens, func::FuncOp layer) {
 func::FuncOp EntryPointBuilder::buildInference(StringRef name, int64_t seq) {
   Type tokensType = RankedTensorType::get({seq}, b.getI32Type());
   Type logitsType = RankedTensorType::get({seq, config.vocabSize}, f32);
-  func::FuncOp func = declare(name, {tokensType, b.getIndexType()},
-                              {{"tokens", llama::input::kTokens},
-                               {"position", llama::input::kPosition}},
-                              {logitsType},
-                              /*withCaches=*/true);
+  // A fixed-length entry (decode) returns every row; its logit_rows is
+  // that length.
+  func::FuncOp func =
+      declare(name, {tokensType, b.getIndexType(), b.getIndexType()},
+              {{"tokens", llama::input::kTokens},
+               {"position", llama::input::kPosition},
+               {"logit_rows", llama::input::kLogitRows}},
+              {logitsType},
+              /*withCaches=*/true);
   func.setResultAttrs(
       0, {b.getNamedAttr(llama::kOutputAttr,
                          b.getStringAttr(llama::output::kLogits))});
@@ -361,7 +380,8 @@ func::FuncOp EntryPointBuilder::buildInference(StringRef name, int64_t seq) {
   setLead({seq}, tokens);
   positions = makePositions(position, seq);
 
-  SmallVector<Value> results = {forward(tokens, buildLayer(func))};
+  SmallVector<Value> results = {
+      forward(tokens, buildLayer(func), entry.getArgument(2))};
   for (int64_t layer = 0; layer < config.nLayers; ++layer) {
     results.push_back(keyCaches[layer]);
     results.push_back(valueCaches[layer]);

@@ -21,11 +21,12 @@ Generation generate(Model &model, const std::vector<int32_t> &prompt,
   const int64_t vocab = model.shape().vocabSize;
   Generation result;
   auto start = std::chrono::steady_clock::now();
-  std::vector<float> logits = model.prefill(prompt); // [prompt, vocab]
+  // [prompt, vocab] when the logits are kept, else the last row [1, vocab]
+  std::vector<float> logits = model.prefill(prompt, options.keepLogits);
   result.prefillMs = millisecondsSince(start);
   if (options.keepLogits)
     result.logits = logits;
-  const float *last = logits.data() + (prompt.size() - 1) * vocab;
+  const float *last = logits.data() + logits.size() - vocab;
 
   Sampler sampler(options.sampler);
   start = std::chrono::steady_clock::now();

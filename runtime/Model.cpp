@@ -88,10 +88,12 @@ void Model::check(const std::vector<int32_t> &tokens) const {
         std::to_string(s.seqLen) + " (recompile with llamac --max-seq-len)");
 }
 
-std::vector<float> Model::prefill(const std::vector<int32_t> &tokens) {
+std::vector<float> Model::prefill(const std::vector<int32_t> &tokens,
+                                  bool allRows) {
   check(tokens);
-  std::vector<float> logits(tokens.size() * shape().vocabSize);
-  artifact.prefill()(tokens.data(), int64_t(tokens.size()), pos,
+  int64_t rows = allRows ? int64_t(tokens.size()) : 1;
+  std::vector<float> logits(rows * shape().vocabSize);
+  artifact.prefill()(tokens.data(), int64_t(tokens.size()), pos, rows,
                      weightPointers.data(), cachePointers.data(),
                      logits.data());
   pos += int64_t(tokens.size());
@@ -102,7 +104,7 @@ std::vector<float> Model::decode(int32_t token) {
   std::vector<int32_t> tokens = {token};
   check(tokens);
   std::vector<float> logits(shape().vocabSize);
-  artifact.decode()(tokens.data(), 1, pos, weightPointers.data(),
+  artifact.decode()(tokens.data(), 1, pos, 1, weightPointers.data(),
                     cachePointers.data(), logits.data());
   pos += 1;
   return logits;

@@ -25,10 +25,12 @@ public:
   const ModelConfig &shape() const { return artifact.shape(); }
   int64_t position() const { return pos; }
 
-  /// Runs `tokens` from the current position; returns their logits,
-  /// [tokens.size(), vocab_size] row-major. Throws on an empty prompt, an id
-  /// outside the vocabulary or running past the maximum sequence length.
-  std::vector<float> prefill(const std::vector<int32_t> &tokens);
+  /// Runs `tokens` from the current position; returns the logits of the last
+  /// one [vocab_size], or with `allRows` of each [tokens.size(), vocab_size]
+  /// row-major. Throws on an empty prompt, an id outside the vocabulary or
+  /// running past the maximum sequence length.
+  std::vector<float> prefill(const std::vector<int32_t> &tokens,
+                             bool allRows = false);
   /// One token; returns its logits [vocab_size].
   std::vector<float> decode(int32_t token);
 

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define LLAMA_ABI_FORMAT "llamac-artifact"
-#define LLAMA_ABI_VERSION 2
+#define LLAMA_ABI_VERSION 3
 
 /* The NUL-terminated JSON manifest every artifact exports. */
 #define LLAMA_ABI_MANIFEST_SYMBOL "llama_manifest"
@@ -34,9 +34,13 @@
 #define LLAMA_ABI_KIND_TRAIN_GRAD "train_grad"
 #define LLAMA_ABI_KIND_TRAIN_STEP "train_step"
 
-/* tokens [n_tokens] at `position`; logits [n_tokens, vocab]; caches in place */
+/* tokens [n_tokens] at `position`, caches updated in place; logits
+ * [logit_rows, vocab] of the last logit_rows tokens (1 <= logit_rows <=
+ * n_tokens: 1 to generate, n_tokens for every row), so the LM head runs on
+ * those rows only. */
 typedef void (*llama_inference_fn)(const int32_t *tokens, int64_t n_tokens,
-                                   int64_t position, float *const *weights,
+                                   int64_t position, int64_t logit_rows,
+                                   float *const *weights,
                                    float *const *kv_caches, float *logits);
 /* tokens [batch, seq + 1], loss_mask [batch, seq] -> the mean masked loss */
 typedef void (*llama_train_loss_fn)(const int32_t *tokens,
@@ -62,6 +66,7 @@ typedef void (*llama_train_step_fn)(const int32_t *tokens,
 enum llama_abi_role {
   LLAMA_ABI_ROLE_TOKENS,      /* const int32_t * */
   LLAMA_ABI_ROLE_POSITION,    /* int64_t */
+  LLAMA_ABI_ROLE_LOGIT_ROWS,  /* int64_t: sizes the logits output */
   LLAMA_ABI_ROLE_LOSS_MASK,   /* const float * */
   LLAMA_ABI_ROLE_STEP_PARAMS, /* const float * */
   LLAMA_ABI_ROLE_WEIGHTS,     /* float *const * */

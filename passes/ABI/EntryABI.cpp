@@ -43,6 +43,7 @@ FailureOr<SmallVector<ArgRole>> argumentRoles(func::FuncOp func) {
           llvm::StringSwitch<ArgRole>(input.getValue())
               .Case(llama::input::kTokens, LLAMA_ABI_ROLE_TOKENS)
               .Case(llama::input::kPosition, LLAMA_ABI_ROLE_POSITION)
+              .Case(llama::input::kLogitRows, LLAMA_ABI_ROLE_LOGIT_ROWS)
               .Case(llama::input::kLossMask, LLAMA_ABI_ROLE_LOSS_MASK)
               .Case(llama::input::kStepParams, LLAMA_ABI_ROLE_STEP_PARAMS));
     } else if (has(llama::kWeightAttr)) {
@@ -127,7 +128,8 @@ public:
         .getResult(0);
   }
 
-  /// void llama_<name>(tokens[, n_tokens][, position][, loss_mask]
+  /// void llama_<name>(tokens[, n_tokens][, position][, logit_rows]
+  ///                    [, loss_mask]
   ///                    [, step_params], weights[, kv_caches][, adam_m,
   ///                    adam_v][, gradients], outputs...)
   /// n_tokens comes with 1-D (inference) tokens, each other parameter with
@@ -144,7 +146,9 @@ public:
       if (!has(role))
         continue;
       paramOf[role] = params.size();
-      params.push_back(role == LLAMA_ABI_ROLE_POSITION ? i64 : ptrType);
+      bool integer =
+          role == LLAMA_ABI_ROLE_POSITION || role == LLAMA_ABI_ROLE_LOGIT_ROWS;
+      params.push_back(integer ? i64 : ptrType);
       if (role == LLAMA_ABI_ROLE_TOKENS && countTokens)
         params.push_back(i64);
     }
@@ -163,6 +167,10 @@ public:
         countTokens
             ? block->getArgument(paramOf.lookup(LLAMA_ABI_ROLE_TOKENS) + 1)
             : Value();
+    // The logits have logit_rows rows when the entry takes that input.
+    Value outputRows = has(LLAMA_ABI_ROLE_LOGIT_ROWS)
+                           ? param(LLAMA_ABI_ROLE_LOGIT_ROWS)
+                           : numTokens;
 
     SmallVector<Value> operands;
     DenseMap<unsigned, int64_t> nextIndex; // per array role
@@ -174,6 +182,7 @@ public:
         operands.push_back(memrefOver(param(role), memref, numTokens));
         break;
       case LLAMA_ABI_ROLE_POSITION:
+      case LLAMA_ABI_ROLE_LOGIT_ROWS:
         operands.push_back(
             arith::IndexCastOp::create(b, loc, b.getIndexType(), param(role)));
         break;
@@ -191,7 +200,7 @@ public:
         break;
       case LLAMA_ABI_ROLE_OUTPUT:
         operands.push_back(
-            memrefOver(block->getArgument(nextOutput++), memref, numTokens));
+            memrefOver(block->getArgument(nextOutput++), memref, outputRows));
         break;
       }
     }

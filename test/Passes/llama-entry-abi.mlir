@@ -1,28 +1,38 @@
 // RUN: llama-opt %s --split-input-file --llama-entry-abi --verify-diagnostics | FileCheck %s
 
 // Tests that each bufferized entry point gets a C wrapper whose parameters
-// come in the ABI's role order (tokens + n_tokens, position, arrays of
-// pointers for weights and caches, outputs last), that the entry points and
+// come in the ABI's role order (tokens + n_tokens, position, logit_rows,
+// arrays of pointers for weights and caches, outputs last) with the logits
+// sized by logit_rows, that the entry points and
 // helpers become internal, and that the manifest lists the config, every
 // weight and cache with its shape, and each entry point's symbol and kind.
 // CHECK: func.func private @layer({{.*}} attributes {llvm.linkage = #llvm.linkage<internal>}
 // CHECK: func.func private @prefill({{.*}} attributes {llvm.linkage = #llvm.linkage<internal>}
 // CHECK-LABEL: func.func @llama_prefill(
-// CHECK-SAME: %[[TOKENS:.*]]: !llvm.ptr, %[[N:.*]]: i64, %[[POS:.*]]: i64, %[[WEIGHTS:.*]]: !llvm.ptr, %[[CACHES:.*]]: !llvm.ptr, %[[LOGITS:.*]]: !llvm.ptr)
+// CHECK-SAME: %[[TOKENS:[a-z0-9]+]]: !llvm.ptr, %[[N:[a-z0-9]+]]: i64, %[[POS:[a-z0-9]+]]: i64, %[[ROWS:[a-z0-9]+]]: i64, %[[WEIGHTS:[a-z0-9]+]]: !llvm.ptr, %[[CACHES:[a-z0-9]+]]: !llvm.ptr, %[[LOGITS:[a-z0-9]+]]: !llvm.ptr)
 // CHECK: arith.index_cast %[[POS]] : i64 to index
+// CHECK: arith.index_cast %[[ROWS]] : i64 to index
 // CHECK: llvm.getelementptr %[[WEIGHTS]][0]
 // CHECK: llvm.getelementptr %[[WEIGHTS]][1]
 // CHECK: llvm.getelementptr %[[CACHES]][0]
+// The logits' descriptor: logit_rows x 10.
+// CHECK: %[[L1:.*]] = llvm.insertvalue %[[LOGITS]], %{{.*}}[0]
+// CHECK: %[[L2:.*]] = llvm.insertvalue %[[LOGITS]], %[[L1]][1]
+// CHECK: %[[L3:.*]] = llvm.insertvalue %{{.*}}, %[[L2]][2]
+// CHECK: llvm.insertvalue %{{.*}}, %{{.*}}[3, 1]
+// CHECK: llvm.insertvalue %{{.*}}, %{{.*}}[4, 1]
+// CHECK: llvm.insertvalue %[[ROWS]], %{{.*}}[3, 0]
 // CHECK: call @prefill(
 // CHECK: llvm.mlir.global external constant @llama_manifest("{\22compiler\22:\22llamac {{.*}}\22,\22config\22:{\22dim\22:4,
 // CHECK-SAME: \22entry_points\22:[{\22kind\22:\22inference\22,\22max_tokens\22:null,\22name\22:\22prefill\22,\22symbol\22:\22llama_prefill\22}]
-// CHECK-SAME: \22format\22:\22llamac-artifact\22,\22kv_caches\22:[{\22name\22:\22layers.0.key\22,\22shape\22:[16,1,2]}],\22version\22:2,
+// CHECK-SAME: \22format\22:\22llamac-artifact\22,\22kv_caches\22:[{\22name\22:\22layers.0.key\22,\22shape\22:[16,1,2]}],\22version\22:3,
 // CHECK-SAME: \22weights\22:[{\22name\22:\22embed\22,\22shape\22:[10,4]},{\22name\22:\22norm\22,\22shape\22:[4]}]}\00")
 module attributes {llama.config = {dim = 4 : i64, hidden_dim = 8 : i64, n_layers = 1 : i64, n_heads = 2 : i64, n_kv_heads = 1 : i64, head_dim = 2 : i64, vocab_size = 10 : i64, seq_len = 16 : i64, norm_eps = 1.0e-05 : f64, rope_theta = 1.0e+04 : f64, tie_embeddings = true}} {
   func.func private @layer(%x: memref<?x4xf32>) -> memref<?x4xf32> {
     return %x : memref<?x4xf32>
   }
   func.func private @prefill(%tokens: memref<?xi32> {llama.input = "tokens"}, %position: index {llama.input = "position"},
+                             %rows: index {llama.input = "logit_rows"},
                              %embed: memref<10x4xf32> {llama.weight = "embed"}, %norm: memref<4xf32> {llama.weight = "norm"},
                              %kc: memref<16x1x2xf32> {llama.kv_cache = "layers.0.key"},
                              %logits: memref<?x10xf32> {llama.output = "logits"}) {

@@ -14,7 +14,7 @@ module attributes {llama.config = {dim = 4 : i64, hidden_dim = 8 : i64, n_layers
 // -----
 
 // Tests that llama.input names one of the inputs the ABI knows.
-// expected-error @+1 {{'llama.input' must be one of tokens, position, loss_mask, step_params, got "weights"}}
+// expected-error @+1 {{'llama.input' must be one of tokens, position, logit_rows, loss_mask, step_params, got "weights"}}
 func.func @f(%x: tensor<2xf32> {llama.input = "weights"}) {
   return
 }
