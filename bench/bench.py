@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Decode and prefill speed of compiled models, and the decode roofline share.
 
-    .venv/bin/python bench/bench.py [--models tiny,stories110m] [--steps N]
+    .venv/bin/python bench/bench.py [--models tiny,stories110m] [--steps N] [--torch]
 
 For each model: compile with llamac, write random f32 weights, run llama-run
 on a 32-token prompt, and read its tokens/s. The roofline share is
 (decode tokens/s x bytes of weights read per token — all of them but the
 untied embedding table, of which one row) / measured single-thread read
 bandwidth (bench/membw): 100 % means decode streams the weights at memory
-speed. Prints a table; asserts nothing.
+speed. With --torch, also PyTorch eager (transformers' LlamaForCausalLM on
+the same weights, KV cache, greedy) at 1 and 2 threads in the same run, and
+our ratio to its best. Medians of 3 runs. Prints a table; asserts nothing.
 """
 import argparse
 import os
@@ -53,17 +55,65 @@ def run(cmd):
     return subprocess.run(cmd, check=True, capture_output=True, text=True)
 
 
+def torch_speed(model_dir, prompt, steps, threads):
+    """(prefill, decode) tokens/s of transformers' LlamaForCausalLM (PyTorch
+    eager, float32, KV cache, greedy) on `threads` threads."""
+    import json
+    import time
+    import torch
+    from safetensors.numpy import load_file
+    sys.path.insert(0, os.path.join(ROOT, "test", "e2e"))
+    from hf_llama import build_hf_model  # the tests' trusted reference model
+    torch.set_num_threads(threads)
+    with open(os.path.join(model_dir, "config.json")) as f:
+        config = json.load(f)
+    model = build_hf_model(config, load_file(os.path.join(model_dir, "model.safetensors")))
+    ids = torch.tensor([prompt])
+    with torch.no_grad():
+        start = time.perf_counter()
+        out = model(ids, use_cache=True)
+        prefill = len(prompt) / (time.perf_counter() - start)
+        past, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
+        start = time.perf_counter()
+        for _ in range(steps):
+            out = model(token, past_key_values=past, use_cache=True)
+            past, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
+        decode = steps / (time.perf_counter() - start)
+    return prefill, decode
+
+
+def torch_blas():
+    """The BLAS libraries PyTorch maps: Debian's torch calls libblas.so.3,
+    which is the slow reference BLAS unless OpenBLAS is installed."""
+    import torch  # noqa: F401  (loads its BLAS)
+    with open("/proc/self/maps") as f:
+        paths = {line.split()[-1] for line in f if "blas" in line.lower()}
+    return ", ".join(sorted(os.path.realpath(p) for p in paths)) or "none found"
+
+
+def median(values):
+    return sorted(values)[len(values) // 2]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", default="tiny,stories110m")
     parser.add_argument("--steps", type=int, default=64)
     parser.add_argument("--bin", default=os.path.join(ROOT, "build", "bin"))
+    parser.add_argument("--torch", action="store_true",
+                        help="also measure PyTorch eager at 1 and 2 threads")
     args = parser.parse_args()
 
     bandwidth = float(run([os.path.join(args.bin, "membw")]).stdout)
     print(f"single-thread read bandwidth: {bandwidth:.1f} GB/s (bench/membw)")
-    print(f"{'model':<12} {'MB/token':>10} {'prefill tok/s':>14} "
-          f"{'decode tok/s':>13} {'roofline tok/s':>15} {'share':>7}")
+    header = (f"{'model':<12} {'MB/token':>10} {'prefill tok/s':>14} "
+              f"{'decode tok/s':>13} {'roofline tok/s':>15} {'share':>7}")
+    if args.torch:
+        header += (f" {'torch 1t pre/dec':>17} {'torch 2t pre/dec':>17}"
+                   f" {'ours/best pre':>14} {'ours/best dec':>14}")
+    print(header)
+    if args.torch:
+        print(f"PyTorch maps: {torch_blas()}")
     work = tempfile.mkdtemp(prefix="llamac-bench-")
     for name in args.models.split(","):
         hf = dict(MODELS[name], architectures=["LlamaForCausalLM"], rms_norm_eps=1e-5)
@@ -72,14 +122,28 @@ def main():
         artifact = os.path.join(work, name + ".so")
         run([os.path.join(args.bin, "llamac"), os.path.join(model_dir, "config.json"),
              "-o", artifact])
-        prompt = ",".join(str(1 + i % (hf["vocab_size"] - 1)) for i in range(32))
-        out = run([os.path.join(args.bin, "llama-run"), artifact, "--weights", model_dir,
-                   "--tokens", prompt, "-n", str(args.steps)]).stderr
-        prefill, decode = map(float, re.findall(r"\(([0-9.]+) tok/s\)", out))
+        prompt = [1 + i % (hf["vocab_size"] - 1) for i in range(32)]
+        speeds = []
+        for _ in range(3):
+            out = run([os.path.join(args.bin, "llama-run"), artifact, "--weights", model_dir,
+                       "--tokens", ",".join(map(str, prompt)), "-n", str(args.steps)]).stderr
+            speeds.append(tuple(map(float, re.findall(r"\(([0-9.]+) tok/s\)", out))))
+        prefill = median([p for p, _ in speeds])
+        decode = median([d for _, d in speeds])
         size = weight_bytes(hf)
         roofline = bandwidth * 1e9 / size
-        print(f"{name:<12} {size / 1e6:>10.1f} {prefill:>14.1f} {decode:>13.1f} "
-              f"{roofline:>15.1f} {100 * decode / roofline:>6.1f}%")
+        line = (f"{name:<12} {size / 1e6:>10.1f} {prefill:>14.1f} {decode:>13.1f} "
+                f"{roofline:>15.1f} {100 * decode / roofline:>6.1f}%")
+        if args.torch:
+            peers = []
+            for threads in (1, 2):
+                runs = [torch_speed(model_dir, prompt, args.steps, threads) for _ in range(3)]
+                peers.append((median([p for p, _ in runs]), median([d for _, d in runs])))
+            best_prefill = max(p for p, _ in peers)
+            best_decode = max(d for _, d in peers)
+            line += "".join(f" {f'{p:.1f}/{d:.1f}':>17}" for p, d in peers)
+            line += f" {prefill / best_prefill:>14.2f} {decode / best_decode:>14.2f}"
+        print(line, flush=True)
 
 
 if __name__ == "__main__":
