@@ -85,10 +85,11 @@ def torch_speed(model_dir, prompt, steps, threads):
 def torch_blas():
     """The BLAS libraries PyTorch maps: Debian's torch calls libblas.so.3,
     which is the slow reference BLAS unless OpenBLAS is installed."""
-    import torch  # noqa: F401  (loads its BLAS)
+    import torch  # loads its BLAS
     with open("/proc/self/maps") as f:
         paths = {line.split()[-1] for line in f if "blas" in line.lower()}
-    return ", ".join(sorted(os.path.realpath(p) for p in paths)) or "none found"
+    libraries = ", ".join(sorted(os.path.realpath(p) for p in paths))
+    return f"torch {torch.__version__} with {libraries or 'no BLAS found'}"
 
 
 def median(values):
@@ -113,7 +114,7 @@ def main():
                    f" {'ours/best pre':>14} {'ours/best dec':>14}")
     print(header)
     if args.torch:
-        print(f"PyTorch maps: {torch_blas()}")
+        print(torch_blas())
     work = tempfile.mkdtemp(prefix="llamac-bench-")
     for name in args.models.split(","):
         hf = dict(MODELS[name], architectures=["LlamaForCausalLM"], rms_norm_eps=1e-5)
