@@ -8,6 +8,8 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 
+#include "llvm/ADT/ScopeExit.h"
+
 namespace mlir::llama {
 #define GEN_PASS_DEF_LLAMAAUTODIFFPASS
 #include "passes/Passes.h.inc"
@@ -65,8 +67,31 @@ private:
   DenseMap<func::FuncOp, func::FuncOp> vjps; // callee -> its vjp function
 };
 
+/// `name` -> `name_grad` for a NameLoc: the location of the cotangent of (or
+/// the backward op of) a named value.
+Location gradientLoc(Location loc) {
+  auto name = dyn_cast<NameLoc>(loc);
+  if (!name || name.getName().strref().ends_with("_grad"))
+    return loc;
+  return NameLoc::get(
+      StringAttr::get(loc.getContext(), name.getName().strref() + "_grad"),
+      name.getChildLoc());
+}
+
+/// Names each backward op after the forward op it differentiates
+/// (`%ffn_out` -> `%ffn_out_grad`), so --emit=llama reads both ways.
+struct GradientNamer : OpBuilder::Listener {
+  void notifyOperationInserted(Operation *op, OpBuilder::InsertPoint) override {
+    op->setLoc(gradientLoc(op->getLoc()));
+  }
+};
+
 LogicalResult ReverseMode::run(OpBuilder &b, ArrayRef<Operation *> forward,
                                DenseMap<Value, Value> &cotangents) {
+  GradientNamer namer;
+  OpBuilder::Listener *previous = b.getListener();
+  b.setListener(&namer);
+  auto restore = llvm::make_scope_exit([&] { b.setListener(previous); });
   auto accumulate = [&](Value value, Value cotangent) {
     if (!cotangent)
       return;
@@ -155,7 +180,8 @@ FailureOr<func::FuncOp> ReverseMode::vjpFunction(func::FuncOp callee) {
   DenseMap<Value, Value> cotangents;
   for (Value result : ret.getOperands())
     if (isDifferentiable(result.getType())) {
-      Value seed = body.addArgument(result.getType(), result.getLoc());
+      Value seed =
+          body.addArgument(result.getType(), gradientLoc(result.getLoc()));
       Value &slot = cotangents[result];
       // A value returned twice gets the sum of both cotangents.
       slot = slot ? AddOp::create(b, result.getLoc(), slot, seed).getResult()
