@@ -34,6 +34,18 @@ int32_t Tokenizer::eosId() const { return processor->eos_id(); }
 
 int64_t Tokenizer::vocabSize() const { return processor->GetPieceSize(); }
 
+std::unique_ptr<Tokenizer> openTokenizerFor(const std::string &path,
+                                            int64_t vocabSize) {
+  if (path.empty())
+    return nullptr;
+  auto tokenizer = std::make_unique<Tokenizer>(path);
+  if (tokenizer->vocabSize() > vocabSize)
+    throw RuntimeError(
+        "the tokenizer has " + std::to_string(tokenizer->vocabSize()) +
+        " pieces but the model's vocabulary is " + std::to_string(vocabSize));
+  return tokenizer;
+}
+
 std::string Tokenizer::pieceText(int32_t id, bool &isByte) const {
   isByte = processor->IsByte(id);
   std::string piece = processor->IdToPiece(id);

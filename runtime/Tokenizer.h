@@ -32,6 +32,11 @@ private:
   std::unique_ptr<sentencepiece::SentencePieceProcessor> processor;
 };
 
+/// The tokenizer at `path` for a model of `vocabSize` ids (null for an empty
+/// path); throws RuntimeError if it has more pieces than the model has ids.
+std::unique_ptr<Tokenizer> openTokenizerFor(const std::string &path,
+                                            int64_t vocabSize);
+
 /// Turns generated tokens into text as they come: each call returns what the
 /// new token adds. Byte-fallback pieces are held until they form whole UTF-8
 /// characters; bytes that never do become U+FFFD, as sentencepiece decodes.

@@ -133,14 +133,8 @@ int generate(const GenerateOptions &options, const Artifact &artifact,
   Model model(artifact, checkpoint);
   const int64_t vocab = model.shape().vocabSize;
 
-  std::unique_ptr<Tokenizer> tokenizer;
-  if (!options.tokenizer.empty()) {
-    tokenizer = std::make_unique<Tokenizer>(options.tokenizer);
-    if (tokenizer->vocabSize() > vocab)
-      throw RuntimeError(
-          "the tokenizer has " + std::to_string(tokenizer->vocabSize()) +
-          " pieces but the model's vocabulary is " + std::to_string(vocab));
-  }
+  std::unique_ptr<Tokenizer> tokenizer =
+      openTokenizerFor(options.tokenizer, vocab);
   std::vector<int32_t> prompt = options.havePrompt
                                     ? tokenizer->encode(options.prompt)
                                     : parseTokenList(options.tokenList);

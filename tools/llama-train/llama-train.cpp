@@ -188,15 +188,8 @@ int run(int argc, char **argv) {
                        " differs from the artifact's sequence length of " +
                        std::to_string(entry.seq) + " (recompile with --seq)");
 
-  std::unique_ptr<Tokenizer> tokenizer;
-  if (!options.tokenizer.empty()) {
-    tokenizer = std::make_unique<Tokenizer>(options.tokenizer);
-    if (tokenizer->vocabSize() > artifact.shape().vocabSize)
-      throw RuntimeError("the tokenizer has " +
-                         std::to_string(tokenizer->vocabSize()) +
-                         " pieces but the model's vocabulary is " +
-                         std::to_string(artifact.shape().vocabSize));
-  }
+  std::unique_ptr<Tokenizer> tokenizer =
+      openTokenizerFor(options.tokenizer, artifact.shape().vocabSize);
   TrainRows data =
       loadTrainData(options.data, options.lossMask, tokenizer.get(), entry.seq);
   for (int32_t id : data.tokens)
