@@ -38,6 +38,35 @@ Value zeros(OpBuilder &b, Location loc, Type type) {
                                    cast<TypedAttr>(b.getZeroAttr(type)));
 }
 
+/// A function derived from another: a copy named `<name><suffix>` right
+/// after it, with the copy's forward ops listed, to which reverse mode adds a
+/// backward pass before `finish` replaces its return.
+struct DerivedFunction {
+  func::FuncOp func;
+  Block *body;
+  func::ReturnOp ret;
+  SmallVector<Operation *> forward;
+
+  DerivedFunction(func::FuncOp original, StringRef suffix) {
+    OpBuilder b(original);
+    b.setInsertionPointAfter(original);
+    func = cast<func::FuncOp>(b.clone(*original));
+    func.setName((original.getName() + suffix).str());
+    body = &func.getBody().front();
+    ret = cast<func::ReturnOp>(body->getTerminator());
+    for (Operation &op : body->without_terminator())
+      forward.push_back(&op);
+  }
+
+  /// Returns `results` instead of the original results.
+  void finish(OpBuilder &b, ValueRange results) {
+    func::ReturnOp::create(b, ret.getLoc(), results);
+    ret.erase();
+    func.setFunctionType(
+        b.getFunctionType(body->getArgumentTypes(), results.getTypes()));
+  }
+};
+
 /// Reverse mode over the body of one function at a time. A call is
 /// differentiated through the callee's vector-Jacobian function
 /// `@<callee>_vjp`, made once per callee: it recomputes the callee's forward
@@ -164,21 +193,15 @@ FailureOr<func::FuncOp> ReverseMode::vjpFunction(func::FuncOp callee) {
              << "llama-autodiff: results of a differentiated call need static "
                 "shapes";
 
-  OpBuilder b(callee);
-  b.setInsertionPointAfter(callee);
-  auto vjp = cast<func::FuncOp>(b.clone(*callee));
-  vjp.setName((callee.getName() + "_vjp").str());
-  vjp.setPrivate();
-  symbols.insert(vjp);
-  Block &body = vjp.getBody().front();
-  auto ret = cast<func::ReturnOp>(body.getTerminator());
-  SmallVector<Operation *> forward;
-  for (Operation &op : body.without_terminator())
-    forward.push_back(&op);
+  DerivedFunction vjp(callee, "_vjp");
+  vjp.func.setPrivate();
+  symbols.insert(vjp.func);
+  Block &body = *vjp.body;
+  OpBuilder b(vjp.ret);
 
   // One more argument per differentiable result: its cotangent.
   DenseMap<Value, Value> cotangents;
-  for (Value result : ret.getOperands())
+  for (Value result : vjp.ret.getOperands())
     if (isDifferentiable(result.getType())) {
       Value seed =
           body.addArgument(result.getType(), gradientLoc(result.getLoc()));
@@ -187,8 +210,7 @@ FailureOr<func::FuncOp> ReverseMode::vjpFunction(func::FuncOp callee) {
       slot = slot ? AddOp::create(b, result.getLoc(), slot, seed).getResult()
                   : seed;
     }
-  b.setInsertionPoint(ret);
-  if (failed(run(b, forward, cotangents)))
+  if (failed(run(b, vjp.forward, cotangents)))
     return failure();
 
   SmallVector<Value> gradients;
@@ -197,48 +219,36 @@ FailureOr<func::FuncOp> ReverseMode::vjpFunction(func::FuncOp callee) {
     if (isDifferentiable(arg.getType())) {
       Value gradient = cotangents.lookup(arg);
       gradients.push_back(gradient ? gradient
-                                   : zeros(b, ret.getLoc(), arg.getType()));
+                                   : zeros(b, vjp.ret.getLoc(), arg.getType()));
     }
-  func::ReturnOp::create(b, ret.getLoc(), gradients);
-  ret.erase();
-  vjp.setFunctionType(b.getFunctionType(body.getArgumentTypes(),
-                                        ValueRange(gradients).getTypes()));
-  vjp.setAllArgAttrs(
+  vjp.finish(b, gradients);
+  vjp.func.setAllArgAttrs(
       SmallVector<Attribute>(body.getNumArguments(), b.getDictionaryAttr({})));
-  vjp.setAllResultAttrs(
+  vjp.func.setAllResultAttrs(
       SmallVector<Attribute>(gradients.size(), b.getDictionaryAttr({})));
-  vjps[callee] = vjp;
-  return vjp;
+  vjps[callee] = vjp.func;
+  return vjp.func;
 }
 
 /// Builds @<loss>_grad from a loss function.
 LogicalResult differentiate(ReverseMode &reverse, func::FuncOp lossFunc) {
-  OpBuilder b(lossFunc);
-  b.setInsertionPointAfter(lossFunc);
-  auto grad = cast<func::FuncOp>(b.clone(*lossFunc));
-  grad.setName((lossFunc.getName() + "_grad").str());
-  Block &body = grad.getBody().front();
-  auto ret = cast<func::ReturnOp>(body.getTerminator());
-  Value loss = ret.getOperand(0);
-  SmallVector<Operation *> forward;
-  for (Operation &op : body.without_terminator())
-    forward.push_back(&op);
-
-  b.setInsertionPoint(ret);
-  Location loc = grad.getLoc();
+  DerivedFunction grad(lossFunc, "_grad");
+  OpBuilder b(grad.ret);
+  Value loss = grad.ret.getOperand(0);
+  Location loc = grad.func.getLoc();
   DenseMap<Value, Value> cotangents;
   cotangents[loss] = arith::ConstantOp::create(
       b, loc, DenseElementsAttr::get(cast<ShapedType>(loss.getType()), 1.0f));
-  if (failed(reverse.run(b, forward, cotangents)))
+  if (failed(reverse.run(b, grad.forward, cotangents)))
     return failure();
 
   // Return the loss, then d(loss)/d(weight) for each weight, in order.
   SmallVector<Value> results = {loss};
   SmallVector<Attribute> resultAttrs = {b.getDictionaryAttr(
       b.getNamedAttr(kOutputAttr, b.getStringAttr(output::kLoss)))};
-  for (BlockArgument arg : body.getArguments()) {
+  for (BlockArgument arg : grad.body->getArguments()) {
     auto name =
-        grad.getArgAttrOfType<StringAttr>(arg.getArgNumber(), kWeightAttr);
+        grad.func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), kWeightAttr);
     if (!name)
       continue;
     Value cotangent = cotangents.lookup(arg);
@@ -247,11 +257,8 @@ LogicalResult differentiate(ReverseMode &reverse, func::FuncOp lossFunc) {
     results.push_back(cotangent);
     resultAttrs.push_back(b.getDictionaryAttr(b.getNamedAttr(kGradAttr, name)));
   }
-  func::ReturnOp::create(b, ret.getLoc(), results);
-  ret.erase();
-  grad.setFunctionType(b.getFunctionType(grad.getArgumentTypes(),
-                                         ValueRange(results).getTypes()));
-  grad.setAllResultAttrs(resultAttrs);
+  grad.finish(b, results);
+  grad.func.setAllResultAttrs(resultAttrs);
   return success();
 }
 
