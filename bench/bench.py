@@ -4,7 +4,7 @@
     .venv/bin/python bench/bench.py [--models tiny,stories110m] [--steps N] [--torch]
 
 For each model: compile with llamac, write random f32 weights, run llama-run
-on a 32-token prompt, and read its tokens/s. The roofline share is
+on a 128-token prompt (--prompt), and read its tokens/s. The roofline share is
 (decode tokens/s x bytes of weights read per token — all of them but the
 untied embedding table, of which one row) / measured single-thread read
 bandwidth (bench/membw): 100 % means decode streams the weights at memory
@@ -100,6 +100,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", default="tiny,stories110m")
     parser.add_argument("--steps", type=int, default=64)
+    parser.add_argument("--prompt", type=int, default=128,
+                        help="prompt tokens (prefill length)")
     parser.add_argument("--bin", default=os.path.join(ROOT, "build", "bin"))
     parser.add_argument("--torch", action="store_true",
                         help="also measure PyTorch eager at 1 and 2 threads")
@@ -123,7 +125,7 @@ def main():
         artifact = os.path.join(work, name + ".so")
         run([os.path.join(args.bin, "llamac"), os.path.join(model_dir, "config.json"),
              "-o", artifact])
-        prompt = [1 + i % (hf["vocab_size"] - 1) for i in range(32)]
+        prompt = [1 + i % (hf["vocab_size"] - 1) for i in range(args.prompt)]
         speeds = []
         for _ in range(3):
             out = run([os.path.join(args.bin, "llama-run"), artifact, "--weights", model_dir,

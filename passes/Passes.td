@@ -100,6 +100,31 @@ def LlamaEntryOutParamsPass : Pass<"llama-entry-out-params", "ModuleOp"> {
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
+def LlamaTileContractionsPass
+    : Pass<"llama-tile-contractions", "::mlir::func::FuncOp"> {
+  let summary = "Tiles matmul-like linalg ops into vectorized register tiles";
+  let description = [{
+    Every linalg.generic that multiplies and accumulates over one reduction
+    dim with a reassociable sum (the linear layers, their gradients, the LM
+    head) becomes cache blocks of register tiles vectorized to
+    `vector-bits`-wide vectors, the accumulators hoisted out of the k loop:
+    an outer-product kernel when the right operand is contiguous along the
+    output's columns, a dot kernel with per-lane partial sums when both
+    operands are contiguous along k. Leftover rows and columns are peeled
+    and stay loops; a dynamic row count is versioned (tiles for at least 8
+    rows, plain loops below). Runs on tensors, before bufferization.
+  }];
+  let options = [
+    Option<"vectorBits", "vector-bits", "int64_t", "256",
+           "Width of the target's vector registers in bits (0: no tiling)">
+  ];
+  let dependentDialects = [
+    "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect",
+    "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+}
+
 def LlamaCopiesToLinalgPass : Pass<"llama-copies-to-linalg", "ModuleOp"> {
   let summary = "Rewrites memref.copy as linalg.copy";
   let description = [{

@@ -5,10 +5,13 @@
 #include "passes/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Conversion/VectorToSCF/VectorToSCF.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
+#include "mlir/Dialect/Vector/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
@@ -36,9 +39,13 @@ void buildLlamaToLinalgStage(OpPassManager &pm, const PipelineOptions &) {
   pm.addPass(createCSEPass());
 }
 
-void buildTensorOptimizationStage(OpPassManager &, const PipelineOptions &) {
-  // Nothing yet: tiling, packing, vectorization and parallelization of the
-  // linalg ops go here.
+void buildTensorOptimizationStage(OpPassManager &pm,
+                                  const PipelineOptions &options) {
+  LlamaTileContractionsPassOptions tiling;
+  tiling.vectorBits = options.vectorBits;
+  pm.addNestedPass<func::FuncOp>(createLlamaTileContractionsPass(tiling));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
 }
 
 void buildBufferizationStage(OpPassManager &pm, const PipelineOptions &) {
@@ -62,22 +69,43 @@ void buildBufferizationStage(OpPassManager &pm, const PipelineOptions &) {
 void buildTargetLoweringStage(OpPassManager &pm,
                               const PipelineOptions &options) {
   switch (options.target) {
-  case Target::CPU:
+  case Target::CPU: {
+    // Parallel tiles -> OpenMP worksharing loops (libomp's thread pool).
+    pm.addPass(createForallToParallelLoopPass());
+    pm.addPass(createConvertSCFToOpenMPPass());
+    // The tiled kernels' vector ops: lane sums, then transfers as unrolled
+    // loads and stores (unrolled: no allocas in loops), contractions as
+    // outer products of broadcasts (FMAs).
+    pm.addNestedPass<func::FuncOp>(
+        vector::createLowerVectorMultiReductionPass());
+    pm.addPass(createConvertVectorToSCFPass(
+        VectorTransferToSCFOptions().enableFullUnroll()));
     pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
     pm.addPass(createLowerAffinePass());
+    // Inlines the OpenMP loop bodies' alloca scopes (they hold no allocas),
+    // which would otherwise get several blocks from scf-to-cf.
+    pm.addPass(createCanonicalizerPass());
     pm.addPass(createSCFToControlFlowPass());
     pm.addPass(memref::createExpandStridedMetadataPass());
     // Again: expand-strided-metadata leaves affine.apply for the offsets.
     pm.addPass(createLowerAffinePass());
+    ConvertVectorToLLVMPassOptions vectorToLLVM;
+    vectorToLLVM.reassociateFPReductions = true;
+    vectorToLLVM.vectorContractLowering =
+        vector::VectorContractLowering::OuterProduct;
+    pm.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
     pm.addPass(createFinalizeMemRefToLLVMConversionPass());
     pm.addPass(createConvertMathToLLVMPass());
     pm.addPass(createArithToLLVMConversionPass());
     pm.addPass(createConvertIndexToLLVMPass());
     pm.addPass(createConvertControlFlowToLLVMPass());
     pm.addPass(createConvertFuncToLLVMPass());
+    pm.addPass(createConvertOpenMPToLLVMPass());
+    pm.addPass(createUBToLLVMConversionPass());
     pm.addPass(createReconcileUnrealizedCastsPass());
     pm.addPass(createCanonicalizerPass());
     return;
+  }
   }
 }
 

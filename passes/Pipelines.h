@@ -34,6 +34,11 @@ struct PipelineOptions : public PassPipelineOptions<PipelineOptions> {
       *this, "target", llvm::cl::desc("The machine to generate code for"),
       llvm::cl::init(Target::CPU),
       llvm::cl::values(clEnumValN(Target::CPU, "cpu", "the host CPU"))};
+  Option<int64_t> vectorBits{
+      *this, "vector-bits",
+      llvm::cl::desc("Width of the target's vector registers in bits, for "
+                     "the tiled kernels (0: no tiling)"),
+      llvm::cl::init(256)};
   // The training step's clipped AdamW (the Llama 2 recipe by default).
   Option<double> beta1{*this, "beta1", llvm::cl::desc("AdamW beta1"),
                        llvm::cl::init(0.9)};

@@ -188,6 +188,15 @@ void *Artifact::lookup(const EntryPointInfo &entry) const {
   return address;
 }
 
+void Artifact::setThreads(int64_t threads) const {
+  auto set = reinterpret_cast<llama_set_threads_fn>(
+      dlsym(handle, LLAMA_ABI_SET_THREADS_SYMBOL));
+  if (!set)
+    throw RuntimeError("'" + where + "' cannot set its thread count (no " +
+                       LLAMA_ABI_SET_THREADS_SYMBOL + ")");
+  set(int32_t(threads));
+}
+
 Artifact::~Artifact() {
   if (handle)
     dlclose(handle);

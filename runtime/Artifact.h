@@ -68,6 +68,9 @@ public:
   const std::vector<TensorSpec> &weights() const { return manifest.weights; }
   const std::vector<TensorSpec> &kvCaches() const { return manifest.kvCaches; }
   const std::string &compiler() const { return manifest.compiler; }
+  /// Runs the generated code's parallel loops on `threads` threads (default:
+  /// all cores). Throws if the artifact cannot.
+  void setThreads(int64_t threads) const;
   llama_inference_fn prefill() const { return prefillFn; }
   llama_inference_fn decode() const { return decodeFn; }
   /// The training step, when compiled with --train (fn null otherwise).

@@ -22,6 +22,12 @@
  * manifest lists each one's symbol, and the runtime looks up only those. */
 #define LLAMA_ABI_SYMBOL_PREFIX "llama_"
 
+/* Threads: an artifact's parallel loops run on LLVM's OpenMP runtime, which
+ * it links (all cores unless told otherwise). The runtime sets the thread
+ * count through this function, looked up through the artifact's handle. */
+#define LLAMA_ABI_SET_THREADS_SYMBOL "omp_set_num_threads"
+typedef void (*llama_set_threads_fn)(int32_t threads);
+
 /* The inference entry points the runtime generates with. */
 #define LLAMA_ABI_ENTRY_PREFILL "prefill"
 #define LLAMA_ABI_ENTRY_DECODE "decode"

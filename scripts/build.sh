@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 packages=(
   cmake ninja-build ccache
   clang-22 lld-22 llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
-  libclang-rt-22-dev clang-format-22
+  libclang-rt-22-dev clang-format-22 libomp-22-dev
   libgtest-dev libsentencepiece-dev sentencepiece
   python3-venv python3-torch gnuplot-nox
 )

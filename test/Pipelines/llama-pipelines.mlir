@@ -3,10 +3,11 @@
 
 // llamac's tensor and target levels run by llama-opt on llamac's llama-level
 // output give exactly llamac's LLVM dialect (both printed by llama-opt).
+// llamac sizes the kernels' vectors for its target CPU (AVX2: 256 bits).
 // RUN: rm -rf %t && mkdir -p %t
 // RUN: llamac tiny --train --batch 2 --seq 8 --emit=llama -o %t/llama.mlir
-// RUN: llama-opt %t/llama.mlir --llama-tensor-level --llama-target-level -o %t/by-llama-opt.mlir
-// RUN: llamac tiny --train --batch 2 --seq 8 --emit=llvm-dialect | llama-opt -o %t/by-llamac.mlir
+// RUN: llama-opt %t/llama.mlir --llama-tensor-level="vector-bits=256" --llama-target-level -o %t/by-llama-opt.mlir
+// RUN: llamac tiny --cpu=x86-64-v3 --train --batch 2 --seq 8 --emit=llvm-dialect | llama-opt -o %t/by-llamac.mlir
 // RUN: diff %t/by-llama-opt.mlir %t/by-llamac.mlir
 // RUN: FileCheck %s --check-prefix=LLVM < %t/by-llamac.mlir
 // LLVM: llvm.func @llama_train_step(

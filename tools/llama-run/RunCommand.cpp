@@ -48,7 +48,7 @@ std::string usage(const std::string &program, bool wantArtifact) {
          "  --top-p P            nucleus sampling threshold in (0, 1] (default "
          "1)\n"
          "  --seed S             sampling seed (default 0)\n"
-         "  -t THREADS           threads (this release runs one)\n"
+         "  -t THREADS           threads (default: all cores)\n"
          "  --dump-logits FILE   write the logits of every consumed token as "
          "a\n"
          "                       float32 .npy of shape [prompt + generated, "
@@ -127,8 +127,8 @@ GenerateOptions parseGenerateOptions(int argc, char **argv, bool wantArtifact) {
 
 int generate(const GenerateOptions &options, const Artifact &artifact,
              const std::string &program) {
-  if (options.threads != 1)
-    std::cerr << program << ": note: this release runs on one thread\n";
+  if (options.threads)
+    artifact.setThreads(options.threads);
   SafeTensors checkpoint = SafeTensors::open(options.weights);
   Model model(artifact, checkpoint);
   const int64_t vocab = model.shape().vocabSize;

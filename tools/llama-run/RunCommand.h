@@ -19,7 +19,7 @@ struct GenerateOptions {
   std::string artifact, weights, tokenizer, prompt, tokenList, dumpLogits;
   bool havePrompt = false, haveTokens = false, help = false;
   int64_t steps = 64;
-  int64_t threads = 1;
+  int64_t threads = 0; // 0: all cores
   SamplerOptions sampler;
 };
 

@@ -71,7 +71,7 @@ const char *kUsage =
     "  --save-grads FILE write the first batch's gradients (before clipping)\n"
     "                    under the weights' HF names, float32\n"
     "  --batch B, --seq T  must match what the artifact was compiled for\n"
-    "  -t THREADS        threads (this release runs one)\n";
+    "  -t THREADS        threads (default: all cores)\n";
 
 struct Options {
   std::string artifact, weights, resume, saveGrads, data, lossMask, tokenizer,
@@ -79,7 +79,7 @@ struct Options {
   bool initRandom = false;
   uint64_t seed = 0;
   int64_t steps = 0, epochs = 2, warmup = 2000, saveEvery = 0, batch = 0,
-          seq = 0, threads = 1;
+          seq = 0, threads = 0;
   double lr = 3e-4;
 };
 
@@ -170,9 +170,9 @@ void plotLoss(const std::string &dir) {
 
 int run(int argc, char **argv) {
   Options options = parseOptions(argc, argv);
-  if (options.threads != 1)
-    std::cerr << "llama-train: note: this release runs on one thread\n";
   Artifact artifact(options.artifact);
+  if (options.threads)
+    artifact.setThreads(options.threads);
   const TrainStepEntry &entry = artifact.trainStep();
   if (!entry.fn)
     throw RuntimeError(

@@ -226,7 +226,12 @@ int main(int argc, char **argv) {
   // the verifier has already said where.
   if (failed(mlir::verify(*module)))
     return fail("internal error: the generated IR does not verify");
+  llamac::CodegenOptions codegen{cpuName, cpuFeatures, optLevel};
+  Expected<unsigned> vectorBits = llamac::vectorRegisterBits(codegen);
+  if (!vectorBits)
+    return fail(toString(vectorBits.takeError()));
   mlir::llama::PipelineOptions pipeline;
+  pipeline.vectorBits = *vectorBits;
   pipeline.beta1 = adamBeta1;
   pipeline.beta2 = adamBeta2;
   pipeline.adamEps = adamEps;
@@ -255,7 +260,6 @@ int main(int argc, char **argv) {
   if (emitStage == Stage::LLVMDialect)
     return writeText(printModule);
 
-  llamac::CodegenOptions codegen{cpuName, cpuFeatures, optLevel};
   LLVMContext llvmContext;
   Expected<std::unique_ptr<Module>> llvmModule =
       llamac::translateAndOptimize(*module, llvmContext, codegen);

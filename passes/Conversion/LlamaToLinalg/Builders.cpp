@@ -153,11 +153,7 @@ Value attentionProbabilities(OpBuilder &b, Location loc, unsigned nb,
               {batchedMap(ctx, nb, n5, {0, 1, 2, 4}),
                batchedMap(ctx, nb, n5, {3, 1, 4}),
                batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
-              iterators({P, P, P, P, R}),
-              [&](OpBuilder &nb_, Location l, ValueRange args) {
-                Value product = arith::MulFOp::create(nb_, l, args[0], args[1]);
-                yield(nb_, l, arith::AddFOp::create(nb_, l, args[2], product));
-              });
+              iterators({P, P, P, P, R}), multiplyAccumulate);
 
   // Scale, and mask keys after the query's position (t > offset + s).
   AffineMap identity = b.getMultiDimIdentityMap(n4);
@@ -232,10 +228,7 @@ Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
       {batchedMap(ctx, nb, n5, {0, 1, 2, 4}),
        batchedMap(ctx, nb, n5, {4, 1, 3}),
        batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
-      iterators, [&](OpBuilder &nb_, Location l, ValueRange args) {
-        Value product = arith::MulFOp::create(nb_, l, args[0], args[1]);
-        yield(nb_, l, arith::AddFOp::create(nb_, l, args[2], product));
-      });
+      iterators, multiplyAccumulate);
 }
 
 Value groupHeads(OpBuilder &b, Location loc, Value query, int64_t numKvHeads) {
@@ -369,6 +362,20 @@ Value reassociableAdd(OpBuilder &b, Location loc, Value lhs, Value rhs) {
       b, loc, lhs, rhs,
       arith::FastMathFlagsAttr::get(b.getContext(),
                                     arith::FastMathFlags::reassoc));
+}
+
+void multiplyAccumulate(OpBuilder &b, Location loc, ValueRange args) {
+  Type type = args[2].getType();
+  auto contract = arith::FastMathFlagsAttr::get(
+      b.getContext(), arith::FastMathFlags::contract);
+  auto reassocContract = arith::FastMathFlagsAttr::get(
+      b.getContext(),
+      arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
+  Value product =
+      arith::MulFOp::create(b, loc, castFloat(b, loc, args[0], type),
+                            castFloat(b, loc, args[1], type), contract);
+  yield(b, loc,
+        arith::AddFOp::create(b, loc, args[2], product, reassocContract));
 }
 
 Value totalSumF64(OpBuilder &b, Location loc, ValueRange tensors,

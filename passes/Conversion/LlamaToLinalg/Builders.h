@@ -79,6 +79,11 @@ std::pair<Value, Value> softmaxStatistics(OpBuilder &b, Location loc,
 /// lhs + rhs with fastmath reassoc, so that LLVM may vectorize a reduction
 /// (partial sums in another order).
 Value reassociableAdd(OpBuilder &b, Location loc, Value lhs, Value rhs);
+/// The body of every contraction: yields acc + a * b for block arguments
+/// (a, b, acc), a and b first converted to acc's type (weights may be
+/// narrower). Reassociable and contractible, so that the tiled kernels sum in
+/// vector lanes and the product and sum fuse into one FMA.
+void multiplyAccumulate(OpBuilder &b, Location loc, ValueRange args);
 /// The sum over every element of every tensor (of its square with
 /// `squares`) as a 0-d f64 tensor. Long reductions, such as the norm of
 /// millions of gradients, accumulate in f64: one f32 accumulator loses

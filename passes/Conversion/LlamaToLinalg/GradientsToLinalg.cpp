@@ -30,14 +30,6 @@ SmallVector<IteratorType> iterators(unsigned parallel, unsigned reduction) {
   return all;
 }
 
-/// acc + a * b, the body of every contraction below; reassociable, so LLVM
-/// may vectorize the sum (a different order, well within tolerance).
-void multiplyAccumulate(OpBuilder &b, Location l, ValueRange args) {
-  yield(b, l,
-        reassociableAdd(b, l, args[2],
-                        arith::MulFOp::create(b, l, args[0], args[1])));
-}
-
 /// dtable[v, :] = sum of dy[i, :] over positions with tokens[i] = v: a loop
 /// of row updates (a scatter), not a [vocab x tokens] contraction.
 struct EmbeddingGradLowering : OpConversionPattern<EmbeddingGradOp> {

@@ -153,14 +153,7 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
                 {selectMap(ctx, rank + 1, xDims),
                  selectMap(ctx, rank + 1, {rank - 1, rank}),
                  dimsMap(ctx, rank + 1, 0, rank)},
-                iterators, [&](OpBuilder &b, Location l, ValueRange args) {
-                  Value product = arith::MulFOp::create(
-                      b, l, castFloat(b, l, args[0], elementType),
-                      castFloat(b, l, args[1], elementType));
-                  // Reassociation lets LLVM vectorize the dot product (a
-                  // different summation order, well within the tolerances).
-                  yield(b, l, reassociableAdd(b, l, args[2], product));
-                });
+                iterators, multiplyAccumulate);
     rewriter.replaceOp(op, result);
     return success();
   }

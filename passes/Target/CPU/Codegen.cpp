@@ -6,6 +6,7 @@
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/IR/LegacyPassManager.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/FileSystem.h"
@@ -64,6 +65,21 @@ createTargetMachine(const CodegenOptions &options) {
 }
 
 } // namespace
+
+Expected<unsigned> vectorRegisterBits(const CodegenOptions &options) {
+  Expected<std::unique_ptr<TargetMachine>> machine =
+      createTargetMachine(options);
+  if (!machine)
+    return machine.takeError();
+  const MCSubtargetInfo *subtarget = (*machine)->getMCSubtargetInfo();
+  if (!(*machine)->getTargetTriple().isX86())
+    return 128;
+  if (subtarget->checkFeatures("+avx512f"))
+    return 512;
+  if (subtarget->checkFeatures("+avx"))
+    return 256;
+  return 128;
+}
 
 Expected<std::unique_ptr<Module>>
 translateAndOptimize(mlir::ModuleOp module, LLVMContext &context,
@@ -146,8 +162,18 @@ static Error runClang(StringRef driver, ArrayRef<std::string> args,
   return Error::success();
 }
 
+/// What every artifact links besides its object: the OpenMP runtime of its
+/// parallel loops (found at run time through an rpath) and libm.
+static void appendSystemLibraries(std::vector<std::string> &args) {
+  args.push_back(LLAMAC_OPENMP_LIBRARY);
+  args.push_back(std::string("-Wl,-rpath,") + LLAMAC_OPENMP_DIR);
+  args.push_back("-lm");
+}
+
 Error linkSharedLibrary(StringRef objectPath, StringRef libraryPath) {
-  return runClang("clang", {"-shared", objectPath.str(), "-lm"}, libraryPath);
+  std::vector<std::string> args = {"-shared", objectPath.str()};
+  appendSystemLibraries(args);
+  return runClang("clang", args, libraryPath);
 }
 
 Error linkExecutable(StringRef objectPath, StringRef executablePath,
@@ -167,7 +193,7 @@ Error linkExecutable(StringRef objectPath, StringRef executablePath,
   // Export the model's symbols: the runtime binds them through the manifest.
   args.push_back("-rdynamic");
   args.push_back("-ldl");
-  args.push_back("-lm");
+  appendSystemLibraries(args);
   return runClang("clang++", args, executablePath);
 }
 

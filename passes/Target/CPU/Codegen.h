@@ -25,6 +25,10 @@ struct CodegenOptions {
   unsigned optLevel = 3; // 0..3
 };
 
+/// The width in bits of the target's widest float vector registers (512
+/// with AVX-512, 256 with AVX, else 128): the tiled kernels' vector size.
+llvm::Expected<unsigned> vectorRegisterBits(const CodegenOptions &options);
+
 /// Translates an LLVM-dialect module to LLVM IR for the target and optimizes
 /// it at `optLevel`.
 llvm::Expected<std::unique_ptr<llvm::Module>>

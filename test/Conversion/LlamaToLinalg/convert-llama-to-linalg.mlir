@@ -48,9 +48,9 @@ func.func @rms_norm(%x: tensor<4x64xf32>, %w: tensor<64xf32>) -> tensor<4x64xf32
 // CHECK: %[[ACC:.*]] = linalg.fill
 // CHECK: linalg.generic {indexing_maps = [#[[X]], #[[W]], #[[Y]]], iterator_types = ["parallel", "parallel", "reduction"]}
 // CHECK-SAME: outs(%[[ACC]] : tensor<?x172xf32>)
-// The dot product may be reassociated, so that LLVM vectorizes it.
+// The dot product may be reassociated and the product and sum fused (FMA).
 // CHECK: %[[P:.*]] = arith.mulf
-// CHECK: arith.addf %{{.*}}, %[[P]] fastmath<reassoc> : f32
+// CHECK: arith.addf %{{.*}}, %[[P]] fastmath<reassoc,contract> : f32
 func.func @linear(%x: tensor<?x64xf32>, %w: tensor<172x64xf32>) -> tensor<?x172xf32> {
   %0 = llama.linear %x, %w : (tensor<?x64xf32>, tensor<172x64xf32>) -> tensor<?x172xf32>
   return %0 : tensor<?x172xf32>

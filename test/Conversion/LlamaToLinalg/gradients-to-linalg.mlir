@@ -47,9 +47,9 @@ func.func @rms_norm_grad(%x: tensor<2x8x64xf32>, %g: tensor<64xf32>, %dy: tensor
 // CHECK-LABEL: func.func @linear_grad(
 // CHECK-SAME: %[[X:.*]]: tensor<2x8x64xf32>, %[[W:.*]]: tensor<172x64xf32>, %[[DY:.*]]: tensor<2x8x172xf32>
 // CHECK: %[[DX:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "reduction"]{{.*}} ins(%[[DY]], %[[W]] : {{.*}}) outs(%{{.*}} : tensor<2x8x64xf32>)
-// CHECK: arith.addf {{.*}} fastmath<reassoc>
+// CHECK: arith.addf {{.*}} fastmath<reassoc,contract>
 // CHECK: %[[DW:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction", "reduction"]{{.*}} ins(%[[DY]], %[[X]] : {{.*}}) outs(%{{.*}} : tensor<172x64xf32>)
-// CHECK: arith.addf {{.*}} fastmath<reassoc>
+// CHECK: arith.addf {{.*}} fastmath<reassoc,contract>
 // CHECK: return %[[DX]], %[[DW]]
 func.func @linear_grad(%x: tensor<2x8x64xf32>, %w: tensor<172x64xf32>, %dy: tensor<2x8x172xf32>) -> (tensor<2x8x64xf32>, tensor<172x64xf32>) {
   %0:2 = llama.linear_grad %x, %w, %dy : (tensor<2x8x64xf32>, tensor<172x64xf32>, tensor<2x8x172xf32>) -> (tensor<2x8x64xf32>, tensor<172x64xf32>)

@@ -1,0 +1,580 @@
+//===- TileContractions.cpp - register-tiled, vectorized matmuls ----------===//
+//
+// Rewrites every matmul-like linalg.generic (out += a * b over one reduction
+// dim, the sum reassociable) into cache blocks of register tiles whose body
+// is one vector operation on the target's widest vectors, the accumulators
+// kept in registers across the reduction loop:
+//
+//   outer-product kernel, when b is contiguous along the output's columns
+//   (dX = dY . W, dW = dY^T . X):
+//       acc[MR x NR] += a[MR x 1] * b[1 x NR]           per k
+//   dot kernel, when both operands are contiguous along k (y = x . W^T):
+//       acc[MR x NR x VL] += a[MR x VL] * b[NR x VL]    per VL values of k
+//       out[MR x NR] = sum over the VL lanes of acc     once per tile
+//
+// Rows left over by MR and columns left over by the block are peeled off and
+// keep the scalar loops. A contraction whose row count is only known at run
+// time (prefill: the prompt length, the LM head: the rows asked for) is
+// versioned: the tiled code runs when there are at least MR rows, the plain
+// loops (a GEMV that LLVM vectorizes) otherwise.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
+#include "mlir/Dialect/SCF/Transforms/Transforms.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Dialect/Vector/Transforms/LoweringPatterns.h"
+#include "mlir/Dialect/Vector/Transforms/VectorRewritePatterns.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "mlir/Transforms/LoopInvariantCodeMotionUtils.h"
+
+namespace mlir::llama {
+#define GEN_PASS_DEF_LLAMATILECONTRACTIONSPASS
+#include "passes/Passes.h.inc"
+} // namespace mlir::llama
+
+using namespace mlir;
+
+namespace {
+
+/// Marks the register-tile ops to vectorize once peeling has made their
+/// shapes static.
+constexpr llvm::StringLiteral kMicroKernel = "llama.micro_kernel";
+
+/// Rows and columns of one register tile and of one cache block.
+struct TileSizes {
+  int64_t rows, columns;           // register tile (MR, NR)
+  int64_t blockRows, blockColumns; // cache block
+  int64_t lanes;                   // dot kernel: k values per step (VL)
+};
+
+/// How one contraction maps onto a kernel.
+struct ContractionPlan {
+  unsigned rowDim, columnDim;             // loop dims of the output's tile
+  SmallVector<unsigned, 2> reductionDims; // summed over (dot: exactly one)
+  bool dot; // both operands contiguous along k (else: outer product)
+  bool fewRows = false; // fewer rows than a register tile: a GEMV
+  /// After packing: the loop over b's column panels, run right inside the
+  /// rows so that a's rows stay in L1 across the panels.
+  std::optional<unsigned> panelDim;
+};
+
+bool hasFlags(Operation *op, arith::FastMathFlags flags) {
+  auto fastMath = dyn_cast<arith::ArithFastMathInterface>(op);
+  return fastMath && arith::bitEnumContainsAll(
+                         fastMath.getFastMathFlagsAttr().getValue(), flags);
+}
+
+/// Strips float extensions (narrow weights are widened in the body).
+Value widenedFrom(Value value) {
+  if (auto ext = value.getDefiningOp<arith::ExtFOp>())
+    return ext.getIn();
+  return value;
+}
+
+/// Whether the body is `yield out + a * b` with a reassociable sum.
+bool isMultiplyAccumulate(linalg::GenericOp op) {
+  Block &body = op.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto add = yield.getOperand(0).getDefiningOp<arith::AddFOp>();
+  if (!add || !hasFlags(add, arith::FastMathFlags::reassoc))
+    return false;
+  Value acc = body.getArgument(2);
+  Value product = add.getLhs() == acc ? add.getRhs() : add.getLhs();
+  if (add.getLhs() != acc && add.getRhs() != acc)
+    return false;
+  auto mul = product.getDefiningOp<arith::MulFOp>();
+  if (!mul)
+    return false;
+  Value lhs = widenedFrom(mul.getLhs()), rhs = widenedFrom(mul.getRhs());
+  return (lhs == body.getArgument(0) && rhs == body.getArgument(1)) ||
+         (lhs == body.getArgument(1) && rhs == body.getArgument(0));
+}
+
+/// The loop dim an operand's innermost index runs over.
+std::optional<unsigned> innermostDim(AffineMap map) {
+  if (map.getNumResults() == 0)
+    return std::nullopt;
+  auto dim = dyn_cast<AffineDimExpr>(map.getResults().back());
+  if (!dim)
+    return std::nullopt;
+  return dim.getPosition();
+}
+
+/// Register tiles and cache blocks for a kernel on `lanes`-wide vectors.
+/// Outer product: 8 rows x 2 vectors (16 accumulators; 2 loads and 8
+/// broadcasts per 16 FMAs), blocks of 64 x 128 keep b's slice in L2 and a's
+/// rows in L1. Dot: 8 x 2 x VL lanes (16 accumulators, 10 loads per 16
+/// FMAs), blocks of 64 x 16 (measured best on AVX-512).
+TileSizes tileSizesFor(bool dot, int64_t lanes) {
+  if (dot)
+    return {8, 2, 64, 16, lanes};
+  return {8, 2 * lanes, 64, 128, lanes};
+}
+
+std::optional<ContractionPlan> planContraction(linalg::GenericOp op,
+                                               int64_t lanes) {
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+      !op.hasPureTensorSemantics() || !isMultiplyAccumulate(op))
+    return std::nullopt;
+  FailureOr<linalg::ContractionDimensions> dims =
+      linalg::inferContractionDims(op);
+  if (failed(dims) || dims->k.empty())
+    return std::nullopt;
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  AffineMap outMap = maps[2];
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  // Columns: the output's contiguous dim, from one operand (b). Rows: the
+  // innermost other output dim from the other operand (a) that is not of
+  // size 1 (a GQA group of one head). Batch dims and the rest: tiles of 1.
+  auto column = dyn_cast<AffineDimExpr>(outMap.getResults().back());
+  if (!column)
+    return std::nullopt;
+  unsigned columnDim = column.getPosition();
+  bool columnInM = llvm::is_contained(dims->m, columnDim);
+  if (!columnInM && !llvm::is_contained(dims->n, columnDim))
+    return std::nullopt;
+  ArrayRef<unsigned> rowCandidates = columnInM ? dims->n : dims->m;
+  std::optional<unsigned> rowDim, unitRowDim;
+  for (AffineExpr expr : llvm::reverse(outMap.getResults().drop_back())) {
+    auto dim = dyn_cast<AffineDimExpr>(expr);
+    if (!dim || !llvm::is_contained(rowCandidates, dim.getPosition()))
+      continue;
+    if (ranges[dim.getPosition()] != 1) {
+      rowDim = dim.getPosition();
+      break;
+    }
+    unitRowDim = unitRowDim.value_or(dim.getPosition());
+  }
+  // No rows, or only rows of size 1: a GEMV (decode).
+  bool gemv = !rowDim;
+  ContractionPlan plan{rowDim.value_or(unitRowDim.value_or(columnDim)),
+                       columnDim, dims->k, false};
+  // b: the operand indexed by the columns; a: the one indexed by the rows.
+  unsigned bIndex = maps[0].isFunctionOfDim(plan.columnDim) ? 0 : 1;
+  std::optional<unsigned> bInner = innermostDim(maps[bIndex]);
+  std::optional<unsigned> aInner = innermostDim(maps[1 - bIndex]);
+  if (bInner == plan.columnDim)
+    plan.dot = false;
+  else if (dims->k.size() == 1 && bInner == dims->k[0] && aInner == dims->k[0])
+    plan.dot = true;
+  else
+    return std::nullopt;
+  TileSizes sizes = tileSizesFor(plan.dot, lanes);
+
+  // Columns and k must be static (weights); rows may be dynamic.
+  int64_t columns = ranges[plan.columnDim], rows = ranges[plan.rowDim];
+  int64_t k = ranges[plan.reductionDims.back()];
+  if (ShapedType::isDynamic(columns) || ShapedType::isDynamic(k))
+    return std::nullopt;
+  if (columns < sizes.columns || (plan.dot && k % sizes.lanes != 0))
+    return std::nullopt;
+  plan.fewRows = gemv || (!ShapedType::isDynamic(rows) && rows < sizes.rows);
+  return plan;
+}
+
+/// Tile sizes for every loop dim: `rows` and `columns` on those dims, 1 on
+/// the other parallel dims, `reduction` on the reduction dims.
+SmallVector<OpFoldResult> loopTiles(OpBuilder &b, linalg::GenericOp op,
+                                    const ContractionPlan &plan, int64_t rows,
+                                    int64_t columns, int64_t reduction) {
+  SmallVector<OpFoldResult> tiles;
+  for (unsigned d = 0, e = op.getNumLoops(); d < e; ++d) {
+    int64_t size = 1;
+    if (d == plan.rowDim)
+      size = rows;
+    else if (d == plan.columnDim)
+      size = columns;
+    else if (llvm::is_contained(plan.reductionDims, d))
+      size = reduction;
+    tiles.push_back(b.getIndexAttr(size));
+  }
+  return tiles;
+}
+
+/// Loop order: the other parallel dims, rows, columns, then the reduction
+/// dims.
+SmallVector<int64_t> loopOrder(linalg::GenericOp op,
+                               const ContractionPlan &plan) {
+  SmallVector<int64_t> order;
+  for (unsigned d = 0, e = op.getNumLoops(); d < e; ++d)
+    if (d != plan.rowDim && d != plan.columnDim && d != plan.panelDim &&
+        !llvm::is_contained(plan.reductionDims, d))
+      order.push_back(d);
+  order.push_back(plan.rowDim);
+  if (plan.panelDim)
+    order.push_back(*plan.panelDim);
+  order.push_back(plan.columnDim);
+  order.append(plan.reductionDims.begin(), plan.reductionDims.end());
+  return order;
+}
+
+/// Tiles `op` with scf.for loops, or with one scf.forall (`parallel`: the
+/// tiles run on separate threads).
+FailureOr<scf::SCFTilingResult>
+tile(RewriterBase &rewriter, linalg::GenericOp op, const ContractionPlan &plan,
+     ArrayRef<OpFoldResult> tiles, bool parallel = false) {
+  scf::SCFTilingOptions options;
+  options.setTileSizes(tiles);
+  options.setInterchange(loopOrder(op, plan));
+  if (parallel)
+    options.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
+  rewriter.setInsertionPoint(op);
+  FailureOr<scf::SCFTilingResult> result = scf::tileUsingSCF(
+      rewriter, cast<TilingInterface>(op.getOperation()), options);
+  if (succeeded(result))
+    rewriter.replaceOp(op, result->replacements);
+  return result;
+}
+
+/// The loop over `dim` among the tiled loops (those of tile size > 0, in
+/// loop order).
+scf::ForOp loopOver(MutableArrayRef<LoopLikeOpInterface> loops,
+                    linalg::GenericOp op, const ContractionPlan &plan,
+                    ArrayRef<OpFoldResult> tiles, unsigned dim) {
+  unsigned index = 0;
+  for (int64_t d : loopOrder(op, plan)) {
+    if (isZeroInteger(tiles[d]))
+      continue;
+    if (d == dim)
+      return dyn_cast<scf::ForOp>(loops[index].getOperation());
+    ++index;
+  }
+  return {};
+}
+
+void peel(RewriterBase &rewriter, scf::ForOp loop) {
+  if (!loop)
+    return;
+  scf::ForOp remainder;
+  (void)scf::peelForLoopAndSimplifyBounds(rewriter, loop, remainder);
+}
+
+/// The column block of a packed outer-product kernel: the largest of 128,
+/// 64, 32 that divides the columns into whole panels of `panel` (0: none).
+int64_t packedBlockColumns(int64_t columns, int64_t panel) {
+  for (int64_t block : {128, 64, 32})
+    if (block % panel == 0 && columns % block == 0)
+      return block;
+  return 0;
+}
+
+/// Packs b's block [.., K, CB] into panels [CB / NR, .., K, NR] (and the
+/// output alike), so that the register tile reads NR contiguous values per
+/// k: read in place, a block of a wide b hits the caches' sets at a stride
+/// of a whole row. Returns the contraction over the packed operands.
+FailureOr<linalg::GenericOp> packColumnPanels(RewriterBase &rewriter,
+                                              linalg::GenericOp block,
+                                              const ContractionPlan &plan,
+                                              int64_t panel) {
+  SmallVector<OpFoldResult> packedSizes(block.getNumLoops(),
+                                        rewriter.getIndexAttr(0));
+  packedSizes[plan.columnDim] = rewriter.getIndexAttr(panel);
+  rewriter.setInsertionPoint(block);
+  SmallVector<AffineMap> maps = block.getIndexingMapsArray(); // block dies
+  FailureOr<linalg::PackResult> packed =
+      linalg::pack(rewriter, block, packedSizes);
+  if (failed(packed))
+    return failure();
+  // Panels outermost in b: [.., K, CB / NR, NR] -> [CB / NR, .., K, NR]
+  // (the output keeps its order: its panels are rows' slices already).
+  linalg::LinalgOp packedOp = packed->packedLinalgOp;
+  SmallVector<linalg::PackOp> packs;
+  for (linalg::PackOp pack : packed->packOps) {
+    auto use = llvm::find_if(pack->getUses(), [&](OpOperand &use) {
+      return use.getOwner() == packedOp.getOperation();
+    });
+    if (use == pack->getUses().end() || packedOp.isDpsInit(&*use)) {
+      packs.push_back(pack);
+      continue;
+    }
+    AffineMap map = maps[use->getOperandNumber()];
+    std::optional<unsigned> position = map.getResultPosition(
+        getAffineDimExpr(plan.columnDim, map.getContext()));
+    if (!position)
+      return failure();
+    SmallVector<int64_t> outerPerm = {int64_t(*position)};
+    for (int64_t d = 0, e = map.getNumResults(); d < e; ++d)
+      if (d != int64_t(*position))
+        outerPerm.push_back(d);
+    FailureOr<linalg::PackTransposeResult> transposed = linalg::packTranspose(
+        rewriter, pack, packedOp, /*maybeUnPackOp=*/nullptr, outerPerm, {});
+    if (failed(transposed))
+      return failure();
+    packedOp = transposed->transposedLinalgOp;
+    packs.push_back(transposed->transposedPackOp);
+  }
+  for (linalg::PackOp pack : packs) {
+    rewriter.setInsertionPoint(pack);
+    if (failed(linalg::lowerPack(rewriter, pack)))
+      return failure();
+  }
+  for (linalg::UnPackOp unpack : packed->unPackOps) {
+    rewriter.setInsertionPoint(unpack);
+    if (failed(linalg::lowerUnPack(rewriter, unpack)))
+      return failure();
+  }
+  auto generic = dyn_cast<linalg::GenericOp>(packedOp.getOperation());
+  if (!generic)
+    return failure();
+  return generic;
+}
+
+/// The row count of `op` at run time.
+Value rowCount(OpBuilder &b, linalg::GenericOp op, unsigned rowDim) {
+  for (OpOperand &operand : op->getOpOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(&operand);
+    for (auto [position, expr] : llvm::enumerate(map.getResults()))
+      if (auto dim = dyn_cast<AffineDimExpr>(expr);
+          dim && dim.getPosition() == rowDim)
+        return tensor::DimOp::create(b, op.getLoc(), operand.get(), position);
+  }
+  return {};
+}
+
+/// Register tiles of `rowTile` rows x `columnTile` columns (0: the whole
+/// panel) over `op`, a block, the reduction innermost; marks the ops to
+/// vectorize once the rows and columns peeled off leave them static.
+LogicalResult tileRegisters(RewriterBase &rewriter, linalg::GenericOp op,
+                            const ContractionPlan &plan, const TileSizes &sizes,
+                            int64_t rowTile, int64_t columnTile) {
+  MLIRContext *ctx = rewriter.getContext();
+  SmallVector<OpFoldResult> microTiles =
+      loopTiles(rewriter, op, plan, rowTile, columnTile, plan.dot ? 0 : 1);
+  FailureOr<scf::SCFTilingResult> micro = tile(rewriter, op, plan, microTiles);
+  if (failed(micro))
+    return failure();
+  auto kernel = cast<linalg::GenericOp>(micro->tiledOps.front());
+  scf::ForOp rowLoop =
+      loopOver(micro->loops, op, plan, microTiles, plan.rowDim);
+  scf::ForOp columnLoop =
+      loopOver(micro->loops, op, plan, microTiles, plan.columnDim);
+
+  if (plan.dot) {
+    // acc[.., VL] += a * b over k in steps of VL, then the lanes summed.
+    SmallVector<OpFoldResult> laneTiles(kernel.getNumLoops(),
+                                        rewriter.getIndexAttr(0));
+    laneTiles[plan.reductionDims.front()] = rewriter.getIndexAttr(sizes.lanes);
+    rewriter.setInsertionPoint(kernel);
+    FailureOr<scf::SCFTilingResult> lanes = scf::tileReductionUsingScf(
+        rewriter, cast<PartialReductionOpInterface>(kernel.getOperation()),
+        laneTiles);
+    if (failed(lanes))
+      return failure();
+    rewriter.replaceOp(kernel, lanes->replacements);
+    for (Operation *tiled : lanes->tiledOps)
+      tiled->setAttr(kMicroKernel, UnitAttr::get(ctx));
+    for (Operation *merge : lanes->mergeOps)
+      merge->setAttr(kMicroKernel, UnitAttr::get(ctx));
+    for (Value init : lanes->initialValues)
+      if (Operation *fill = init.getDefiningOp())
+        fill->setAttr(kMicroKernel, UnitAttr::get(ctx));
+  } else {
+    kernel->setAttr(kMicroKernel, UnitAttr::get(ctx));
+  }
+  peel(rewriter, rowLoop);
+  peel(rewriter, columnLoop);
+  return success();
+}
+
+/// Cache blocks, register tiles (peeled), and for the dot kernel the split
+/// of k into vector lanes; the register-tile ops are marked.
+LogicalResult tileContraction(RewriterBase &rewriter, linalg::GenericOp op,
+                              const ContractionPlan &plan,
+                              const TileSizes &sizes, int64_t lanes) {
+  MLIRContext *ctx = rewriter.getContext();
+  // Outer product over whole column panels: blocks of all rows by CB
+  // columns, b's block packed once per block.
+  int64_t columns = op.getStaticLoopRanges()[plan.columnDim];
+  int64_t packedBlock =
+      plan.dot ? 0 : packedBlockColumns(columns, sizes.columns);
+  SmallVector<OpFoldResult> blockTiles =
+      packedBlock ? loopTiles(rewriter, op, plan, 0, packedBlock, 0)
+                  : loopTiles(rewriter, op, plan, sizes.blockRows,
+                              sizes.blockColumns, 0);
+  FailureOr<scf::SCFTilingResult> blocks =
+      tile(rewriter, op, plan, blockTiles, /*parallel=*/true);
+  if (failed(blocks))
+    return failure();
+  auto block = cast<linalg::GenericOp>(blocks->tiledOps.front());
+  ContractionPlan blockPlan = plan;
+  int64_t microColumns = sizes.columns;
+  if (packedBlock) {
+    FailureOr<linalg::GenericOp> packed =
+        packColumnPanels(rewriter, block, plan, sizes.columns);
+    if (failed(packed))
+      return failure();
+    std::optional<ContractionPlan> panelPlan = planContraction(*packed, lanes);
+    if (!panelPlan || panelPlan->dot)
+      return failure();
+    block = *packed;
+    blockPlan = *panelPlan;
+    blockPlan.panelDim = plan.columnDim;
+    microColumns = 0; // the whole panel
+  }
+
+  // Whole register tiles of MR rows, then the leftover rows (fewer than
+  // MR) one at a time: both vectorized, whatever the row count.
+  rewriter.setInsertionPoint(block);
+  Value rows = rowCount(rewriter, block, blockPlan.rowDim);
+  AffineExpr r = rewriter.getAffineDimExpr(0);
+  OpFoldResult wholeRows = affine::makeComposedFoldedAffineApply(
+      rewriter, block.getLoc(), r.floorDiv(sizes.rows) * sizes.rows,
+      {OpFoldResult(rows)});
+  auto [whole, rest] =
+      linalg::splitOp(rewriter, cast<TilingInterface>(block.getOperation()),
+                      blockPlan.rowDim, wholeRows);
+  for (auto [part, rowTile] :
+       {std::pair{whole, sizes.rows}, std::pair{rest, int64_t(1)}}) {
+    auto generic = dyn_cast_or_null<linalg::GenericOp>(part.getOperation());
+    if (generic && failed(tileRegisters(rewriter, generic, blockPlan, sizes,
+                                        rowTile, microColumns)))
+      return failure();
+  }
+  return success();
+}
+
+/// A GEMV (decode's projections, the LM head of one row): the columns split
+/// into chunks of `kGemvColumns` run on separate threads, each streaming its
+/// rows of the weight; LLVM vectorizes the dot products.
+constexpr int64_t kGemvColumns = 64;
+
+LogicalResult parallelizeColumns(RewriterBase &rewriter, linalg::GenericOp op,
+                                 const ContractionPlan &plan) {
+  if (op.getStaticLoopRanges()[plan.columnDim] < 2 * kGemvColumns)
+    return success();
+  SmallVector<OpFoldResult> tiles(op.getNumLoops(), rewriter.getIndexAttr(0));
+  tiles[plan.columnDim] = rewriter.getIndexAttr(kGemvColumns);
+  scf::SCFTilingOptions options;
+  options.setTileSizes(tiles);
+  options.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
+  rewriter.setInsertionPoint(op);
+  FailureOr<scf::SCFTilingResult> result = scf::tileUsingSCF(
+      rewriter, cast<TilingInterface>(op.getOperation()), options);
+  if (failed(result))
+    return failure();
+  rewriter.replaceOp(op, result->replacements);
+  return success();
+}
+
+/// For a dynamic row count: `if rows >= MR { op (to be tiled) } else { op }`.
+/// Returns the ops in the two branches.
+std::pair<linalg::GenericOp, linalg::GenericOp>
+versionOnRows(RewriterBase &rewriter, linalg::GenericOp op,
+              const ContractionPlan &plan, int64_t minRows) {
+  Location loc = op.getLoc();
+  rewriter.setInsertionPoint(op);
+  Value rows = rowCount(rewriter, op, plan.rowDim);
+  Value enough = arith::CmpIOp::create(
+      rewriter, loc, arith::CmpIPredicate::sge, rows,
+      arith::ConstantIndexOp::create(rewriter, loc, minRows));
+  auto branch = scf::IfOp::create(rewriter, loc, op->getResultTypes(), enough,
+                                  /*withElseRegion=*/true);
+  rewriter.setInsertionPointToStart(branch.thenBlock());
+  auto tiled = cast<linalg::GenericOp>(rewriter.clone(*op));
+  scf::YieldOp::create(rewriter, loc, tiled->getResults());
+  rewriter.setInsertionPointToStart(branch.elseBlock());
+  auto plain = cast<linalg::GenericOp>(rewriter.clone(*op));
+  scf::YieldOp::create(rewriter, loc, plain->getResults());
+  rewriter.replaceOp(op, branch.getResults());
+  return {tiled, plain};
+}
+
+/// Vectorizes the marked ops whose shapes peeling made static; the others
+/// (remainders) stay loops.
+void vectorizeMicroKernels(RewriterBase &rewriter, func::FuncOp func) {
+  SmallVector<linalg::LinalgOp> marked;
+  func.walk([&](linalg::LinalgOp op) {
+    if (op->hasAttr(kMicroKernel))
+      marked.push_back(op);
+  });
+  for (linalg::LinalgOp op : marked) {
+    op->removeAttr(kMicroKernel);
+    if (op.hasDynamicShape())
+      continue;
+    rewriter.setInsertionPoint(op);
+    FailureOr<linalg::VectorizationResult> result =
+        linalg::vectorize(rewriter, op);
+    if (succeeded(result))
+      rewriter.replaceOp(op, result->replacements);
+  }
+}
+
+struct TileContractionsPass
+    : mlir::llama::impl::LlamaTileContractionsPassBase<TileContractionsPass> {
+  using LlamaTileContractionsPassBase::LlamaTileContractionsPassBase;
+
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    MLIRContext *ctx = &getContext();
+    int64_t lanes = vectorBits / 32; // f32 lanes
+    if (lanes < 4)
+      return;
+
+    SmallVector<std::pair<linalg::GenericOp, ContractionPlan>> work;
+    func.walk([&](linalg::GenericOp op) {
+      if (std::optional<ContractionPlan> plan = planContraction(op, lanes))
+        work.push_back({op, *plan});
+    });
+    IRRewriter rewriter(ctx);
+    bool tiled = false;
+    for (auto [op, plan] : work) {
+      TileSizes sizes = tileSizesFor(plan.dot, lanes);
+      if (plan.fewRows) {
+        if (failed(parallelizeColumns(rewriter, op, plan)))
+          return signalPassFailure();
+        continue;
+      }
+      linalg::GenericOp target = op;
+      if (ShapedType::isDynamic(op.getStaticLoopRanges()[plan.rowDim])) {
+        auto [many, few] = versionOnRows(rewriter, op, plan, sizes.rows);
+        if (failed(parallelizeColumns(rewriter, few, plan)))
+          return signalPassFailure();
+        target = many;
+      }
+      if (failed(tileContraction(rewriter, target, plan, sizes, lanes)))
+        return signalPassFailure();
+      tiled = true;
+    }
+    if (!tiled)
+      return;
+
+    // Fold the peeled tiles' sizes into static types, then vectorize them.
+    RewritePatternSet canonical(ctx);
+    for (Dialect *dialect : ctx->getLoadedDialects())
+      dialect->getCanonicalizationPatterns(canonical);
+    for (RegisteredOperationName name : ctx->getRegisteredOperations())
+      name.getCanonicalizationPatterns(canonical, ctx);
+    if (failed(applyPatternsGreedily(func, std::move(canonical))))
+      return signalPassFailure();
+    vectorizeMicroKernels(rewriter, func);
+
+    // Contractions out of the vectorized mul/add, transfers simplified, and
+    // the accumulators hoisted out of the k loops into registers.
+    RewritePatternSet vectorPatterns(ctx);
+    vector::populateVectorReductionToContractPatterns(vectorPatterns);
+    vector::populateVectorTransferPermutationMapLoweringPatterns(
+        vectorPatterns);
+    vector::populateSinkVectorOpsPatterns(vectorPatterns);
+    vector::TransferReadOp::getCanonicalizationPatterns(vectorPatterns, ctx);
+    vector::TransferWriteOp::getCanonicalizationPatterns(vectorPatterns, ctx);
+    if (failed(applyPatternsGreedily(func, std::move(vectorPatterns))))
+      return signalPassFailure();
+    SmallVector<LoopLikeOpInterface> loops; // innermost first
+    func.walk([&](LoopLikeOpInterface loop) { loops.push_back(loop); });
+    for (LoopLikeOpInterface &loop : loops)
+      hoistLoopInvariantSubsets(rewriter, loop);
+  }
+};
+
+} // namespace

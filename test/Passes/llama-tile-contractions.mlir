@@ -1,0 +1,98 @@
+// RUN: llama-opt %s --pass-pipeline="builtin.module(func.func(llama-tile-contractions{vector-bits=256}),canonicalize,cse)" | FileCheck %s
+// RUN: llama-opt %s --pass-pipeline="builtin.module(func.func(llama-tile-contractions{vector-bits=0}))" | FileCheck %s --check-prefix=OFF
+
+// Tests the register tiling of matmul-like generics for 256-bit vectors
+// (8 f32 lanes).
+
+// With no vectors to tile for, nothing changes.
+// OFF-NOT: scf.
+// OFF-NOT: vector.
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#wt = affine_map<(m, n, k) -> (n, k)>
+#w = affine_map<(m, n, k) -> (k, n)>
+#y = affine_map<(m, n, k) -> (m, n)>
+// y = x . W^T with a run-time row count (prefill): both operands run along
+// k, so the dot kernel — 8 x 2 tiles of 8-lane partial sums, summed once per
+// tile — in parallel 64 x 16 blocks when there are at least 8 rows, and a
+// GEMV split over 64 columns otherwise. The rows past the last whole tile
+// run one at a time, vectorized too.
+// CHECK-LABEL: func.func @linear(
+// CHECK: %[[ENOUGH:.*]] = arith.cmpi sge, %{{.*}}, %c8
+// CHECK: scf.if %[[ENOUGH]]
+// CHECK: scf.forall ({{.*}}) = (0, 0) to (%{{.*}}, 256) step (64, 16)
+// CHECK: scf.for {{.*}} step %c8
+// CHECK: scf.for {{.*}} step %c2
+// CHECK: scf.for {{.*}} to %c64 step %c8 iter_args(%{{.*}} = %{{.*}}) -> (vector<8x2x8xf32>)
+// CHECK: vector.transfer_read {{.*}} : tensor<8x8xf32>, vector<8x8xf32>
+// CHECK: vector.transfer_read {{.*}} : tensor<2x8xf32>, vector<2x8xf32>
+// CHECK: vector.multi_reduction <add>, {{.*}} [2] : vector<8x2x8xf32> to vector<8x2xf32>
+// CHECK: scf.for {{.*}} step %c1
+// CHECK: scf.for {{.*}} to %c64 step %c8 iter_args(%{{.*}} = %{{.*}}) -> (vector<1x2x8xf32>)
+// CHECK: vector.multi_reduction <add>, {{.*}} [2] : vector<1x2x8xf32> to vector<1x2xf32>
+// CHECK: } else {
+// CHECK: scf.forall ({{.*}}) = (0) to (256) step (64)
+// CHECK: linalg.generic
+func.func @linear(%x: tensor<?x64xf32>, %w: tensor<256x64xf32>, %init: tensor<?x256xf32>) -> tensor<?x256xf32> {
+  %r = linalg.generic {indexing_maps = [#x, #wt, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+     ins(%x, %w : tensor<?x64xf32>, tensor<256x64xf32>) outs(%init : tensor<?x256xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %p = arith.mulf %a, %b fastmath<contract> : f32
+    %s = arith.addf %c, %p fastmath<reassoc, contract> : f32
+    linalg.yield %s : f32
+  } -> tensor<?x256xf32>
+  return %r : tensor<?x256xf32>
+}
+// dX = dY . W: W runs along the output's columns, so the outer-product
+// kernel on column panels: W's block copied once into panels of 16 columns
+// ([4, 256, 16]) that the register tile reads contiguously, an 8 x 16
+// accumulator kept in registers over k, fed by 8 values of dY and 16 of a
+// panel per step; rows outside, panels inside.
+// CHECK-LABEL: func.func @input_grad(
+// CHECK: %[[PANELS:.*]] = linalg.transpose ins(%{{.*}} : tensor<256x4x16xf32>) outs(%{{.*}} : tensor<4x256x16xf32>) permutation = [1, 0, 2]
+// CHECK: scf.for {{.*}} step %c8
+// CHECK: scf.for {{.*}} to %c4 step %c1
+// CHECK: %[[ACC:.*]] = vector.transfer_read {{.*}} : tensor<8x1x16xf32>, vector<8x1x16xf32>
+// CHECK: scf.for {{.*}} to %c256 step %c1 iter_args(%{{.*}} = %[[ACC]]) -> (vector<8x1x16xf32>)
+// CHECK: tensor.extract_slice %[[PANELS]]
+// CHECK: vector.contract {{.*}} : vector<8x1xf32>, vector<1x1x16xf32> into vector<8x1x16xf32>
+// CHECK: vector.transfer_write {{.*}} : vector<8x1x16xf32>, tensor<8x1x16xf32>
+func.func @input_grad(%dy: tensor<32x256xf32>, %w: tensor<256x64xf32>, %init: tensor<32x64xf32>) -> tensor<32x64xf32> {
+  %r = linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+     ins(%dy, %w : tensor<32x256xf32>, tensor<256x64xf32>) outs(%init : tensor<32x64xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %p = arith.mulf %a, %b fastmath<contract> : f32
+    %s = arith.addf %c, %p fastmath<reassoc, contract> : f32
+    linalg.yield %s : f32
+  } -> tensor<32x64xf32>
+  return %r : tensor<32x64xf32>
+}
+// One row (decode): no register tiles; the columns split over threads.
+// CHECK-LABEL: func.func @gemv(
+// CHECK-NOT: vector.
+// CHECK: scf.forall ({{.*}}) = (0) to (256) step (64)
+// CHECK-NOT: vector.
+func.func @gemv(%x: tensor<1x64xf32>, %w: tensor<256x64xf32>, %init: tensor<1x256xf32>) -> tensor<1x256xf32> {
+  %r = linalg.generic {indexing_maps = [#x, #wt, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+     ins(%x, %w : tensor<1x64xf32>, tensor<256x64xf32>) outs(%init : tensor<1x256xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %p = arith.mulf %a, %b fastmath<contract> : f32
+    %s = arith.addf %c, %p fastmath<reassoc, contract> : f32
+    linalg.yield %s : f32
+  } -> tensor<1x256xf32>
+  return %r : tensor<1x256xf32>
+}
+// A sum that must keep its order is left alone.
+// CHECK-LABEL: func.func @ordered_sum(
+// CHECK-NOT: scf.for
+// CHECK: linalg.generic
+func.func @ordered_sum(%x: tensor<32x64xf32>, %w: tensor<256x64xf32>, %init: tensor<32x256xf32>) -> tensor<32x256xf32> {
+  %r = linalg.generic {indexing_maps = [#x, #wt, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+     ins(%x, %w : tensor<32x64xf32>, tensor<256x64xf32>) outs(%init : tensor<32x256xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %c, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<32x256xf32>
+  return %r : tensor<32x256xf32>
+}
