@@ -147,13 +147,12 @@ Value attentionProbabilities(OpBuilder &b, Location loc, unsigned nb,
                                        querySizes.end() - 1);
   scoreSizes.push_back(length);
   unsigned n5 = nb + 5, n4 = nb + 4;
-  Value scores =
-      generic(b, loc, ValueRange{query, keys},
-              filledTensor(b, loc, scoreSizes, elementType, 0.0),
-              {batchedMap(ctx, nb, n5, {0, 1, 2, 4}),
-               batchedMap(ctx, nb, n5, {3, 1, 4}),
-               batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
-              iterators({P, P, P, P, R}), multiplyAccumulate);
+  Value scores = generic(b, loc, ValueRange{query, keys},
+                         filledTensor(b, loc, scoreSizes, elementType, 0.0),
+                         {batchedMap(ctx, nb, n5, {0, 1, 2, 4}),
+                          batchedMap(ctx, nb, n5, {3, 1, 4}),
+                          batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
+                         iterators({P, P, P, P, R}), multiplyAccumulate);
 
   // Scale, and mask keys after the query's position (t > offset + s).
   AffineMap identity = b.getMultiDimIdentityMap(n4);
@@ -221,14 +220,13 @@ Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
   iterators.append({P, P, P, P, R});
   Value probs = attentionProbabilities(b, loc, nb, query, keys, offset, scale);
   // out[B.., s, kv, g, d] = sum_t probs · v   (loops B.., s, kv, g, d, t)
-  return generic(
-      b, loc, ValueRange{probs, values},
-      filledTensor(b, loc, tensor::getMixedSizes(b, loc, query), elementType,
-                   0.0),
-      {batchedMap(ctx, nb, n5, {0, 1, 2, 4}),
-       batchedMap(ctx, nb, n5, {4, 1, 3}),
-       batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
-      iterators, multiplyAccumulate);
+  return generic(b, loc, ValueRange{probs, values},
+                 filledTensor(b, loc, tensor::getMixedSizes(b, loc, query),
+                              elementType, 0.0),
+                 {batchedMap(ctx, nb, n5, {0, 1, 2, 4}),
+                  batchedMap(ctx, nb, n5, {4, 1, 3}),
+                  batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
+                 iterators, multiplyAccumulate);
 }
 
 Value groupHeads(OpBuilder &b, Location loc, Value query, int64_t numKvHeads) {
@@ -366,8 +364,8 @@ Value reassociableAdd(OpBuilder &b, Location loc, Value lhs, Value rhs) {
 
 void multiplyAccumulate(OpBuilder &b, Location loc, ValueRange args) {
   Type type = args[2].getType();
-  auto contract = arith::FastMathFlagsAttr::get(
-      b.getContext(), arith::FastMathFlags::contract);
+  auto contract = arith::FastMathFlagsAttr::get(b.getContext(),
+                                                arith::FastMathFlags::contract);
   auto reassocContract = arith::FastMathFlagsAttr::get(
       b.getContext(),
       arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);

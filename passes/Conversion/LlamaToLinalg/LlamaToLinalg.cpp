@@ -147,13 +147,12 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
     xDims.push_back(rank);
     SmallVector<IteratorType> iterators(rank, IteratorType::parallel);
     iterators.push_back(IteratorType::reduction);
-    Value result =
-        generic(rewriter, loc, ValueRange{x, w},
-                filledTensor(rewriter, loc, sizes, elementType, 0.0),
-                {selectMap(ctx, rank + 1, xDims),
-                 selectMap(ctx, rank + 1, {rank - 1, rank}),
-                 dimsMap(ctx, rank + 1, 0, rank)},
-                iterators, multiplyAccumulate);
+    Value result = generic(rewriter, loc, ValueRange{x, w},
+                           filledTensor(rewriter, loc, sizes, elementType, 0.0),
+                           {selectMap(ctx, rank + 1, xDims),
+                            selectMap(ctx, rank + 1, {rank - 1, rank}),
+                            dimsMap(ctx, rank + 1, 0, rank)},
+                           iterators, multiplyAccumulate);
     rewriter.replaceOp(op, result);
     return success();
   }
