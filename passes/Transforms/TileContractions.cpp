@@ -387,6 +387,18 @@ LogicalResult tileRegisters(RewriterBase &rewriter, linalg::GenericOp op,
   return success();
 }
 
+/// Whether `op` is worth threads: its weight-sized operand (columns x the
+/// reductions) holds at least 64K values. Smaller ones (a toy model's
+/// projections) run faster than a fork and join of the thread pool.
+bool worthThreads(linalg::GenericOp op, const ContractionPlan &plan) {
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  int64_t work = ranges[plan.columnDim];
+  for (unsigned d : plan.reductionDims)
+    if (!ShapedType::isDynamic(ranges[d]))
+      work *= ranges[d];
+  return work >= (int64_t(1) << 16);
+}
+
 /// Cache blocks, register tiles (peeled), and for the dot kernel the split
 /// of k into vector lanes; the register-tile ops are marked.
 LogicalResult tileContraction(RewriterBase &rewriter, linalg::GenericOp op,
@@ -403,7 +415,7 @@ LogicalResult tileContraction(RewriterBase &rewriter, linalg::GenericOp op,
                   : loopTiles(rewriter, op, plan, sizes.blockRows,
                               sizes.blockColumns, 0);
   FailureOr<scf::SCFTilingResult> blocks =
-      tile(rewriter, op, plan, blockTiles, /*parallel=*/true);
+      tile(rewriter, op, plan, blockTiles, worthThreads(op, plan));
   if (failed(blocks))
     return failure();
   auto block = cast<linalg::GenericOp>(blocks->tiledOps.front());
@@ -451,7 +463,8 @@ constexpr int64_t kGemvColumns = 64;
 
 LogicalResult parallelizeColumns(RewriterBase &rewriter, linalg::GenericOp op,
                                  const ContractionPlan &plan) {
-  if (op.getStaticLoopRanges()[plan.columnDim] < 2 * kGemvColumns)
+  if (op.getStaticLoopRanges()[plan.columnDim] < 2 * kGemvColumns ||
+      !worthThreads(op, plan))
     return success();
   SmallVector<OpFoldResult> tiles(op.getNumLoops(), rewriter.getIndexAttr(0));
   tiles[plan.columnDim] = rewriter.getIndexAttr(kGemvColumns);

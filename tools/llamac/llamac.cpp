@@ -114,6 +114,11 @@ cl::opt<std::string> cpuFeatures(
     "mattr", cl::cat(category),
     cl::desc("Target features, e.g. +avx2,-avx512f (default: the CPU's)"),
     cl::value_desc("features"));
+cl::opt<int> vectorBitsFlag(
+    "vector-bits", cl::init(-1), cl::cat(category),
+    cl::desc("Vector width of the tiled kernels in bits; 0 turns tiling and "
+             "threads off (default: the target CPU's widest)"),
+    cl::value_desc("bits"));
 cl::opt<unsigned> optLevel("O", cl::init(3), cl::Prefix, cl::cat(category),
                            cl::desc("LLVM optimization level 0-3 (default 3)"),
                            cl::value_desc("n"));
@@ -231,7 +236,7 @@ int main(int argc, char **argv) {
   if (!vectorBits)
     return fail(toString(vectorBits.takeError()));
   mlir::llama::PipelineOptions pipeline;
-  pipeline.vectorBits = *vectorBits;
+  pipeline.vectorBits = vectorBitsFlag >= 0 ? vectorBitsFlag : *vectorBits;
   pipeline.beta1 = adamBeta1;
   pipeline.beta2 = adamBeta2;
   pipeline.adamEps = adamEps;
