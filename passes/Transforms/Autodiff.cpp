@@ -120,7 +120,7 @@ LogicalResult ReverseMode::run(OpBuilder &b, ArrayRef<Operation *> forward,
   GradientNamer namer;
   OpBuilder::Listener *previous = b.getListener();
   b.setListener(&namer);
-  auto restore = llvm::make_scope_exit([&] { b.setListener(previous); });
+  llvm::scope_exit restore([&] { b.setListener(previous); });
   auto accumulate = [&](Value value, Value cotangent) {
     if (!cotangent)
       return;
