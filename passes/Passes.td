@@ -125,6 +125,19 @@ def LlamaTileContractionsPass
   ];
 }
 
+def LlamaParallelizeRowsPass
+    : Pass<"llama-parallelize-rows", "::mlir::func::FuncOp"> {
+  let summary = "Splits big elementwise and row-reduction ops over threads";
+  let description = [{
+    Every linalg.generic directly in a function body whose outermost loop is
+    parallel and that runs at least 64K iterations (a dynamic extent counted
+    as 64) is tiled along that loop into an scf.forall of row chunks: 1/16 of
+    a known row count, 4 rows of a dynamic one. Runs after
+    llama-tile-contractions, whose ops sit in loops already.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect"];
+}
+
 def LlamaCopiesToLinalgPass : Pass<"llama-copies-to-linalg", "ModuleOp"> {
   let summary = "Rewrites memref.copy as linalg.copy";
   let description = [{

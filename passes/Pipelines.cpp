@@ -44,6 +44,8 @@ void buildTensorOptimizationStage(OpPassManager &pm,
   LlamaTileContractionsPassOptions tiling;
   tiling.vectorBits = options.vectorBits;
   pm.addNestedPass<func::FuncOp>(createLlamaTileContractionsPass(tiling));
+  if (options.vectorBits > 0) // 0: plain loops on one thread
+    pm.addNestedPass<func::FuncOp>(createLlamaParallelizeRowsPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }
