@@ -10,11 +10,11 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
+#include "passes/Transforms/Chunks.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
 #include "mlir/IR/PatternMatch.h"
 
 namespace mlir::llama {
@@ -65,21 +65,10 @@ struct ParallelizeRowsPass
         ops.push_back(op);
     });
     IRRewriter rewriter(&getContext());
-    for (linalg::GenericOp op : ops) {
-      SmallVector<OpFoldResult> tiles(op.getNumLoops(),
-                                      rewriter.getIndexAttr(0));
-      tiles.front() =
-          rewriter.getIndexAttr(rowsPerChunk(op.getStaticLoopRanges().front()));
-      scf::SCFTilingOptions options;
-      options.setTileSizes(tiles);
-      options.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
-      rewriter.setInsertionPoint(op);
-      FailureOr<scf::SCFTilingResult> result = scf::tileUsingSCF(
-          rewriter, cast<TilingInterface>(op.getOperation()), options);
-      if (failed(result))
+    for (linalg::GenericOp op : ops)
+      if (failed(mlir::llama::splitIntoParallelChunks(
+              rewriter, op, 0, rowsPerChunk(op.getStaticLoopRanges().front()))))
         return signalPassFailure();
-      rewriter.replaceOp(op, result->replacements);
-    }
   }
 };
 

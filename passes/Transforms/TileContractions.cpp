@@ -21,6 +21,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
+#include "passes/Transforms/Chunks.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -466,18 +467,8 @@ LogicalResult parallelizeColumns(RewriterBase &rewriter, linalg::GenericOp op,
   if (op.getStaticLoopRanges()[plan.columnDim] < 2 * kGemvColumns ||
       !worthThreads(op, plan))
     return success();
-  SmallVector<OpFoldResult> tiles(op.getNumLoops(), rewriter.getIndexAttr(0));
-  tiles[plan.columnDim] = rewriter.getIndexAttr(kGemvColumns);
-  scf::SCFTilingOptions options;
-  options.setTileSizes(tiles);
-  options.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
-  rewriter.setInsertionPoint(op);
-  FailureOr<scf::SCFTilingResult> result = scf::tileUsingSCF(
-      rewriter, cast<TilingInterface>(op.getOperation()), options);
-  if (failed(result))
-    return failure();
-  rewriter.replaceOp(op, result->replacements);
-  return success();
+  return mlir::llama::splitIntoParallelChunks(rewriter, op, plan.columnDim,
+                                              kGemvColumns);
 }
 
 /// For a dynamic row count: `if rows >= MR { op (to be tiled) } else { op }`.

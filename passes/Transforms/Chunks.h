@@ -1,0 +1,23 @@
+//===- Chunks.h - one loop of a linalg op split over threads ----*- C++ -*-===//
+//
+// Shared by the passes that put work on threads (llama-tile-contractions'
+// GEMVs, llama-parallelize-rows).
+//
+//===----------------------------------------------------------------------===//
+#ifndef LLAMAC_PASSES_TRANSFORMS_CHUNKS_H
+#define LLAMAC_PASSES_TRANSFORMS_CHUNKS_H
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace mlir::llama {
+
+/// Replaces `op` by an scf.forall over chunks of `chunk` iterations of its
+/// loop `dim` (the chunks run on separate threads once lowered to OpenMP).
+LogicalResult splitIntoParallelChunks(RewriterBase &rewriter,
+                                      linalg::GenericOp op, unsigned dim,
+                                      int64_t chunk);
+
+} // namespace mlir::llama
+
+#endif // LLAMAC_PASSES_TRANSFORMS_CHUNKS_H
