@@ -160,7 +160,11 @@ std::optional<ContractionPlan> planContraction(linalg::GenericOp op,
   // No rows, or only rows of size 1: a GEMV (decode).
   bool gemv = !rowDim;
   ContractionPlan plan{rowDim.value_or(unitRowDim.value_or(columnDim)),
-                       columnDim, dims->k, false};
+                       columnDim,
+                       dims->k,
+                       /*dot=*/false,
+                       /*fewRows=*/false,
+                       /*panelDim=*/std::nullopt};
   // b: the operand indexed by the columns; a: the one indexed by the rows.
   unsigned bIndex = maps[0].isFunctionOfDim(plan.columnDim) ? 0 : 1;
   std::optional<unsigned> bInner = innermostDim(maps[bIndex]);
@@ -400,12 +404,11 @@ bool worthThreads(linalg::GenericOp op, const ContractionPlan &plan) {
   return work >= (int64_t(1) << 16);
 }
 
-/// Cache blocks, register tiles (peeled), and for the dot kernel the split
-/// of k into vector lanes; the register-tile ops are marked.
+/// Cache blocks (b's block packed into panels for the outer product), then
+/// register tiles over the whole tiles' rows and over the leftover rows.
 LogicalResult tileContraction(RewriterBase &rewriter, linalg::GenericOp op,
                               const ContractionPlan &plan,
                               const TileSizes &sizes, int64_t lanes) {
-  MLIRContext *ctx = rewriter.getContext();
   // Outer product over whole column panels: blocks of all rows by CB
   // columns, b's block packed once per block.
   int64_t columns = op.getStaticLoopRanges()[plan.columnDim];
