@@ -6,9 +6,10 @@
 
 namespace mlir::llama {
 
-LogicalResult splitIntoParallelChunks(RewriterBase &rewriter,
-                                      linalg::GenericOp op, unsigned dim,
-                                      int64_t chunk) {
+FailureOr<linalg::GenericOp> splitIntoParallelChunks(RewriterBase &rewriter,
+                                                     linalg::GenericOp op,
+                                                     unsigned dim,
+                                                     int64_t chunk) {
   SmallVector<OpFoldResult> tiles(op.getNumLoops(), rewriter.getIndexAttr(0));
   tiles[dim] = rewriter.getIndexAttr(chunk);
   scf::SCFTilingOptions options;
@@ -20,7 +21,7 @@ LogicalResult splitIntoParallelChunks(RewriterBase &rewriter,
   if (failed(result))
     return failure();
   rewriter.replaceOp(op, result->replacements);
-  return success();
+  return cast<linalg::GenericOp>(result->tiledOps.front());
 }
 
 } // namespace mlir::llama

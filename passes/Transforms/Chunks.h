@@ -14,9 +14,11 @@ namespace mlir::llama {
 
 /// Replaces `op` by an scf.forall over chunks of `chunk` iterations of its
 /// loop `dim` (the chunks run on separate threads once lowered to OpenMP).
-LogicalResult splitIntoParallelChunks(RewriterBase &rewriter,
-                                      linalg::GenericOp op, unsigned dim,
-                                      int64_t chunk);
+/// Returns the op that computes one chunk.
+FailureOr<linalg::GenericOp> splitIntoParallelChunks(RewriterBase &rewriter,
+                                                     linalg::GenericOp op,
+                                                     unsigned dim,
+                                                     int64_t chunk);
 
 } // namespace mlir::llama
 

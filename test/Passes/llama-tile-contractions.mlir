@@ -15,8 +15,8 @@
 // y = x . W^T with a run-time row count (prefill): both operands run along
 // k, so the dot kernel — 8 x 2 tiles of 8-lane partial sums, summed once per
 // tile — in parallel 64 x 16 blocks when there are at least 8 rows, and a
-// GEMV split over 64 columns otherwise. The rows past the last whole tile
-// run one at a time, vectorized too.
+// GEMV over chunks of 64 columns otherwise. The rows past the last whole
+// tile run one at a time, vectorized too.
 // CHECK-LABEL: func.func @linear(
 // CHECK: %[[ENOUGH:.*]] = arith.cmpi sge, %{{.*}}, %c8
 // CHECK: scf.if %[[ENOUGH]]
@@ -32,7 +32,9 @@
 // CHECK: vector.multi_reduction <add>, {{.*}} [2] : vector<1x2x8xf32> to vector<1x2xf32>
 // CHECK: } else {
 // CHECK: scf.forall ({{.*}}) = (0) to (256) step (64)
-// CHECK: linalg.generic
+// CHECK: scf.for {{.*}} to %{{.*}} step %c1
+// CHECK: scf.for {{.*}} to %c64 step %c1
+// CHECK: scf.for {{.*}} to %c256 step %c8 iter_args(%{{.*}} = %{{.*}}) -> (vector<1x1x8xf32>)
 func.func @linear(%x: tensor<?x256xf32>, %w: tensor<256x256xf32>, %init: tensor<?x256xf32>) -> tensor<?x256xf32> {
   %r = linalg.generic {indexing_maps = [#x, #wt, #y], iterator_types = ["parallel", "parallel", "reduction"]}
      ins(%x, %w : tensor<?x256xf32>, tensor<256x256xf32>) outs(%init : tensor<?x256xf32>) {
@@ -67,17 +69,38 @@ func.func @input_grad(%dy: tensor<32x256xf32>, %w: tensor<256x64xf32>, %init: te
   } -> tensor<32x64xf32>
   return %r : tensor<32x64xf32>
 }
-// One row (decode): no register tiles; the columns split over threads
-// (the weight holds 64K values: worth a fork and join).
+// One row (decode): the columns split over threads in chunks of 64 (the
+// weight holds 64K values: worth a fork and join); in a chunk, one column at
+// a time, an 8-lane partial sum over its weight row, summed once.
 // CHECK-LABEL: func.func @gemv(
-// CHECK-NOT: vector.
 // CHECK: scf.forall ({{.*}}) = (0) to (256) step (64)
-// CHECK-NOT: vector.
+// CHECK: scf.for {{.*}} to %c64 step %c1
+// CHECK: scf.for {{.*}} to %c256 step %c8 iter_args(%{{.*}} = %{{.*}}) -> (vector<1x1x8xf32>)
+// CHECK: vector.transfer_read {{.*}} : tensor<1x8xf32>, vector<1x8xf32>
+// CHECK: vector.transfer_read {{.*}} : tensor<1x8xf32>, vector<1x8xf32>
+// CHECK: vector.multi_reduction <add>, {{.*}} [2] : vector<1x1x8xf32> to vector<1x1xf32>
 func.func @gemv(%x: tensor<1x256xf32>, %w: tensor<256x256xf32>, %init: tensor<1x256xf32>) -> tensor<1x256xf32> {
   %r = linalg.generic {indexing_maps = [#x, #wt, #y], iterator_types = ["parallel", "parallel", "reduction"]}
      ins(%x, %w : tensor<1x256xf32>, tensor<256x256xf32>) outs(%init : tensor<1x256xf32>) {
   ^bb0(%a: f32, %b: f32, %c: f32):
     %p = arith.mulf %a, %b fastmath<contract> : f32
+    %s = arith.addf %c, %p fastmath<reassoc, contract> : f32
+    linalg.yield %s : f32
+  } -> tensor<1x256xf32>
+  return %r : tensor<1x256xf32>
+}
+// bf16 weights (llamac --weight-type=bf16) are read as they are and widened
+// in registers.
+// CHECK-LABEL: func.func @gemv_bf16(
+// CHECK: scf.for {{.*}} to %c256 step %c8 iter_args(%{{.*}} = %{{.*}}) -> (vector<1x1x8xf32>)
+// CHECK: %[[W:.*]] = vector.transfer_read {{.*}} : tensor<1x8xbf16>, vector<1x8xbf16>
+// CHECK: arith.extf %[[W]] : vector<1x8xbf16> to vector<1x8xf32>
+func.func @gemv_bf16(%x: tensor<1x256xf32>, %w: tensor<256x256xbf16>, %init: tensor<1x256xf32>) -> tensor<1x256xf32> {
+  %r = linalg.generic {indexing_maps = [#x, #wt, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+     ins(%x, %w : tensor<1x256xf32>, tensor<256x256xbf16>) outs(%init : tensor<1x256xf32>) {
+  ^bb0(%a: f32, %b: bf16, %c: f32):
+    %bw = arith.extf %b : bf16 to f32
+    %p = arith.mulf %a, %bw fastmath<contract> : f32
     %s = arith.addf %c, %p fastmath<reassoc, contract> : f32
     linalg.yield %s : f32
   } -> tensor<1x256xf32>
