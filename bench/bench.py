@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Decode and prefill speed of compiled models, and the decode roofline share.
 
-    .venv/bin/python bench/bench.py [--models tiny,stories110m] [--steps N] [--torch]
+    .venv/bin/python bench/bench.py [--models tiny,stories110m]
+        [--weight-types f32,bf16] [--steps N] [--torch]
 
-For each model: compile with llamac, write random f32 weights, run llama-run
+For each model and weight type: write random weights in that type, compile
+with llamac --weight-type (bf16 weights are used in place), run llama-run
 on a 128-token prompt (--prompt), and read its tokens/s. The roofline share is
 (decode tokens/s x bytes of weights read per token — all of them but the
 untied embedding table, of which one row) / the read bandwidth of every core
@@ -35,9 +37,9 @@ MODELS = {
 }
 
 
-def weight_bytes(hf):
-    """Bytes of f32 weights one decode step reads: all of them, except that
-    an untied embedding table gives only the token's row."""
+def weight_bytes(hf, weight_type):
+    """Bytes of weights one decode step reads: all of them, except that an
+    untied embedding table gives only the token's row."""
     config = Config(hf)
     total = 0
     for name, shape in weight_shapes(config).items():
@@ -48,7 +50,7 @@ def weight_bytes(hf):
         for s in shape:
             n *= s
         total += n
-    return 4 * total
+    return {"f32": 4, "bf16": 2, "f16": 2}[weight_type] * total
 
 
 def run(cmd):
@@ -99,6 +101,8 @@ def median(values):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", default="tiny,stories110m")
+    parser.add_argument("--weight-types", default="f32,bf16",
+                        help="llamac --weight-type values to measure")
     parser.add_argument("--steps", type=int, default=64)
     parser.add_argument("--prompt", type=int, default=128,
                         help="prompt tokens (prefill length)")
@@ -112,9 +116,10 @@ def main():
     cores = os.cpu_count() or 1
     readers = [subprocess.Popen([os.path.join(args.bin, "membw")], stdout=subprocess.PIPE,
                                 text=True) for _ in range(cores)]
-    bandwidth = sum(float(p.communicate()[0]) for p in readers)
-    print(f"read bandwidth, {cores} cores at once: {bandwidth:.1f} GB/s (bench/membw)")
-    header = (f"{'model':<12} {'MB/token':>10} {'prefill tok/s':>14} "
+    args.bandwidth = sum(float(p.communicate()[0]) for p in readers)
+    args.peers = {}  # torch's (prefill, decode) per thread count, per model
+    print(f"read bandwidth, {cores} cores at once: {args.bandwidth:.1f} GB/s (bench/membw)")
+    header = (f"{'model':<12} {'weights':>7} {'MB/token':>10} {'prefill tok/s':>14} "
               f"{'decode tok/s':>13} {'roofline tok/s':>15} {'share':>7}")
     if args.torch:
         header += (f" {'torch 1t pre/dec':>17} {'torch 2t pre/dec':>17}"
@@ -124,34 +129,61 @@ def main():
         print(torch_blas())
     work = tempfile.mkdtemp(prefix="llamac-bench-")
     for name in args.models.split(","):
+        for weight_type in args.weight_types.split(","):
+            line, ours = bench_ours(args, work, name, weight_type)
+            if args.torch:
+                line += torch_columns(args, work, name, ours)
+            print(line, flush=True)
+
+
+def bench_ours(args, work, name, weight_type):
+    """Compiles and runs one model; returns its table columns and its
+    (prefill, decode) tokens/s."""
+    hf = dict(MODELS[name], architectures=["LlamaForCausalLM"], rms_norm_eps=1e-5)
+    model_dir = os.path.join(work, name + "-" + weight_type)
+    write_model(model_dir, hf, seed=0, dtype=weight_type)
+    artifact = os.path.join(work, name + "-" + weight_type + ".so")
+    run([os.path.join(args.bin, "llamac"), os.path.join(model_dir, "config.json"),
+         "--weight-type", weight_type, "-o", artifact])
+    speeds = []
+    for _ in range(3):
+        out = run([os.path.join(args.bin, "llama-run"), artifact, "--weights", model_dir,
+                   "--tokens", ",".join(map(str, prompt_of(args, hf))),
+                   "-n", str(args.steps)]).stderr
+        speeds.append(tuple(map(float, re.findall(r"\(([0-9.]+) tok/s\)", out))))
+    prefill, decode = median([p for p, _ in speeds]), median([d for _, d in speeds])
+    size = weight_bytes(hf, weight_type)
+    roofline = args.bandwidth * 1e9 / size
+    return (f"{name:<12} {weight_type:>7} {size / 1e6:>10.1f} {prefill:>14.1f} "
+            f"{decode:>13.1f} {roofline:>15.1f} {100 * decode / roofline:>6.1f}%",
+            (prefill, decode))
+
+
+def prompt_of(args, hf):
+    return [1 + i % (hf["vocab_size"] - 1) for i in range(args.prompt)]
+
+
+def torch_columns(args, work, name, ours):
+    """PyTorch eager at 1 and 2 threads on the model's f32 weights (measured
+    once per model), and the ratio of `ours` (prefill, decode) to its best."""
+    model_dir = os.path.join(work, name + "-f32")
+    if not os.path.isdir(model_dir):
         hf = dict(MODELS[name], architectures=["LlamaForCausalLM"], rms_norm_eps=1e-5)
-        model_dir = os.path.join(work, name)
         write_model(model_dir, hf, seed=0)
-        artifact = os.path.join(work, name + ".so")
-        run([os.path.join(args.bin, "llamac"), os.path.join(model_dir, "config.json"),
-             "-o", artifact])
-        prompt = [1 + i % (hf["vocab_size"] - 1) for i in range(args.prompt)]
-        speeds = []
-        for _ in range(3):
-            out = run([os.path.join(args.bin, "llama-run"), artifact, "--weights", model_dir,
-                       "--tokens", ",".join(map(str, prompt)), "-n", str(args.steps)]).stderr
-            speeds.append(tuple(map(float, re.findall(r"\(([0-9.]+) tok/s\)", out))))
-        prefill = median([p for p, _ in speeds])
-        decode = median([d for _, d in speeds])
-        size = weight_bytes(hf)
-        roofline = bandwidth * 1e9 / size
-        line = (f"{name:<12} {size / 1e6:>10.1f} {prefill:>14.1f} {decode:>13.1f} "
-                f"{roofline:>15.1f} {100 * decode / roofline:>6.1f}%")
-        if args.torch:
-            peers = []
-            for threads in (1, 2):
-                runs = [torch_speed(model_dir, prompt, args.steps, threads) for _ in range(3)]
-                peers.append((median([p for p, _ in runs]), median([d for _, d in runs])))
-            best_prefill = max(p for p, _ in peers)
-            best_decode = max(d for _, d in peers)
-            line += "".join(f" {f'{p:.1f}/{d:.1f}':>17}" for p, d in peers)
-            line += f" {prefill / best_prefill:>14.2f} {decode / best_decode:>14.2f}"
-        print(line, flush=True)
+    hf = dict(MODELS[name])
+    prompt = prompt_of(args, hf)
+    if name not in args.peers:
+        peers = []
+        for threads in (1, 2):
+            runs = [torch_speed(model_dir, prompt, args.steps, threads) for _ in range(3)]
+            peers.append((median([p for p, _ in runs]), median([d for _, d in runs])))
+        args.peers[name] = peers
+    peers = args.peers[name]
+    prefill, decode = ours
+    best_prefill = max(p for p, _ in peers)
+    best_decode = max(d for _, d in peers)
+    line = "".join(f" {f'{p:.1f}/{d:.1f}':>17}" for p, d in peers)
+    return line + f" {prefill / best_prefill:>14.2f} {decode / best_decode:>14.2f}"
 
 
 if __name__ == "__main__":

@@ -42,9 +42,10 @@ constexpr int64_t kDynamic = ShapedType::kDynamic;
 /// not grow with the number of layers.
 class EntryPointBuilder {
 public:
-  EntryPointBuilder(OpBuilder &builder, const ModelConfig &config)
+  EntryPointBuilder(OpBuilder &builder, const ModelConfig &config,
+                    Type weightType)
       : b(builder), loc(builder.getUnknownLoc()), config(config),
-        f32(builder.getF32Type()) {}
+        f32(builder.getF32Type()), weightType(weightType) {}
 
   /// (tokens [seq], position, logit_rows, weights..., caches...)
   ///   -> (logits [logit_rows, vocab], caches...)
@@ -100,6 +101,7 @@ private:
   Location loc;
   const ModelConfig &config;
   Type f32;
+  Type weightType; // the weights' element type (activations are f32)
 
   SmallVector<int64_t> lead;           // [seq] or [batch, seq]
   SmallVector<OpFoldResult> leadSizes; // the same, seq as a Value if dynamic
@@ -125,7 +127,7 @@ func::FuncOp EntryPointBuilder::declare(
 
   SmallVector<Type> inputs(leading.begin(), leading.end());
   for (const TensorSpec &spec : specs)
-    inputs.push_back(RankedTensorType::get(spec.shape, f32));
+    inputs.push_back(RankedTensorType::get(spec.shape, weightType));
   inputs.append(numCaches, cacheType);
   SmallVector<Type> resultTypes(results.begin(), results.end());
   resultTypes.append(numCaches, cacheType);
@@ -186,7 +188,7 @@ func::FuncOp EntryPointBuilder::buildLayer(func::FuncOp entry) {
   }
   std::vector<TensorSpec> specs = layerWeightSpecs(config);
   for (const TensorSpec &spec : specs) {
-    inputs.push_back(RankedTensorType::get(spec.shape, f32));
+    inputs.push_back(RankedTensorType::get(spec.shape, weightType));
     argLocs.push_back(named(spec.name + ".weight"));
   }
   SmallVector<Type> results = {xType};
@@ -453,22 +455,38 @@ void loadModelDialects(MLIRContext &context) {
                       tensor::TensorDialect, arith::ArithDialect>();
 }
 
+Type weightElementType(Builder &b, WeightType weights) {
+  switch (weights) {
+  case WeightType::F32:
+    return b.getF32Type();
+  case WeightType::BF16:
+    return b.getBF16Type();
+  case WeightType::F16:
+    return b.getF16Type();
+  }
+  llvm_unreachable("unknown weight type");
+}
+
 OwningOpRef<ModuleOp> buildModelModule(MLIRContext &context,
                                        const ModelConfig &config,
-                                       std::optional<TrainShape> train) {
+                                       std::optional<TrainShape> train,
+                                       WeightType weights) {
+  assert((!train || weights == WeightType::F32) &&
+         "training updates f32 weights");
   loadModelDialects(context);
   OpBuilder b(&context);
+  Type weightType = weightElementType(b, weights);
   OwningOpRef<ModuleOp> module = ModuleOp::create(b.getUnknownLoc());
   (*module)->setAttr(llama::kConfigAttr, configAttr(b, config));
   for (auto [name, seq] :
        {std::pair<StringRef, int64_t>{"prefill", kDynamic}, {"decode", 1}}) {
     b.setInsertionPointToEnd(module->getBody());
-    EntryPointBuilder(b, config).buildInference(name, seq);
+    EntryPointBuilder(b, config, weightType).buildInference(name, seq);
   }
   if (train) {
     b.setInsertionPointToEnd(module->getBody());
-    EntryPointBuilder(b, config).buildTrainLoss("train_loss", train->batch,
-                                                train->seq);
+    EntryPointBuilder(b, config, weightType)
+        .buildTrainLoss("train_loss", train->batch, train->seq);
   }
   return module;
 }

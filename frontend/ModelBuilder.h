@@ -4,6 +4,7 @@
 
 #include "frontend/ModelConfig.h"
 
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 
@@ -20,6 +21,14 @@ struct TrainShape {
   int64_t seq = 0;
 };
 
+/// The element type of the weights the entry points take. f32 by default;
+/// bf16 and f16 (inference only) are read in place from the checkpoint's
+/// bytes, widened to f32 in registers, and accumulated in f32.
+enum class WeightType { F32, BF16, F16 };
+
+/// The MLIR element type of `weights`.
+mlir::Type weightElementType(mlir::Builder &b, WeightType weights);
+
 /// Builds a module with the model's inference entry points, both
 ///   (tokens, position, weights..., key/value caches...)
 ///     -> (logits, updated key/value caches...)
@@ -29,10 +38,12 @@ struct TrainShape {
 ///   train_loss(tokens [batch, seq + 1], loss_mask [batch, seq], weights...)
 ///     -> mean cross-entropy of predicting tokens[:, 1:] over unmasked
 ///        positions.
-/// The module carries the config as `llama.config`.
+/// Weights have element type `weights` (f32 with `train`). The module
+/// carries the config as `llama.config`.
 mlir::OwningOpRef<mlir::ModuleOp>
 buildModelModule(mlir::MLIRContext &context, const ModelConfig &config,
-                 std::optional<TrainShape> train = std::nullopt);
+                 std::optional<TrainShape> train = std::nullopt,
+                 WeightType weights = WeightType::F32);
 
 } // namespace llamac
 

@@ -130,6 +130,8 @@ Manifest parseManifest(const char *text, const std::string &where) {
   manifest.weights = tensorList(json, LLAMA_ABI_KEY_WEIGHTS, where);
   manifest.kvCaches = tensorList(json, LLAMA_ABI_KEY_KV_CACHES, where);
   manifest.compiler = stringMember(json, LLAMA_ABI_KEY_COMPILER, where);
+  manifest.weightType =
+      parseManifestDType(stringMember(json, LLAMA_ABI_KEY_DTYPE, where), where);
   for (const JsonValue &json :
        arrayMember(json, LLAMA_ABI_KEY_ENTRY_POINTS, where)) {
     EntryPointInfo entry;

@@ -10,6 +10,7 @@
 #ifndef LLAMAC_RUNTIME_ARTIFACT_H
 #define LLAMAC_RUNTIME_ARTIFACT_H
 
+#include "runtime/DType.h"
 #include "runtime/ModelConfig.h"
 #include "runtime/llama_abi.h"
 
@@ -32,6 +33,7 @@ struct EntryPointInfo {
 struct Manifest {
   ModelConfig config;
   std::vector<TensorSpec> weights, kvCaches;
+  DType weightType = DType::F32; // what the weights are passed as
   std::vector<EntryPointInfo> entryPoints;
   std::string compiler;
 
@@ -67,6 +69,8 @@ public:
   const ModelConfig &shape() const { return manifest.config; }
   const std::vector<TensorSpec> &weights() const { return manifest.weights; }
   const std::vector<TensorSpec> &kvCaches() const { return manifest.kvCaches; }
+  /// The element type the entry points take the weights in.
+  DType weightType() const { return manifest.weightType; }
   const std::string &compiler() const { return manifest.compiler; }
   /// Runs the generated code's parallel loops on `threads` threads (default:
   /// all cores). Throws if the artifact cannot.

@@ -52,17 +52,18 @@ std::vector<const TensorView *> matchWeights(const Artifact &artifact,
 
 Model::Model(const Artifact &artifact, const SafeTensors &checkpoint)
     : artifact(artifact) {
+  const DType type = artifact.weightType();
   for (const TensorView *tensor : matchWeights(artifact, checkpoint)) {
-    // f32 data aligned for float loads is used in place; everything else
-    // is converted once, here.
-    if (tensor->dtype == DType::F32 &&
-        reinterpret_cast<uintptr_t>(tensor->data) % alignof(float) == 0) {
-      weightPointers.push_back(
-          const_cast<float *>(reinterpret_cast<const float *>(tensor->data)));
+    // Weights stored as the artifact takes them, aligned for its loads, are
+    // used in place from the mapped file; anything else is converted once,
+    // here.
+    if (tensor->dtype == type &&
+        reinterpret_cast<uintptr_t>(tensor->data) % dtypeSize(type) == 0) {
+      weightPointers.push_back(tensor->data);
       continue;
     }
-    converted.emplace_back(tensor->numElements());
-    convertToF32(tensor->dtype, tensor->data, converted.back().data(),
+    converted.emplace_back(size_t(tensor->numElements()) * dtypeSize(type));
+    convertDType(tensor->dtype, tensor->data, type, converted.back().data(),
                  tensor->numElements());
     weightPointers.push_back(converted.back().data());
   }

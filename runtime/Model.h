@@ -38,9 +38,9 @@ private:
   void check(const std::vector<int32_t> &tokens) const;
 
   const Artifact &artifact;
-  std::vector<std::vector<float>> converted; // weights that needed a copy
-  std::vector<float *> weightPointers;       // manifest order
-  std::vector<std::vector<float>> caches;    // [seq_len, n_kv_heads, head_dim]
+  std::vector<std::vector<uint8_t>> converted; // weights that needed a copy
+  std::vector<const void *> weightPointers;    // manifest order, weightType
+  std::vector<std::vector<float>> caches; // [seq_len, n_kv_heads, head_dim]
   std::vector<float *> cachePointers;
   int64_t pos = 0;
 };

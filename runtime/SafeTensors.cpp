@@ -16,20 +16,6 @@
 
 namespace llamart {
 
-const char *dtypeName(DType dtype) {
-  switch (dtype) {
-  case DType::F32:
-    return "F32";
-  case DType::BF16:
-    return "BF16";
-  case DType::F16:
-    return "F16";
-  }
-  return "?";
-}
-
-static size_t dtypeSize(DType dtype) { return dtype == DType::F32 ? 4 : 2; }
-
 MappedFile::MappedFile(const std::string &path) : filePath(path) {
   int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0)
@@ -193,54 +179,6 @@ SafeTensors SafeTensors::open(const std::string &path) {
 const TensorView *SafeTensors::find(const std::string &name) const {
   auto it = byName.find(name);
   return it == byName.end() ? nullptr : &it->second;
-}
-
-static float halfToFloat(uint16_t h) {
-  uint32_t sign = uint32_t(h & 0x8000) << 16;
-  uint32_t exponent = (h >> 10) & 0x1F;
-  uint32_t mantissa = h & 0x3FF;
-  uint32_t bits;
-  if (exponent == 0x1F) { // inf / nan
-    bits = sign | 0x7F800000 | (mantissa << 13);
-  } else if (exponent != 0) { // normal
-    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
-  } else if (mantissa == 0) { // zero
-    bits = sign;
-  } else { // subnormal: renormalise
-    int shift = 0;
-    while (!(mantissa & 0x400)) {
-      mantissa <<= 1;
-      ++shift;
-    }
-    mantissa &= 0x3FF;
-    bits = sign | uint32_t(113 - shift) << 23 | (mantissa << 13);
-  }
-  float value;
-  std::memcpy(&value, &bits, 4);
-  return value;
-}
-
-void convertToF32(DType dtype, const uint8_t *src, float *dst, int64_t count) {
-  switch (dtype) {
-  case DType::F32:
-    std::memcpy(dst, src, size_t(count) * 4);
-    return;
-  case DType::BF16:
-    for (int64_t i = 0; i < count; ++i) {
-      uint16_t h;
-      std::memcpy(&h, src + 2 * i, 2);
-      uint32_t bits = uint32_t(h) << 16;
-      std::memcpy(dst + i, &bits, 4);
-    }
-    return;
-  case DType::F16:
-    for (int64_t i = 0; i < count; ++i) {
-      uint16_t h;
-      std::memcpy(&h, src + 2 * i, 2);
-      dst[i] = halfToFloat(h);
-    }
-    return;
-  }
 }
 
 } // namespace llamart

@@ -9,6 +9,8 @@
 #ifndef LLAMAC_RUNTIME_SAFETENSORS_H
 #define LLAMAC_RUNTIME_SAFETENSORS_H
 
+#include "runtime/DType.h"
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -16,10 +18,6 @@
 #include <vector>
 
 namespace llamart {
-
-enum class DType { F32, BF16, F16 };
-
-const char *dtypeName(DType dtype);
 
 /// A read-only mapping of a whole file.
 class MappedFile {
@@ -71,9 +69,6 @@ private:
   std::map<std::string, std::string> meta;
   std::string dir;
 };
-
-/// Converts `count` elements of `dtype` to float32.
-void convertToF32(DType dtype, const uint8_t *src, float *dst, int64_t count);
 
 } // namespace llamart
 

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define LLAMA_ABI_FORMAT "llamac-artifact"
-#define LLAMA_ABI_VERSION 3
+#define LLAMA_ABI_VERSION 4
 
 /* The NUL-terminated JSON manifest every artifact exports. */
 #define LLAMA_ABI_MANIFEST_SYMBOL "llama_manifest"
@@ -27,6 +27,14 @@
  * count through this function, looked up through the artifact's handle. */
 #define LLAMA_ABI_SET_THREADS_SYMBOL "omp_set_num_threads"
 typedef void (*llama_set_threads_fn)(int32_t threads);
+
+/* The element type of the weights (the manifest's "dtype"): f32, or
+ * bfloat16 / float16 used in place from the checkpoint's bytes, widened to
+ * f32 by the generated code. Activations, KV caches, logits, losses,
+ * gradients and Adam moments are always f32. */
+#define LLAMA_ABI_DTYPE_F32 "f32"
+#define LLAMA_ABI_DTYPE_BF16 "bf16"
+#define LLAMA_ABI_DTYPE_F16 "f16"
 
 /* The inference entry points the runtime generates with. */
 #define LLAMA_ABI_ENTRY_PREFILL "prefill"
@@ -46,7 +54,7 @@ typedef void (*llama_set_threads_fn)(int32_t threads);
  * those rows only. */
 typedef void (*llama_inference_fn)(const int32_t *tokens, int64_t n_tokens,
                                    int64_t position, int64_t logit_rows,
-                                   float *const *weights,
+                                   const void *const *weights, /* dtype */
                                    float *const *kv_caches, float *logits);
 /* tokens [batch, seq + 1], loss_mask [batch, seq] -> the mean masked loss */
 typedef void (*llama_train_loss_fn)(const int32_t *tokens,
@@ -75,7 +83,7 @@ enum llama_abi_role {
   LLAMA_ABI_ROLE_LOGIT_ROWS,  /* int64_t: sizes the logits output */
   LLAMA_ABI_ROLE_LOSS_MASK,   /* const float * */
   LLAMA_ABI_ROLE_STEP_PARAMS, /* const float * */
-  LLAMA_ABI_ROLE_WEIGHTS,     /* float *const * */
+  LLAMA_ABI_ROLE_WEIGHTS,     /* float *const * (inference: dtype) */
   LLAMA_ABI_ROLE_KV_CACHES,   /* float *const * */
   LLAMA_ABI_ROLE_ADAM_M,      /* float *const * */
   LLAMA_ABI_ROLE_ADAM_V,      /* float *const * */
@@ -87,7 +95,7 @@ enum llama_abi_role {
 #define LLAMA_ABI_KEY_FORMAT "format"             /* LLAMA_ABI_FORMAT */
 #define LLAMA_ABI_KEY_VERSION "version"           /* LLAMA_ABI_VERSION */
 #define LLAMA_ABI_KEY_COMPILER "compiler"         /* "llamac X.Y.Z" */
-#define LLAMA_ABI_KEY_DTYPE "dtype"               /* "f32" */
+#define LLAMA_ABI_KEY_DTYPE "dtype"               /* the weights', below */
 #define LLAMA_ABI_KEY_CONFIG "config"             /* the model, below */
 #define LLAMA_ABI_KEY_WEIGHTS "weights"           /* [tensor] */
 #define LLAMA_ABI_KEY_KV_CACHES "kv_caches"       /* [tensor] */

@@ -46,6 +46,23 @@ public:
     return success();
   }
 
+  /// The element type every tensor of the list shares (null when empty);
+  /// fails when two differ.
+  FailureOr<Type> elementType(func::FuncOp entry) const {
+    Type shared;
+    for (unsigned i = 0, e = entry.getNumArguments(); i < e; ++i) {
+      if (!entry.getArgAttrOfType<StringAttr>(i, attr))
+        continue;
+      Type type =
+          cast<MemRefType>(entry.getArgumentTypes()[i]).getElementType();
+      if (shared && shared != type)
+        return entry.emitError() << "weights of two element types (" << shared
+                                 << ", " << type << ")";
+      shared = type;
+    }
+    return shared;
+  }
+
   llvm::json::Array toJson() const {
     llvm::json::Array list;
     for (const auto &[name, shape] : shapes)
@@ -60,6 +77,17 @@ private:
   llvm::MapVector<StringRef, SmallVector<int64_t>> shapes;
 };
 
+/// The manifest's name of a weight element type.
+FailureOr<StringRef> dtypeName(Type type) {
+  if (type.isF32())
+    return StringRef(LLAMA_ABI_DTYPE_F32);
+  if (type.isBF16())
+    return StringRef(LLAMA_ABI_DTYPE_BF16);
+  if (type.isF16())
+    return StringRef(LLAMA_ABI_DTYPE_F16);
+  return failure();
+}
+
 } // namespace
 
 FailureOr<std::string>
@@ -72,9 +100,23 @@ manifestJson(ModuleOp module, ArrayRef<func::FuncOp> entries,
 
   TensorList weights(kWeightAttr), caches(kKvCacheAttr);
   llvm::json::Array entryPoints;
+  StringRef dtype; // of the weights, shared by every entry point
   for (func::FuncOp entry : entries) {
     if (failed(weights.add(entry)) || failed(caches.add(entry)))
       return failure();
+    FailureOr<Type> weightType = weights.elementType(entry);
+    if (failed(weightType))
+      return failure();
+    if (*weightType) {
+      FailureOr<StringRef> name = dtypeName(*weightType);
+      if (failed(name))
+        return entry.emitError() << "weights of element type " << *weightType
+                                 << ": the ABI takes f32, bf16 or f16";
+      if (!dtype.empty() && *name != dtype)
+        return entry.emitError() << "weights of another element type than "
+                                    "the other entry points'";
+      dtype = *name;
+    }
     auto tokens = cast<MemRefType>(entry.getArgumentTypes()[0]);
     llvm::json::Object point{{LLAMA_ABI_KEY_NAME, entry.getName().str()},
                              {LLAMA_ABI_KEY_SYMBOL, entrySymbol(entry)},
@@ -94,7 +136,7 @@ manifestJson(ModuleOp module, ArrayRef<func::FuncOp> entries,
       {LLAMA_ABI_KEY_FORMAT, LLAMA_ABI_FORMAT},
       {LLAMA_ABI_KEY_VERSION, LLAMA_ABI_VERSION},
       {LLAMA_ABI_KEY_COMPILER, "llamac " LLAMAC_VERSION},
-      {LLAMA_ABI_KEY_DTYPE, "f32"},
+      {LLAMA_ABI_KEY_DTYPE, dtype.empty() ? LLAMA_ABI_DTYPE_F32 : dtype},
       {LLAMA_ABI_KEY_CONFIG, std::move(config)},
       {LLAMA_ABI_KEY_WEIGHTS, weights.toJson()},
       {LLAMA_ABI_KEY_KV_CACHES, caches.toJson()},

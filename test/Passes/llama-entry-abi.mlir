@@ -24,8 +24,8 @@
 // CHECK: llvm.insertvalue %[[ROWS]], %{{.*}}[3, 0]
 // CHECK: call @prefill(
 // CHECK: llvm.mlir.global external constant @llama_manifest("{\22compiler\22:\22llamac {{.*}}\22,\22config\22:{\22dim\22:4,
-// CHECK-SAME: \22entry_points\22:[{\22kind\22:\22inference\22,\22max_tokens\22:null,\22name\22:\22prefill\22,\22symbol\22:\22llama_prefill\22}]
-// CHECK-SAME: \22format\22:\22llamac-artifact\22,\22kv_caches\22:[{\22name\22:\22layers.0.key\22,\22shape\22:[16,1,2]}],\22version\22:3,
+// CHECK-SAME: \22dtype\22:\22f32\22,\22entry_points\22:[{\22kind\22:\22inference\22,\22max_tokens\22:null,\22name\22:\22prefill\22,\22symbol\22:\22llama_prefill\22}]
+// CHECK-SAME: \22format\22:\22llamac-artifact\22,\22kv_caches\22:[{\22name\22:\22layers.0.key\22,\22shape\22:[16,1,2]}],\22version\22:4,
 // CHECK-SAME: \22weights\22:[{\22name\22:\22embed\22,\22shape\22:[10,4]},{\22name\22:\22norm\22,\22shape\22:[4]}]}\00")
 module attributes {llama.config = {dim = 4 : i64, hidden_dim = 8 : i64, n_layers = 1 : i64, n_heads = 2 : i64, n_kv_heads = 1 : i64, head_dim = 2 : i64, vocab_size = 10 : i64, seq_len = 16 : i64, norm_eps = 1.0e-05 : f64, rope_theta = 1.0e+04 : f64, tie_embeddings = true}} {
   func.func private @layer(%x: memref<?x4xf32>) -> memref<?x4xf32> {
@@ -58,4 +58,34 @@ func.func @main() {
 func.func private @train_step(%tokens: memref<2x5xi32> {llama.input = "tokens"}, %w: memref<4xf32> {llama.weight = "w"},
                               %new_w: memref<4xf32> {llama.updated = "weight"}) {
   return
+}
+
+// -----
+
+// Tests that bf16 weights make the manifest's dtype "bf16" (what the runtime
+// passes them as), while caches and outputs stay f32.
+// CHECK-LABEL: func.func @llama_decode(
+// CHECK: llama_manifest("{{.*}}\22dtype\22:\22bf16\22,
+module attributes {llama.config = {dim = 4 : i64, hidden_dim = 8 : i64, n_layers = 1 : i64, n_heads = 2 : i64, n_kv_heads = 1 : i64, head_dim = 2 : i64, vocab_size = 10 : i64, seq_len = 16 : i64, norm_eps = 1.0e-05 : f64, rope_theta = 1.0e+04 : f64, tie_embeddings = true}} {
+  func.func private @decode(%tokens: memref<1xi32> {llama.input = "tokens"}, %position: index {llama.input = "position"},
+                            %rows: index {llama.input = "logit_rows"},
+                            %embed: memref<10x4xbf16> {llama.weight = "embed"}, %norm: memref<4xbf16> {llama.weight = "norm"},
+                            %kc: memref<16x1x2xf32> {llama.kv_cache = "layers.0.key"},
+                            %logits: memref<1x10xf32> {llama.output = "logits"}) {
+    return
+  }
+}
+
+// -----
+
+// Tests that weights of two element types are an error: the ABI passes them
+// all as one dtype.
+module attributes {llama.config = {dim = 4 : i64, hidden_dim = 8 : i64, n_layers = 1 : i64, n_heads = 2 : i64, n_kv_heads = 1 : i64, head_dim = 2 : i64, vocab_size = 10 : i64, seq_len = 16 : i64, norm_eps = 1.0e-05 : f64, rope_theta = 1.0e+04 : f64, tie_embeddings = true}} {
+  // expected-error @+1 {{weights of two element types ('bf16', 'f32')}}
+  func.func private @decode(%tokens: memref<1xi32> {llama.input = "tokens"}, %position: index {llama.input = "position"},
+                            %rows: index {llama.input = "logit_rows"},
+                            %embed: memref<10x4xbf16> {llama.weight = "embed"}, %norm: memref<4xf32> {llama.weight = "norm"},
+                            %logits: memref<1x10xf32> {llama.output = "logits"}) {
+    return
+  }
 }

@@ -25,19 +25,42 @@ BASE = {
     "tie_word_embeddings": False, "torch_dtype": "float32",
 }
 
-# name: (config changes, weight dtype, shards)
+WIDE = {"hidden_size": 256, "intermediate_size": 688, "num_key_value_heads": 2,
+        "vocab_size": 512}
+
+# name: (config changes, stored weight dtype, shards, llamac --weight-type)
 VARIANTS = {
-    "mha": ({}, "f32", 1),
-    "gqa": ({"num_key_value_heads": 2}, "f32", 1),
-    "mqa": ({"num_key_value_heads": 1}, "f32", 1),
-    "tied": ({"tie_word_embeddings": True}, "f32", 1),
-    "rope-theta": ({"rope_theta": 500000.0, "num_key_value_heads": 2}, "f32", 1),
-    "norm-eps": ({"rms_norm_eps": 1e-6}, "f32", 1),
-    "odd-vocab": ({"vocab_size": 251, "intermediate_size": 100}, "f32", 1),
-    "bf16": ({"num_key_value_heads": 2}, "bf16", 1),
-    "f16": ({"num_key_value_heads": 2}, "f16", 1),
-    "sharded": ({"num_key_value_heads": 2}, "f32", 3),
+    "mha": ({}, "f32", 1, "f32"),
+    "gqa": ({"num_key_value_heads": 2}, "f32", 1, "f32"),
+    "mqa": ({"num_key_value_heads": 1}, "f32", 1, "f32"),
+    "tied": ({"tie_word_embeddings": True}, "f32", 1, "f32"),
+    "rope-theta": ({"rope_theta": 500000.0, "num_key_value_heads": 2}, "f32", 1, "f32"),
+    "norm-eps": ({"rms_norm_eps": 1e-6}, "f32", 1, "f32"),
+    "odd-vocab": ({"vocab_size": 251, "intermediate_size": 100}, "f32", 1, "f32"),
+    "bf16": ({"num_key_value_heads": 2}, "bf16", 1, "f32"),
+    "f16": ({"num_key_value_heads": 2}, "f16", 1, "f32"),
+    "sharded": ({"num_key_value_heads": 2}, "f32", 3, "f32"),
+    # Weights used in place as stored (the generated code widens them).
+    "bf16-in-place": ({"num_key_value_heads": 2}, "bf16", 1, "bf16"),
+    "f16-in-place": ({"num_key_value_heads": 2}, "f16", 1, "f16"),
+    "bf16-in-place-tied": ({"tie_word_embeddings": True}, "bf16", 1, "bf16"),
+    # An f32 checkpoint the runtime rounds to the artifact's bf16 at load.
+    "bf16-from-f32": ({"num_key_value_heads": 1}, "f32", 1, "bf16"),
+    # Wide enough for every tiled path of the generated code: register tiles
+    # and a leftover row in prefill, contractions on threads (weights of
+    # >= 64K values), decode's GEMVs in chunks of 64 columns.
+    "wide": (WIDE, "f32", 1, "f32"),
+    "wide-bf16-in-place": (WIDE, "bf16", 1, "bf16"),
 }
+# Prompts longer than PROMPT, by variant.
+PROMPT_LENGTHS = {"wide": 13, "wide-bf16-in-place": 13}
+
+
+def round_to_bf16(values):
+    """float32 values rounded to the nearest bfloat16 (ties to even)."""
+    bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    bits = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16 << 16
+    return bits.astype(np.uint32).view(np.float32)
 
 PROMPT = [1, 17, 42, 3, 99, 5, 250, 7]
 DECODE_STEPS = 20
@@ -45,15 +68,19 @@ TOLERANCE = 1e-4  # max abs logits difference; logits are of order one
 
 
 def check(variant, bin_dir, work):
-    changes, dtype, shards = VARIANTS[variant]
+    changes, dtype, shards, weight_type = VARIANTS[variant]
     config = dict(BASE, **changes)
     model_dir = os.path.join(work, variant)
     stored = write_model(model_dir, config, seed=len(variant), dtype=dtype, shards=shards)
+    if weight_type == "bf16" and dtype == "f32":
+        stored = {name: round_to_bf16(value) for name, value in stored.items()}
     artifact = os.path.join(work, variant + ".so")
     subprocess.run([os.path.join(bin_dir, "llamac"), os.path.join(model_dir, "config.json"),
-                    "-o", artifact], check=True)
+                    "--weight-type", weight_type, "-o", artifact], check=True)
     logits_file = os.path.join(work, variant + ".npy")
-    prompt = [t % config["vocab_size"] for t in PROMPT]
+    length = PROMPT_LENGTHS.get(variant, len(PROMPT))
+    prompt = [(PROMPT[i % len(PROMPT)] + i // len(PROMPT)) % config["vocab_size"]
+              for i in range(length)]
     run = subprocess.run(
         [os.path.join(bin_dir, "llama-run"), artifact, "--weights", model_dir,
          "--tokens", ",".join(map(str, prompt)), "-n", str(DECODE_STEPS),

@@ -25,7 +25,7 @@ PROMPT = [1, 17, 42, 3, 99, 5, 250, 7]
 
 
 def check(variant):
-    changes, _, _ = VARIANTS[variant]
+    changes = VARIANTS[variant][0]
     config = dict(BASE, **changes)
     weights = random_weights(ref.Config(config), seed=11)
     model = build_hf_model(config, weights)

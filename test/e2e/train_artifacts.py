@@ -16,7 +16,7 @@ from llama_weights import write_model  # noqa: E402
 def compile_train_model(bin_dir, work, variant, seed, batch, seq, suffix):
     """Writes random weights for `variant` and compiles its training entry
     points; returns (HF config dict, {name: float32 weights}, artifact path)."""
-    changes, _, _ = VARIANTS[variant]
+    changes = VARIANTS[variant][0]
     config = dict(BASE, **changes)
     model_dir = os.path.join(work, variant)
     weights = write_model(model_dir, config, seed=seed)

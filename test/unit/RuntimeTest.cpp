@@ -66,6 +66,43 @@ TEST(Conversion, Float16IncludingSubnormalsAndInfinity) {
   EXPECT_EQ(convertOne(DType::F16, 0x8000), -0.0f);
 }
 
+uint16_t narrowOne(DType dtype, float value) {
+  uint8_t bytes[2];
+  convertDType(DType::F32, reinterpret_cast<const uint8_t *>(&value), dtype,
+               bytes, 1);
+  uint16_t bits;
+  std::memcpy(&bits, bytes, 2);
+  return bits;
+}
+
+float fromBits(uint32_t bits) {
+  float value;
+  std::memcpy(&value, &bits, 4);
+  return value;
+}
+
+TEST(Conversion, ToBFloat16RoundsToNearestEven) {
+  EXPECT_EQ(narrowOne(DType::BF16, 1.0f), 0x3F80);
+  EXPECT_EQ(narrowOne(DType::BF16, -2.5f), 0xC020);
+  // Halfway between 0x3F80 and 0x3F81: to the even one; just above: up.
+  EXPECT_EQ(narrowOne(DType::BF16, fromBits(0x3F808000)), 0x3F80);
+  EXPECT_EQ(narrowOne(DType::BF16, fromBits(0x3F818000)), 0x3F82);
+  EXPECT_EQ(narrowOne(DType::BF16, fromBits(0x3F808001)), 0x3F81);
+  // The largest float rounds to infinity; nan stays nan.
+  EXPECT_EQ(narrowOne(DType::BF16, fromBits(0x7F7FFFFF)), 0x7F80);
+  uint16_t nan = narrowOne(DType::BF16, std::nanf(""));
+  EXPECT_TRUE(std::isnan(convertOne(DType::BF16, nan)));
+}
+
+TEST(Conversion, ToFloat16AndBack) {
+  EXPECT_EQ(narrowOne(DType::F16, 1.0f), 0x3C00);
+  EXPECT_EQ(narrowOne(DType::F16, 65504.0f), 0x7BFF);
+  EXPECT_EQ(narrowOne(DType::F16, 1e6f), 0x7C00); // overflows to infinity
+  EXPECT_EQ(narrowOne(DType::F16, std::ldexp(1.0f, -24)), 0x0001);
+  // 1 + 2^-11 is halfway between 1 and 1 + 2^-10: to the even one.
+  EXPECT_EQ(narrowOne(DType::F16, 1.0f + std::ldexp(1.0f, -11)), 0x3C00);
+}
+
 TEST(Sampler, GreedyTakesTheArgmax) {
   float logits[] = {0.1f, 3.0f, -1.0f, 2.9f};
   Sampler sampler({});

@@ -1,7 +1,7 @@
 //===- llamac.cpp - the llamac compiler driver ----------------------------===//
 //
 //   llamac CONFIG -o ARTIFACT [--emit=STAGE] [--max-seq-len N]
-//                 [--train [--batch B] [--seq T]]
+//                 [--weight-type f32|bf16|f16] [--train [--batch B] [--seq T]]
 //                 [--cpu NAME] [--mattr FEATURES] [-O N]
 //
 // CONFIG is an HF config.json, a Meta params.json, a directory holding one,
@@ -82,6 +82,16 @@ cl::opt<int64_t> maxSeqLen(
     "max-seq-len", cl::init(0), cl::cat(category),
     cl::desc("Maximum sequence length: KV cache rows (default: the config's)"),
     cl::value_desc("n"));
+
+cl::opt<llamac::WeightType> weightType(
+    "weight-type", cl::init(llamac::WeightType::F32), cl::cat(category),
+    cl::desc("Element type of the weights the artifact takes (default f32)"),
+    cl::values(clEnumValN(llamac::WeightType::F32, "f32", "float32"),
+               clEnumValN(llamac::WeightType::BF16, "bf16",
+                          "bfloat16, used in place: half the memory and "
+                          "bytes per token (inference only)"),
+               clEnumValN(llamac::WeightType::F16, "f16",
+                          "float16, used in place (inference only)")));
 
 cl::opt<bool> train("train", cl::cat(category),
                     cl::desc("Also compile the training loss entry point "
@@ -198,6 +208,9 @@ int main(int argc, char **argv) {
       return fail("--seq must be between 1 and the maximum sequence length (" +
                   Twine(config->seqLen) + "), got " + Twine(seq));
     trainShape = llamac::TrainShape{trainBatch, seq};
+    if (weightType != llamac::WeightType::F32)
+      return fail("--train keeps f32 weights (AdamW updates them in place); "
+                  "drop --weight-type");
   } else if (trainBatch.getNumOccurrences() || trainSeq.getNumOccurrences()) {
     return fail("--batch and --seq apply to --train");
   }
@@ -226,7 +239,7 @@ int main(int argc, char **argv) {
   mlir::llama::registerDifferentiableExternalModels(registry);
   mlir::MLIRContext context(registry);
   mlir::OwningOpRef<mlir::ModuleOp> module =
-      llamac::buildModelModule(context, *config, trainShape);
+      llamac::buildModelModule(context, *config, trainShape, weightType);
   // The builder's output must verify; if it does not, that is our bug, and
   // the verifier has already said where.
   if (failed(mlir::verify(*module)))
