@@ -517,6 +517,50 @@ versionOnRows(RewriterBase &rewriter, linalg::GenericOp op,
   return {tiled, plain};
 }
 
+/// Drops the loops of size 1 from a reduction (batch dims, a packed panel's
+/// index, all but one of several summed dims — dW sums over batch and
+/// sequence): vector.contract lowers to outer products only from a plain
+/// matmul shape, and with unit dims left in it fell back to one scalar dot
+/// product per output element. Returns the op to vectorize.
+linalg::LinalgOp dropUnitLoops(RewriterBase &rewriter, linalg::GenericOp op) {
+  if (op.getNumReductionLoops() == 0)
+    return op;
+  SmallVector<unsigned> unitDims;
+  std::optional<unsigned> keptReduction; // the last unit reduction dim
+  for (auto [dim, size, type] :
+       llvm::enumerate(op.getStaticLoopRanges(), op.getIteratorTypesArray())) {
+    if (size != 1)
+      continue;
+    if (type == utils::IteratorType::reduction) {
+      if (keptReduction)
+        unitDims.push_back(*keptReduction);
+      keptReduction = dim;
+      continue;
+    }
+    unitDims.push_back(dim);
+  }
+  if (keptReduction && op.getNumReductionLoops() > 1 &&
+      llvm::any_of(llvm::enumerate(op.getIteratorTypesArray()), [&](auto it) {
+        return it.value() == utils::IteratorType::reduction &&
+               op.getStaticLoopRanges()[it.index()] != 1;
+      }))
+    unitDims.push_back(*keptReduction); // another reduction dim remains
+  llvm::sort(unitDims);
+  if (unitDims.empty())
+    return op;
+  linalg::ControlDropUnitDims options;
+  options.rankReductionStrategy =
+      linalg::ControlDropUnitDims::RankReductionStrategy::ExtractInsertSlice;
+  options.controlFn = [&](Operation *) { return unitDims; };
+  rewriter.setInsertionPoint(op);
+  FailureOr<linalg::DropUnitDimsResult> dropped =
+      linalg::dropUnitDims(rewriter, op, options);
+  if (failed(dropped))
+    return op;
+  rewriter.replaceOp(op, dropped->replacements);
+  return cast<linalg::LinalgOp>(dropped->resultOp.getOperation());
+}
+
 /// Vectorizes the marked ops whose shapes peeling made static; the others
 /// (remainders) stay loops.
 void vectorizeMicroKernels(RewriterBase &rewriter, func::FuncOp func) {
@@ -529,6 +573,8 @@ void vectorizeMicroKernels(RewriterBase &rewriter, func::FuncOp func) {
     op->removeAttr(kMicroKernel);
     if (op.hasDynamicShape())
       continue;
+    if (auto generic = dyn_cast<linalg::GenericOp>(op.getOperation()))
+      op = dropUnitLoops(rewriter, generic);
     rewriter.setInsertionPoint(op);
     FailureOr<linalg::VectorizationResult> result =
         linalg::vectorize(rewriter, op);

@@ -49,19 +49,42 @@ func.func @linear(%x: tensor<?x256xf32>, %w: tensor<256x256xf32>, %init: tensor<
 // kernel on column panels: W's block copied once into panels of 16 columns
 // ([4, 256, 16]) that the register tile reads contiguously, an 8 x 16
 // accumulator kept in registers over k, fed by 8 values of dY and 16 of a
-// panel per step; rows outside, panels inside.
+// panel per step; rows outside, panels inside. The panel's unit dim is
+// dropped so that the contraction is a plain matmul (an outer product per k).
 // CHECK-LABEL: func.func @input_grad(
 // CHECK: %[[PANELS:.*]] = linalg.transpose ins(%{{.*}} : tensor<256x4x16xf32>) outs(%{{.*}} : tensor<4x256x16xf32>) permutation = [1, 0, 2]
 // CHECK: scf.for {{.*}} step %c8
 // CHECK: scf.for {{.*}} to %c4 step %c1
-// CHECK: %[[ACC:.*]] = vector.transfer_read {{.*}} : tensor<8x1x16xf32>, vector<8x1x16xf32>
-// CHECK: scf.for {{.*}} to %c256 step %c1 iter_args(%{{.*}} = %[[ACC]]) -> (vector<8x1x16xf32>)
+// CHECK: %[[ACC:.*]] = vector.transfer_read {{.*}} : tensor<8x16xf32>, vector<8x16xf32>
+// CHECK: scf.for {{.*}} to %c256 step %c1 iter_args(%{{.*}} = %[[ACC]]) -> (vector<8x16xf32>)
 // CHECK: tensor.extract_slice %[[PANELS]]
-// CHECK: vector.contract {{.*}} : vector<8x1xf32>, vector<1x1x16xf32> into vector<8x1x16xf32>
-// CHECK: vector.transfer_write {{.*}} : vector<8x1x16xf32>, tensor<8x1x16xf32>
+// CHECK: vector.contract {{.*}} : vector<8x1xf32>, vector<1x16xf32> into vector<8x16xf32>
+// CHECK: vector.transfer_write {{.*}} : vector<8x16xf32>, tensor<8x16xf32>
 func.func @input_grad(%dy: tensor<32x256xf32>, %w: tensor<256x64xf32>, %init: tensor<32x64xf32>) -> tensor<32x64xf32> {
   %r = linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}
      ins(%dy, %w : tensor<32x256xf32>, tensor<256x64xf32>) outs(%init : tensor<32x64xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %p = arith.mulf %a, %b fastmath<contract> : f32
+    %s = arith.addf %c, %p fastmath<reassoc, contract> : f32
+    linalg.yield %s : f32
+  } -> tensor<32x64xf32>
+  return %r : tensor<32x64xf32>
+}
+// dW = dY^T . X summed over batch and sequence (two reduction dims): the
+// same packed outer-product kernel, the accumulator kept over both sums, and
+// the contraction a plain matmul of one k (unit dims dropped: left in, it
+// lowered to a scalar dot product per output element).
+#dy3 = affine_map<(o, i, b, t) -> (b, t, o)>
+#x3 = affine_map<(o, i, b, t) -> (b, t, i)>
+#dw = affine_map<(o, i, b, t) -> (o, i)>
+// CHECK-LABEL: func.func @weight_grad(
+// CHECK: %[[ACC:.*]] = vector.transfer_read {{.*}} : tensor<8x16xf32>, vector<8x16xf32>
+// CHECK: scf.for {{.*}} to %c2 step %c1 iter_args(%{{.*}} = %[[ACC]]) -> (vector<8x16xf32>)
+// CHECK: scf.for {{.*}} to %c16 step %c1 iter_args({{.*}}) -> (vector<8x16xf32>)
+// CHECK: vector.contract {{.*}} : vector<1x8xf32>, vector<1x16xf32> into vector<8x16xf32>
+func.func @weight_grad(%dy: tensor<2x16x32xf32>, %x: tensor<2x16x64xf32>, %init: tensor<32x64xf32>) -> tensor<32x64xf32> {
+  %r = linalg.generic {indexing_maps = [#dy3, #x3, #dw], iterator_types = ["parallel", "parallel", "reduction", "reduction"]}
+     ins(%dy, %x : tensor<2x16x32xf32>, tensor<2x16x64xf32>) outs(%init : tensor<32x64xf32>) {
   ^bb0(%a: f32, %b: f32, %c: f32):
     %p = arith.mulf %a, %b fastmath<contract> : f32
     %s = arith.addf %c, %p fastmath<reassoc, contract> : f32
