@@ -178,10 +178,12 @@ std::optional<ContractionPlan> planContraction(linalg::GenericOp op,
     return std::nullopt;
   TileSizes sizes = tileSizesFor(plan.dot, lanes);
 
-  // Columns and k must be static (weights); rows may be dynamic.
+  // Columns must be static (weights, head_dim); rows may be dynamic, and k
+  // too for the outer product, which steps through it one at a time
+  // (attention's P . V over the keys so far).
   int64_t columns = ranges[plan.columnDim], rows = ranges[plan.rowDim];
   int64_t k = ranges[plan.reductionDims.back()];
-  if (ShapedType::isDynamic(columns) || ShapedType::isDynamic(k))
+  if (ShapedType::isDynamic(columns) || (plan.dot && ShapedType::isDynamic(k)))
     return std::nullopt;
   if (columns < sizes.columns || (plan.dot && k % sizes.lanes != 0))
     return std::nullopt;
@@ -398,13 +400,24 @@ LogicalResult tileRegisters(RewriterBase &rewriter, linalg::GenericOp op,
 
 /// Whether `op` is worth threads: its weight-sized operand (columns x the
 /// reductions) holds at least 64K values. Smaller ones (a toy model's
-/// projections) run faster than a fork and join of the thread pool.
+/// projections) run faster than a fork and join of the thread pool. A sum
+/// of run-time length (attention over the keys) has no weight to size it:
+/// its multiply-adds count instead, each run-time extent as 64.
 bool worthThreads(linalg::GenericOp op, const ContractionPlan &plan) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  auto extent = [&](unsigned d) {
+    return ShapedType::isDynamic(ranges[d]) ? int64_t(64) : ranges[d];
+  };
   int64_t work = ranges[plan.columnDim];
-  for (unsigned d : plan.reductionDims)
-    if (!ShapedType::isDynamic(ranges[d]))
-      work *= ranges[d];
+  bool runTimeSum = false;
+  for (unsigned d : plan.reductionDims) {
+    runTimeSum |= ShapedType::isDynamic(ranges[d]);
+    work *= extent(d);
+  }
+  if (runTimeSum)
+    for (unsigned d = 0, e = op.getNumLoops(); d < e; ++d)
+      if (d != plan.columnDim && !llvm::is_contained(plan.reductionDims, d))
+        work *= extent(d);
   return work >= (int64_t(1) << 16);
 }
 

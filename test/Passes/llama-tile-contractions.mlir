@@ -92,6 +92,31 @@ func.func @weight_grad(%dy: tensor<2x16x32xf32>, %x: tensor<2x16x64xf32>, %init:
   } -> tensor<32x64xf32>
   return %r : tensor<32x64xf32>
 }
+// Attention's P . V in prefill: queries and keys known only at run time.
+// The outer-product kernel steps through the keys one at a time, so a
+// run-time sum is fine; the heads run on threads (counting each run-time
+// extent as 64, the multiply-adds are worth it), V's head block packed.
+#p5 = affine_map<(q, h, g, d, t) -> (q, h, g, t)>
+#v5 = affine_map<(q, h, g, d, t) -> (t, h, d)>
+#o5 = affine_map<(q, h, g, d, t) -> (q, h, g, d)>
+// CHECK-LABEL: func.func @attention_values(
+// CHECK: scf.if
+// CHECK: %[[KEYS:.*]] = tensor.dim %{{.*}}, %c3 : tensor<?x12x1x?xf32>
+// CHECK: scf.forall ({{.*}}) in (12)
+// CHECK: linalg.transpose
+// CHECK: scf.for {{.*}} step %c8
+// CHECK: scf.for {{.*}} to %[[KEYS]] step %c1 iter_args({{.*}}) -> (vector<8x16xf32>)
+// CHECK: vector.contract {{.*}} : vector<8x1xf32>, vector<1x16xf32> into vector<8x16xf32>
+func.func @attention_values(%probs: tensor<?x12x1x?xf32>, %values: tensor<?x12x64xf32>, %init: tensor<?x12x1x64xf32>) -> tensor<?x12x1x64xf32> {
+  %r = linalg.generic {indexing_maps = [#p5, #v5, #o5], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+     ins(%probs, %values : tensor<?x12x1x?xf32>, tensor<?x12x64xf32>) outs(%init : tensor<?x12x1x64xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %m = arith.mulf %a, %b fastmath<contract> : f32
+    %s = arith.addf %c, %m fastmath<reassoc, contract> : f32
+    linalg.yield %s : f32
+  } -> tensor<?x12x1x64xf32>
+  return %r : tensor<?x12x1x64xf32>
+}
 // One row (decode): the columns split over threads in chunks of 64 (the
 // weight holds 64K values: worth a fork and join); in a chunk, one column at
 // a time, an 8-lane partial sum over its weight row, summed once.
