@@ -37,7 +37,10 @@ SmallVector<Value> LinearOp::buildGradient(OpBuilder &b,
   auto grad = LinearGradOp::create(b, getLoc(), getInput().getType(),
                                    getWeight().getType(), getInput(),
                                    getWeight(), resultGradients[0]);
-  return {grad.getDinput(), grad.getDweight()};
+  if (!getResidual())
+    return {grad.getDinput(), grad.getDweight()};
+  // d(residual + x . W^T) / d residual is the identity.
+  return {grad.getDinput(), grad.getDweight(), resultGradients[0]};
 }
 
 SmallVector<Value> RoPEOp::buildGradient(OpBuilder &b,

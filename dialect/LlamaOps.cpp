@@ -208,8 +208,8 @@ void LinearOp::build(OpBuilder &builder, OperationState &state, Value input,
   else
     shape.back() = outFeatures;
   build(builder, state,
-        RankedTensorType::get(shape, inputType.getElementType()), input,
-        weight);
+        RankedTensorType::get(shape, inputType.getElementType()), input, weight,
+        /*residual=*/Value());
 }
 
 /// The rules of LinearOp, shared with its gradient op.
@@ -247,6 +247,10 @@ static LogicalResult verifyLinear(Operation *op, RankedTensorType input,
 }
 
 LogicalResult LinearOp::verify() {
+  if (Value residual = getResidual();
+      residual && residual.getType() != getResult().getType())
+    return emitOpError() << "residual type " << residual.getType()
+                         << " must be the result type " << getType();
   return verifyLinear(*this, getInput().getType(), getWeight().getType(),
                       getResult().getType());
 }

@@ -81,17 +81,33 @@ def Llama_LinearOp : Llama_Op<"linear",
     `in_features`. The result replaces that last dimension with
     `out_features`.
 
+    With `residual` (of the result's type) the op is `residual + input ·
+    weightᵀ`: the residual connection after the attention output and the
+    feed-forward down projection, folded in by `llama-fuse-residual` so that
+    the sum starts from the residual instead of zero and no separate add
+    runs over the activations.
+
     ```mlir
     %q = llama.linear %x, %wq
         : (tensor<?x4096xf32>, tensor<4096x4096xf32>) -> tensor<?x4096xf32>
+    %h = llama.linear %attn, %wo residual(%x)
+        : (tensor<?x4096xf32>, tensor<4096x4096xf32>, tensor<?x4096xf32>)
+          -> tensor<?x4096xf32>
     ```
   }];
-  let arguments = (ins Llama_FloatTensor:$input, Llama_FloatTensor:$weight);
+  let arguments = (ins Llama_FloatTensor:$input, Llama_FloatTensor:$weight,
+                       Optional<Llama_FloatTensor>:$residual);
   let results = (outs Llama_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `,` $weight attr-dict `:` functional-type(operands, results)
+    $input `,` $weight (`residual` `(` $residual^ `)`)? attr-dict `:`
+    functional-type(operands, results)
   }];
-  let builders = [OpBuilder<(ins "Value":$input, "Value":$weight)>];
+  let builders = [
+    OpBuilder<(ins "Value":$input, "Value":$weight)>,
+    OpBuilder<(ins "Value":$input, "Value":$weight, "Value":$residual), [{
+      build($_builder, $_state, residual.getType(), input, weight, residual);
+    }]>
+  ];
   let hasVerifier = 1;
 }
 

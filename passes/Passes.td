@@ -100,6 +100,19 @@ def LlamaEntryOutParamsPass : Pass<"llama-entry-out-params", "ModuleOp"> {
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
+def LlamaFuseResidualPass : Pass<"llama-fuse-residual"> {
+  let summary = "Folds residual adds into the linear layer that feeds them";
+  let description = [{
+    `llama.add %x, (llama.linear %h, %w)` becomes `llama.linear %h, %w
+    residual(%x)` when the add is the linear's only user: the projection's
+    sum starts from the residual (its accumulators load it), so no separate
+    pass over the activations adds it afterwards. In a Llama layer: the
+    attention output and the feed-forward down projection. Runs after the
+    autodiff pass (the training step's recomputed forward passes are fused
+    too); linear's gradient covers the residual form anyway.
+  }];
+}
+
 def LlamaTileContractionsPass
     : Pass<"llama-tile-contractions", "::mlir::func::FuncOp"> {
   let summary = "Tiles matmul-like linalg ops into vectorized register tiles";

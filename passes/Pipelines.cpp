@@ -28,9 +28,11 @@ void buildTrainingStage(OpPassManager &pm, const PipelineOptions &options) {
   pm.addPass(createLlamaOptimizerStepPass(optimizer));
 }
 
-void buildLlamaOptimizationStage(OpPassManager &, const PipelineOptions &) {
-  // Nothing yet: the Llama-aware fusions (QKV, gate/up + SwiGLU, RMSNorm
-  // prologues, residual epilogues, fused attention) go here.
+void buildLlamaOptimizationStage(OpPassManager &pm, const PipelineOptions &) {
+  // The Llama-aware fusions, after autodiff: the gradient graph is fused as
+  // it is (still to come: QKV, gate/up + SwiGLU, RMSNorm prologues, fused
+  // attention).
+  pm.addPass(createLlamaFuseResidualPass());
 }
 
 void buildLlamaToLinalgStage(OpPassManager &pm, const PipelineOptions &) {
@@ -64,6 +66,9 @@ void buildBufferizationStage(OpPassManager &pm, const PipelineOptions &) {
   pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
   pm.addPass(createLlamaEntryOutParamsPass());
   bufferization::buildBufferDeallocationPipeline(pm);
+  // A layer function returning the buffer of its argument x (the fused
+  // residual projections write x in place) returns an owned clone of it.
+  pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addPass(createLlamaCopiesToLinalgPass());
   pm.addPass(createLlamaEntryABIPass());
 }

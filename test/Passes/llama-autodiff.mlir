@@ -87,3 +87,20 @@ func.func @layer(%tokens: tensor<1x5xi32> {llama.input = "tokens"}, %mask: tenso
   %loss = llama.cross_entropy %logits, %tgt, %mask : (tensor<1x4x16xf32>, tensor<1x4xi32>, tensor<1x4xf32>) -> tensor<f32>
   return %loss : tensor<f32>
 }
+
+// -----
+
+// Tests that the cotangent of a linear's residual is the result's cotangent
+// itself (d(r + x . w^T) / dr = 1), accumulated with the residual's other
+// use.
+// CHECK-LABEL: func.func @residual_grad
+// CHECK: %[[H:.*]] = llama.linear %[[X:.*]], %[[W:.*]] residual(%[[X]])
+// CHECK: %[[DH:.*]] = llama.cross_entropy_grad
+// CHECK: %[[DX1:.*]], %[[DW:.*]] = llama.linear_grad %[[X]], %[[W]], %[[DH]]
+// CHECK: %[[DX:.*]] = llama.add %[[DX1]], %[[DH]]
+func.func @residual(%x: tensor<4x8xf32> {llama.weight = "x"}, %w: tensor<8x8xf32> {llama.weight = "w"},
+                    %t: tensor<4xi32>, %m: tensor<4xf32>) -> (tensor<f32> {llama.output = "loss"}) {
+  %h = llama.linear %x, %w residual(%x) : (tensor<4x8xf32>, tensor<8x8xf32>, tensor<4x8xf32>) -> tensor<4x8xf32>
+  %loss = llama.cross_entropy %h, %t, %m : (tensor<4x8xf32>, tensor<4xi32>, tensor<4xf32>) -> tensor<f32>
+  return %loss : tensor<f32>
+}

@@ -147,8 +147,11 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
     xDims.push_back(rank);
     SmallVector<IteratorType> iterators(rank, IteratorType::parallel);
     iterators.push_back(IteratorType::reduction);
-    Value result = generic(rewriter, loc, ValueRange{x, w},
-                           filledTensor(rewriter, loc, sizes, elementType, 0.0),
+    // The sum starts from the residual when there is one, else from zero.
+    Value init = adaptor.getResidual()
+                     ? adaptor.getResidual()
+                     : filledTensor(rewriter, loc, sizes, elementType, 0.0);
+    Value result = generic(rewriter, loc, ValueRange{x, w}, init,
                            {selectMap(ctx, rank + 1, xDims),
                             selectMap(ctx, rank + 1, {rank - 1, rank}),
                             dimsMap(ctx, rank + 1, 0, rank)},

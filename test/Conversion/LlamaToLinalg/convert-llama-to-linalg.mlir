@@ -58,6 +58,20 @@ func.func @linear(%x: tensor<?x64xf32>, %w: tensor<172x64xf32>) -> tensor<?x172x
 
 // -----
 
+// Tests that a linear with a residual accumulates into the residual instead
+// of a zero-filled tensor.
+// CHECK-LABEL: func.func @linear_residual
+// CHECK-SAME: %[[R:[a-z0-9]+]]: tensor<?x64xf32>)
+// CHECK-NOT: linalg.fill
+// CHECK: linalg.generic
+// CHECK-SAME: outs(%[[R]] : tensor<?x64xf32>)
+func.func @linear_residual(%x: tensor<?x64xf32>, %w: tensor<64x64xf32>, %r: tensor<?x64xf32>) -> tensor<?x64xf32> {
+  %0 = llama.linear %x, %w residual(%r) : (tensor<?x64xf32>, tensor<64x64xf32>, tensor<?x64xf32>) -> tensor<?x64xf32>
+  return %0 : tensor<?x64xf32>
+}
+
+// -----
+
 // Tests that rope uses the inverse frequencies precomputed in float32
 // (theta 10000, head_dim 8: 10000^(-i/8) for i = 0, 2, 4, 6), rotates halves
 // and combines x·cos + rotate_half(x)·sin.

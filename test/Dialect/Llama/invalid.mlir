@@ -117,6 +117,15 @@ func.func @linear_scalar(%x: tensor<f32>, %w: tensor<8x64xf32>) {
 
 // -----
 
+// Tests that a linear's residual has the result's type.
+func.func @linear_residual_type(%x: tensor<4x64xf32>, %w: tensor<32x64xf32>, %r: tensor<4x64xf32>) {
+  // expected-error @+1 {{residual type 'tensor<4x64xf32>' must be the result type 'tensor<4x32xf32>'}}
+  %0 = llama.linear %x, %w residual(%r) : (tensor<4x64xf32>, tensor<32x64xf32>, tensor<4x64xf32>) -> tensor<4x32xf32>
+  return
+}
+
+// -----
+
 // Tests that the linear weight is [out, in].
 func.func @linear_weight_rank(%x: tensor<4x64xf32>, %w: tensor<64xf32>) {
   // expected-error @+1 {{weight must be [out_features, in_features], got rank 1}}

@@ -40,6 +40,14 @@ func.func @linear(%x: tensor<?x64xf32>, %w: tensor<172x64xf32>, %wb: tensor<32x6
   return %0, %1 : tensor<?x172xf32>, tensor<?x32xf32>
 }
 
+// Tests linear with a residual (residual + x . w^T).
+// CHECK-LABEL: func.func @linear_residual
+// CHECK: llama.linear %{{.*}}, %{{.*}} residual(%{{.*}}) : (tensor<?x64xf32>, tensor<64x64xbf16>, tensor<?x64xf32>) -> tensor<?x64xf32>
+func.func @linear_residual(%x: tensor<?x64xf32>, %w: tensor<64x64xbf16>, %r: tensor<?x64xf32>) -> tensor<?x64xf32> {
+  %0 = llama.linear %x, %w residual(%r) : (tensor<?x64xf32>, tensor<64x64xbf16>, tensor<?x64xf32>) -> tensor<?x64xf32>
+  return %0 : tensor<?x64xf32>
+}
+
 // Tests the elementwise feed-forward gate and the residual add.
 // CHECK-LABEL: func.func @swiglu_add
 // CHECK-SAME: (%[[G:.*]]: tensor<?x172xbf16>, %[[U:.*]]: tensor<?x172xbf16>)
