@@ -2,7 +2,7 @@
 """Decode and prefill speed of compiled models, and the decode roofline share.
 
     .venv/bin/python bench/bench.py [--models tiny,stories110m]
-        [--weight-types f32,bf16] [--steps N] [--torch]
+        [--weight-types f32,bf16] [--steps N] [--torch] [--llama-cpp LLAMA_BENCH]
 
 For each model and weight type: write random weights in that type, compile
 with llamac --weight-type (bf16 weights are used in place), run llama-run
@@ -12,7 +12,10 @@ untied embedding table, of which one row) / the read bandwidth of every core
 at once (bench/membw per core; llama-run uses all cores): 100 % means decode
 streams the weights at memory speed. With --torch, also PyTorch eager (transformers' LlamaForCausalLM on
 the same weights, KV cache, greedy) at 1 and 2 threads in the same run, and
-our ratio to its best. Medians of 3 runs. Prints a table; asserts nothing.
+our ratio to its best. With --llama-cpp (the path of llama.cpp's llama-bench,
+built by scripts/build_llama_cpp.sh), also llama.cpp on the same weights as a
+GGUF file (f32 or bf16) at all cores, and our ratio to it. Medians of 3 runs.
+Prints a table; asserts nothing.
 """
 import argparse
 import os
@@ -23,6 +26,7 @@ import tempfile
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, os.path.join(ROOT, "examples"))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
 from llama_weights import Config, weight_shapes, write_model  # noqa: E402
 
 MODELS = {
@@ -109,6 +113,8 @@ def main():
     parser.add_argument("--bin", default=os.path.join(ROOT, "build", "bin"))
     parser.add_argument("--torch", action="store_true",
                         help="also measure PyTorch eager at 1 and 2 threads")
+    parser.add_argument("--llama-cpp", metavar="LLAMA_BENCH",
+                        help="also measure llama.cpp's llama-bench at all cores")
     args = parser.parse_args()
 
     # llama-run uses every core: the roofline is the read bandwidth of one
@@ -124,6 +130,9 @@ def main():
     if args.torch:
         header += (f" {'torch 1t pre/dec':>17} {'torch 2t pre/dec':>17}"
                    f" {'ours/best pre':>14} {'ours/best dec':>14}")
+    if args.llama_cpp:
+        header += (f" {f'llama.cpp {cores}t pre/dec':>22}"
+                   f" {'ours/llama.cpp pre':>19} {'ours/llama.cpp dec':>19}")
     print(header)
     if args.torch:
         print(torch_blas())
@@ -133,6 +142,8 @@ def main():
             line, ours = bench_ours(args, work, name, weight_type)
             if args.torch:
                 line += torch_columns(args, work, name, ours)
+            if args.llama_cpp:
+                line += llama_cpp_columns(args, work, name, weight_type, ours)
             print(line, flush=True)
 
 
@@ -163,13 +174,33 @@ def prompt_of(args, hf):
     return [1 + i % (hf["vocab_size"] - 1) for i in range(args.prompt)]
 
 
-def torch_columns(args, work, name, ours):
-    """PyTorch eager at 1 and 2 threads on the model's f32 weights (measured
-    once per model), and the ratio of `ours` (prefill, decode) to its best."""
+def f32_model(work, name):
+    """The directory of the model's f32 weights (the same values every
+    weight type is rounded from), written on first use."""
     model_dir = os.path.join(work, name + "-f32")
     if not os.path.isdir(model_dir):
         hf = dict(MODELS[name], architectures=["LlamaForCausalLM"], rms_norm_eps=1e-5)
         write_model(model_dir, hf, seed=0)
+    return model_dir
+
+
+def llama_cpp_columns(args, work, name, weight_type, ours):
+    """llama.cpp's llama-bench at all cores on the same weights, and the
+    ratio of `ours` (prefill, decode) to it."""
+    from llama_cpp_peer import llama_bench, write_gguf
+    hf = dict(MODELS[name], rms_norm_eps=1e-5)
+    path = os.path.join(work, f"{name}-{weight_type}.gguf")
+    write_gguf(f32_model(work, name), hf, weight_type, path)
+    prefill, decode = llama_bench(args.llama_cpp, path, args.prompt, args.steps,
+                                  os.cpu_count() or 1)
+    return (f" {f'{prefill:.1f}/{decode:.1f}':>22}"
+            f" {ours[0] / prefill:>19.2f} {ours[1] / decode:>19.2f}")
+
+
+def torch_columns(args, work, name, ours):
+    """PyTorch eager at 1 and 2 threads on the model's f32 weights (measured
+    once per model), and the ratio of `ours` (prefill, decode) to its best."""
+    model_dir = f32_model(work, name)
     hf = dict(MODELS[name])
     prompt = prompt_of(args, hf)
     if name not in args.peers:

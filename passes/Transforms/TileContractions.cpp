@@ -477,15 +477,16 @@ LogicalResult tileContraction(RewriterBase &rewriter, linalg::GenericOp op,
   return success();
 }
 
-/// A GEMV (decode's projections, the LM head of one row): the columns split
-/// into chunks of `kGemvColumns` run on separate threads, each streaming its
-/// rows of the weight. With both operands along k, each chunk is register
-/// tiled as a dot kernel of one row by `kGemvTileColumns` columns: a VL-lane
-/// accumulator per column, the weight read at vector width, the lanes summed
-/// once per column. One column at a time reads the chunk's weight rows as a
-/// single contiguous stream: measured on stories110M decode (AVX-512, one
-/// thread), bf16 weights ran at 43 tok/s with 1 column, 36 with 4 and 26 with
-/// 8 (eight interleaved row streams stalled on loads); f32 24/25/21.
+/// A GEMV (decode's projections, the LM head of one row, attention's P . V
+/// of one query): the columns split into chunks of `kGemvColumns` run on
+/// separate threads, each streaming its rows of the weight. With both operands
+/// along k, each chunk is register tiled as a dot kernel of one row by
+/// `kGemvTileColumns` columns: a VL-lane accumulator per column, the weight
+/// read at vector width, the lanes summed once per column. One column at a time
+/// reads the chunk's weight rows as a single contiguous stream: measured on
+/// stories110M decode (AVX-512, one thread), bf16 weights ran at 43 tok/s with
+/// 1 column, 36 with 4 and 26 with 8 (eight interleaved row streams stalled on
+/// loads); f32 24/25/21.
 constexpr int64_t kGemvColumns = 64;
 constexpr int64_t kGemvTileColumns = 1;
 
@@ -500,11 +501,16 @@ LogicalResult tileGemv(RewriterBase &rewriter, linalg::GenericOp op,
       return failure();
     op = *chunk;
   }
-  if (!plan.dot || columns < kGemvTileColumns)
-    return success(); // LLVM vectorizes the loops
+  TileSizes sizes = tileSizesFor(plan.dot, lanes);
   vectorized = true;
-  return tileRegisters(rewriter, op, plan, tileSizesFor(/*dot=*/true, lanes),
-                       /*rowTile=*/1, kGemvTileColumns);
+  if (plan.dot)
+    return tileRegisters(rewriter, op, plan, sizes, /*rowTile=*/1,
+                         kGemvTileColumns);
+  // b along the columns (decode's P . V over the cache): one row of the
+  // outer-product kernel, each k a broadcast of a times NR contiguous
+  // values of b (left to LLVM, the sum over k was vectorized with gathers
+  // at the cache's row stride).
+  return tileRegisters(rewriter, op, plan, sizes, /*rowTile=*/1, sizes.columns);
 }
 
 /// For a dynamic row count: `if rows >= MR { op (to be tiled) } else { op }`.

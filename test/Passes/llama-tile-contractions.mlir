@@ -92,7 +92,7 @@ func.func @weight_grad(%dy: tensor<2x16x32xf32>, %x: tensor<2x16x64xf32>, %init:
   } -> tensor<32x64xf32>
   return %r : tensor<32x64xf32>
 }
-// Attention's P . V in prefill: queries and keys known only at run time.
+// Attention's P . V: queries and keys known only at run time.
 // The outer-product kernel steps through the keys one at a time, so a
 // run-time sum is fine; the heads run on threads (counting each run-time
 // extent as 64, the multiply-adds are worth it), V's head block packed.
@@ -107,6 +107,12 @@ func.func @weight_grad(%dy: tensor<2x16x32xf32>, %x: tensor<2x16x64xf32>, %init:
 // CHECK: scf.for {{.*}} step %c8
 // CHECK: scf.for {{.*}} to %[[KEYS]] step %c1 iter_args({{.*}}) -> (vector<8x16xf32>)
 // CHECK: vector.contract {{.*}} : vector<8x1xf32>, vector<1x16xf32> into vector<8x16xf32>
+// Fewer than 8 queries (decode: one): one row of the same kernel, each key
+// a broadcast probability times 16 contiguous values of V.
+// CHECK: } else {
+// CHECK: scf.for {{.*}} to %c64 step %c16
+// CHECK: scf.for {{.*}} step %c1 iter_args({{.*}}) -> (vector<16xf32>)
+// CHECK: vector.contract {{.*}} : vector<1xf32>, vector<1x16xf32> into vector<16xf32>
 func.func @attention_values(%probs: tensor<?x12x1x?xf32>, %values: tensor<?x12x64xf32>, %init: tensor<?x12x1x64xf32>) -> tensor<?x12x1x64xf32> {
   %r = linalg.generic {indexing_maps = [#p5, #v5, #o5], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
      ins(%probs, %values : tensor<?x12x1x?xf32>, tensor<?x12x64xf32>) outs(%init : tensor<?x12x1x64xf32>) {
