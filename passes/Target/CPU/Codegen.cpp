@@ -5,7 +5,9 @@
 #include "mlir/Target/LLVMIR/Export.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Analysis/TargetLibraryInfo.h"
 #include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/SystemLibraries.h"
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
@@ -100,6 +102,12 @@ translateAndOptimize(mlir::ModuleOp module, LLVMContext &context,
   CGSCCAnalysisManager cgscc;
   ModuleAnalysisManager modules;
   PassBuilder builder(machine->get());
+  // glibc's vector math (libmvec): the loop vectorizer turns the scalar
+  // exp/log/sin/cos of softmax, cross-entropy and RoPE into its vector
+  // functions instead of leaving one libm call per element.
+  TargetLibraryInfoImpl libraryInfo(llvmModule->getTargetTriple(),
+                                    VectorLibrary::LIBMVEC);
+  functions.registerPass([&] { return TargetLibraryAnalysis(libraryInfo); });
   builder.registerModuleAnalyses(modules);
   builder.registerCGSCCAnalyses(cgscc);
   builder.registerFunctionAnalyses(functions);
@@ -163,10 +171,12 @@ static Error runClang(StringRef driver, ArrayRef<std::string> args,
 }
 
 /// What every artifact links besides its object: the OpenMP runtime of its
-/// parallel loops (found at run time through an rpath) and libm.
+/// parallel loops (found at run time through an rpath), libm and glibc's
+/// vector math (libmvec).
 static void appendSystemLibraries(std::vector<std::string> &args) {
   args.push_back(LLAMAC_OPENMP_LIBRARY);
   args.push_back(std::string("-Wl,-rpath,") + LLAMAC_OPENMP_DIR);
+  args.push_back("-lmvec");
   args.push_back("-lm");
 }
 
