@@ -8,6 +8,8 @@ import subprocess
 
 import numpy as np
 
+from llama_weights import to_bf16_bits  # bench.py puts examples/ on the path
+
 
 def write_gguf(model_dir, hf, weight_type, path):
     """GGUF (llama architecture) of the HF checkpoint in `model_dir`."""
@@ -51,9 +53,7 @@ def write_gguf(model_dir, hf, weight_type, path):
     for name, value in tensors.items():
         value = np.ascontiguousarray(value, dtype=np.float32)
         if weight_type == "bf16" and value.ndim == 2:  # norms stay f32, as llama.cpp's converter
-            bits = value.view(np.uint32)
-            bits = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
-            writer.add_tensor(names[name], bits, raw_shape=value.shape,
+            writer.add_tensor(names[name], to_bf16_bits(value), raw_shape=value.shape,
                               raw_dtype=gguf.GGMLQuantizationType.BF16)
         else:
             writer.add_tensor(names[name], value)
