@@ -455,7 +455,8 @@ void loadModelDialects(MLIRContext &context) {
                       tensor::TensorDialect, arith::ArithDialect>();
 }
 
-Type weightElementType(Builder &b, WeightType weights) {
+/// The MLIR element type of `weights`.
+static Type weightElementType(Builder &b, WeightType weights) {
   switch (weights) {
   case WeightType::F32:
     return b.getF32Type();

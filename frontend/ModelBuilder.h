@@ -4,7 +4,6 @@
 
 #include "frontend/ModelConfig.h"
 
-#include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 
@@ -25,9 +24,6 @@ struct TrainShape {
 /// bf16 and f16 (inference only) are read in place from the checkpoint's
 /// bytes, widened to f32 in registers, and accumulated in f32.
 enum class WeightType { F32, BF16, F16 };
-
-/// The MLIR element type of `weights`.
-mlir::Type weightElementType(mlir::Builder &b, WeightType weights);
 
 /// Builds a module with the model's inference entry points, both
 ///   (tokens, position, weights..., key/value caches...)

@@ -12,6 +12,12 @@
 
 namespace mlir::llama {
 
+/// When judging whether an op is worth a fork and join: a dynamic extent
+/// (the prompt length, the keys so far) counts as this many...
+constexpr int64_t kAssumedDynamicExtent = 64;
+/// ...and ops with less work than this stay serial.
+constexpr int64_t kMinWorkForThreads = int64_t(1) << 16;
+
 /// Replaces `op` by an scf.forall over chunks of `chunk` iterations of its
 /// loop `dim` (the chunks run on separate threads once lowered to OpenMP).
 /// Returns the op that computes one chunk.

@@ -26,12 +26,6 @@ using namespace mlir;
 
 namespace {
 
-/// A dynamic extent (the prompt length, the keys so far) is counted as this
-/// many when judging an op's size.
-constexpr int64_t kAssumedDynamicExtent = 64;
-/// Ops over fewer iterations stay serial.
-constexpr int64_t kMinIterations = int64_t(1) << 16;
-
 /// The number of rows per chunk: at least 16 chunks for the threads to share
 /// when the row count is known, else 4 rows.
 int64_t rowsPerChunk(int64_t rows) {
@@ -50,8 +44,10 @@ bool worthThreads(linalg::GenericOp op) {
     return false;
   int64_t iterations = 1;
   for (int64_t range : ranges)
-    iterations *= ShapedType::isDynamic(range) ? kAssumedDynamicExtent : range;
-  return iterations >= kMinIterations;
+    iterations *= ShapedType::isDynamic(range)
+                      ? mlir::llama::kAssumedDynamicExtent
+                      : range;
+  return iterations >= mlir::llama::kMinWorkForThreads;
 }
 
 struct ParallelizeRowsPass

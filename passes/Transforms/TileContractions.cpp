@@ -399,14 +399,16 @@ LogicalResult tileRegisters(RewriterBase &rewriter, linalg::GenericOp op,
 }
 
 /// Whether `op` is worth threads: its weight-sized operand (columns x the
-/// reductions) holds at least 64K values. Smaller ones (a toy model's
-/// projections) run faster than a fork and join of the thread pool. A sum
-/// of run-time length (attention over the keys) has no weight to size it:
-/// its multiply-adds count instead, each run-time extent as 64.
+/// reductions) holds at least kMinWorkForThreads values. Smaller ones (a toy
+/// model's projections) run faster than a fork and join of the thread pool.
+/// A sum of run-time length (attention over the keys) has no weight to size
+/// it: its multiply-adds count instead, each run-time extent as
+/// kAssumedDynamicExtent.
 bool worthThreads(linalg::GenericOp op, const ContractionPlan &plan) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   auto extent = [&](unsigned d) {
-    return ShapedType::isDynamic(ranges[d]) ? int64_t(64) : ranges[d];
+    return ShapedType::isDynamic(ranges[d]) ? mlir::llama::kAssumedDynamicExtent
+                                            : ranges[d];
   };
   int64_t work = ranges[plan.columnDim];
   bool runTimeSum = false;
@@ -418,7 +420,7 @@ bool worthThreads(linalg::GenericOp op, const ContractionPlan &plan) {
     for (unsigned d = 0, e = op.getNumLoops(); d < e; ++d)
       if (d != plan.columnDim && !llvm::is_contained(plan.reductionDims, d))
         work *= extent(d);
-  return work >= (int64_t(1) << 16);
+  return work >= mlir::llama::kMinWorkForThreads;
 }
 
 /// Cache blocks (b's block packed into panels for the outer product), then
@@ -544,27 +546,23 @@ versionOnRows(RewriterBase &rewriter, linalg::GenericOp op,
 linalg::LinalgOp dropUnitLoops(RewriterBase &rewriter, linalg::GenericOp op) {
   if (op.getNumReductionLoops() == 0)
     return op;
-  SmallVector<unsigned> unitDims;
-  std::optional<unsigned> keptReduction; // the last unit reduction dim
-  for (auto [dim, size, type] :
-       llvm::enumerate(op.getStaticLoopRanges(), op.getIteratorTypesArray())) {
-    if (size != 1)
-      continue;
-    if (type == utils::IteratorType::reduction) {
-      if (keptReduction)
-        unitDims.push_back(*keptReduction);
-      keptReduction = dim;
-      continue;
-    }
-    unitDims.push_back(dim);
-  }
-  if (keptReduction && op.getNumReductionLoops() > 1 &&
-      llvm::any_of(llvm::enumerate(op.getIteratorTypesArray()), [&](auto it) {
-        return it.value() == utils::IteratorType::reduction &&
-               op.getStaticLoopRanges()[it.index()] != 1;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  auto isReduction = [&](unsigned d) {
+    return iterators[d] == utils::IteratorType::reduction;
+  };
+  // The reduction that stays when every one is of size 1: the last.
+  std::optional<unsigned> keptReduction;
+  if (llvm::all_of(llvm::seq<unsigned>(0, ranges.size()), [&](unsigned d) {
+        return !isReduction(d) || ranges[d] == 1;
       }))
-    unitDims.push_back(*keptReduction); // another reduction dim remains
-  llvm::sort(unitDims);
+    for (unsigned d = 0, e = ranges.size(); d < e; ++d)
+      if (isReduction(d))
+        keptReduction = d;
+  SmallVector<unsigned> unitDims;
+  for (unsigned d = 0, e = ranges.size(); d < e; ++d)
+    if (ranges[d] == 1 && d != keptReduction)
+      unitDims.push_back(d);
   if (unitDims.empty())
     return op;
   linalg::ControlDropUnitDims options;
