@@ -121,9 +121,11 @@ def LlamaTileContractionsPass
     dim with a reassociable sum (the linear layers, their gradients, the LM
     head) becomes cache blocks of register tiles vectorized to
     `vector-bits`-wide vectors, the accumulators hoisted out of the k loop:
-    an outer-product kernel when the right operand is contiguous along the
-    output's columns, a dot kernel with per-lane partial sums when both
-    operands are contiguous along k. Leftover rows and columns are peeled
+    an outer-product kernel on the right operand's block packed into column
+    panels (a weight [N, K] transposed into them in vector squares), or a
+    dot kernel with per-lane partial sums when both operands are contiguous
+    along k and the columns do not fill whole panels, and for GEMVs (one
+    row: decode). Leftover rows and columns are peeled
     and stay loops; a dynamic row count is versioned (tiles for at least 8
     rows, plain loops below). Runs on tensors, before bufferization.
   }];

@@ -1,5 +1,6 @@
 // RUN: llama-opt %s --pass-pipeline="builtin.module(func.func(llama-tile-contractions{vector-bits=256}),canonicalize,cse)" | FileCheck %s
 // RUN: llama-opt %s --pass-pipeline="builtin.module(func.func(llama-tile-contractions{vector-bits=0}))" | FileCheck %s --check-prefix=OFF
+// RUN: llama-opt %s --pass-pipeline="builtin.module(func.func(llama-tile-contractions{vector-bits=512}),canonicalize,cse)" | FileCheck %s --check-prefix=WIDE
 
 // Tests the register tiling of matmul-like generics for 256-bit vectors
 // (8 f32 lanes).
@@ -12,29 +13,40 @@
 #wt = affine_map<(m, n, k) -> (n, k)>
 #w = affine_map<(m, n, k) -> (k, n)>
 #y = affine_map<(m, n, k) -> (m, n)>
-// y = x . W^T with a run-time row count (prefill): both operands run along
-// k, so the dot kernel — 8 x 2 tiles of 8-lane partial sums, summed once per
-// tile — in parallel 64 x 16 blocks when there are at least 8 rows, and a
-// GEMV over chunks of 64 columns otherwise. The rows past the last whole
-// tile run one at a time, vectorized too.
+// y = x . W^T with a run-time row count (prefill): with at least 8 rows,
+// parallel blocks of 128 columns, each W block transposed into panels of 16
+// columns ([8, 256, 16]) in 8 x 8 vector squares (a shuffle each: on 512-bit
+// vectors, 16 x 16 squares as a tree of 2-input shuffles), and the
+// outer-product kernel on them — no lane sums, unlike the dot kernel. Fewer
+// rows: a GEMV over chunks of 64 columns. The rows past the last whole tile
+// run one at a time, vectorized too.
 // CHECK-LABEL: func.func @linear(
 // CHECK: %[[ENOUGH:.*]] = arith.cmpi sge, %{{.*}}, %c8
 // CHECK: scf.if %[[ENOUGH]]
-// CHECK: scf.forall ({{.*}}) = (0, 0) to (%{{.*}}, 256) step (64, 16)
-// CHECK: scf.for {{.*}} step %c8
-// CHECK: scf.for {{.*}} step %c2
-// CHECK: scf.for {{.*}} to %c256 step %c8 iter_args(%{{.*}} = %{{.*}}) -> (vector<8x2x8xf32>)
+// CHECK: scf.forall ({{.*}}) = (0) to (256) step (128)
+// CHECK: %[[BLOCK:.*]] = tensor.expand_shape {{.*}} output_shape [8, 16, 256] : tensor<128x256xf32> into tensor<8x16x256xf32>
+// CHECK: scf.for {{.*}} to %c8 step %c1
+// CHECK: scf.for {{.*}} to %c256 step %c8
+// CHECK: scf.for {{.*}} to %c16 step %c8
+// CHECK: tensor.extract_slice %[[BLOCK]]{{.*}} [1, 8, 8] [1, 1, 1] : tensor<8x16x256xf32> to tensor<1x8x8xf32>
 // CHECK: vector.transfer_read {{.*}} : tensor<8x8xf32>, vector<8x8xf32>
-// CHECK: vector.transfer_read {{.*}} : tensor<2x8xf32>, vector<2x8xf32>
-// CHECK: vector.multi_reduction <add>, {{.*}} [2] : vector<8x2x8xf32> to vector<8x2xf32>
-// CHECK: scf.for {{.*}} step %c1
-// CHECK: scf.for {{.*}} to %c256 step %c8 iter_args(%{{.*}} = %{{.*}}) -> (vector<1x2x8xf32>)
-// CHECK: vector.multi_reduction <add>, {{.*}} [2] : vector<1x2x8xf32> to vector<1x2xf32>
+// CHECK: vector.shuffle %{{.*}}, %{{.*}} [0, 8, 16, 24, 32, 40, 48, 56, 1, 9,
+// CHECK: vector.transfer_write {{.*}} : vector<8x8xf32>, tensor<8x8xf32>
+// CHECK: scf.for {{.*}} step %c8
+// CHECK: scf.for {{.*}} to %c8 step %c1
+// CHECK: scf.for {{.*}} to %c256 step %c1 iter_args(%{{.*}} = %{{.*}}) -> (vector<8x16xf32>)
+// CHECK: vector.contract {{.*}} : vector<8x1xf32>, vector<1x16xf32> into vector<8x16xf32>
+// CHECK: scf.for {{.*}} to %c256 step %c1 iter_args(%{{.*}} = %{{.*}}) -> (vector<16xf32>)
 // CHECK: } else {
 // CHECK: scf.forall ({{.*}}) = (0) to (256) step (64)
 // CHECK: scf.for {{.*}} to %{{.*}} step %c1
 // CHECK: scf.for {{.*}} to %c64 step %c1
 // CHECK: scf.for {{.*}} to %c256 step %c8 iter_args(%{{.*}} = %{{.*}}) -> (vector<1x1x8xf32>)
+// WIDE-LABEL: func.func @linear(
+// WIDE: vector.transfer_read {{.*}} : tensor<16x16xf32>, vector<16x16xf32>
+// WIDE-COUNT-32: vector.shuffle {{.*}} : vector<16xf32>, vector<16xf32>
+// WIDE: vector.transfer_write {{.*}} : vector<16x16xf32>, tensor<16x16xf32>
+// WIDE: vector.contract {{.*}} : vector<8x1xf32>, vector<1x32xf32> into vector<8x32xf32>
 func.func @linear(%x: tensor<?x256xf32>, %w: tensor<256x256xf32>, %init: tensor<?x256xf32>) -> tensor<?x256xf32> {
   %r = linalg.generic {indexing_maps = [#x, #wt, #y], iterator_types = ["parallel", "parallel", "reduction"]}
      ins(%x, %w : tensor<?x256xf32>, tensor<256x256xf32>) outs(%init : tensor<?x256xf32>) {
@@ -44,6 +56,27 @@ func.func @linear(%x: tensor<?x256xf32>, %w: tensor<256x256xf32>, %init: tensor<
     linalg.yield %s : f32
   } -> tensor<?x256xf32>
   return %r : tensor<?x256xf32>
+}
+// y = x . W^T whose columns do not fill whole panels (200 = 6 x 32 + 8):
+// the dot kernel, 8 x 2 tiles of 8-lane partial sums summed once per tile,
+// in parallel blocks of 16 columns (all 64 rows: one block of rows).
+// CHECK-LABEL: func.func @linear_odd_columns(
+// CHECK: scf.forall ({{.*}}) = (0) to (200) step (16)
+// CHECK: scf.for {{.*}} step %c8
+// CHECK: scf.for {{.*}} step %c2
+// CHECK: scf.for {{.*}} to %c512 step %c8 iter_args(%{{.*}} = %{{.*}}) -> (vector<8x2x8xf32>)
+// CHECK: vector.transfer_read {{.*}} : tensor<8x8xf32>, vector<8x8xf32>
+// CHECK: vector.transfer_read {{.*}} : tensor<2x8xf32>, vector<2x8xf32>
+// CHECK: vector.multi_reduction <add>, {{.*}} [2] : vector<8x2x8xf32> to vector<8x2xf32>
+func.func @linear_odd_columns(%x: tensor<64x512xf32>, %w: tensor<200x512xf32>, %init: tensor<64x200xf32>) -> tensor<64x200xf32> {
+  %r = linalg.generic {indexing_maps = [#x, #wt, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+     ins(%x, %w : tensor<64x512xf32>, tensor<200x512xf32>) outs(%init : tensor<64x200xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %p = arith.mulf %a, %b fastmath<contract> : f32
+    %s = arith.addf %c, %p fastmath<reassoc, contract> : f32
+    linalg.yield %s : f32
+  } -> tensor<64x200xf32>
+  return %r : tensor<64x200xf32>
 }
 // dX = dY . W: W runs along the output's columns, so the outer-product
 // kernel on column panels: W's block copied once into panels of 16 columns
