@@ -263,6 +263,45 @@ static DenseElementsAttr ropeInverseFrequencies(OpBuilder &b, int64_t headDim,
   return DenseElementsAttr::get(type, ArrayRef<float>(values));
 }
 
+/// cos and sin of every position's angles, [positions.., D] (the D/2
+/// frequencies twice, as Hugging Face's `cat(freqs, freqs)`), in f32: once
+/// per position, not once per head and element of x.
+static std::pair<Value, Value> rotationTables(OpBuilder &builder, Location loc,
+                                              Value positions, int64_t headDim,
+                                              double theta) {
+  Type f32 = builder.getF32Type();
+  int64_t half = headDim / 2;
+  unsigned rank = cast<RankedTensorType>(positions.getType()).getRank() + 1;
+  Value invFreq = arith::ConstantOp::create(
+      builder, loc, ropeInverseFrequencies(builder, headDim, theta)); // [D/2]
+  SmallVector<OpFoldResult> sizes =
+      tensor::getMixedSizes(builder, loc, positions);
+  sizes.push_back(builder.getIndexAttr(headDim));
+  Value cosInit = emptyTensor(builder, loc, sizes, f32);
+  Value sinInit = emptyTensor(builder, loc, sizes, f32);
+  AffineMap table = builder.getMultiDimIdentityMap(rank);
+  auto tables = linalg::GenericOp::create(
+      builder, loc, TypeRange{cosInit.getType(), sinInit.getType()},
+      ValueRange{positions}, ValueRange{cosInit, sinInit},
+      ArrayRef<AffineMap>{dimsMap(builder.getContext(), rank, 0, rank - 1),
+                          table, table},
+      SmallVector<IteratorType>(rank, IteratorType::parallel),
+      [&](OpBuilder &b, Location l, ValueRange args) {
+        Value i = linalg::IndexOp::create(b, l, rank - 1);
+        Value freqIndex =
+            arith::RemUIOp::create(b, l, i, indexConstant(b, l, half));
+        Value freq =
+            tensor::ExtractOp::create(b, l, invFreq, ValueRange{freqIndex});
+        Value position =
+            arith::SIToFPOp::create(b, l, f32, args[0]); // exact below 2^24
+        Value angle = arith::MulFOp::create(b, l, position, freq);
+        linalg::YieldOp::create(b, l,
+                                ValueRange{math::CosOp::create(b, l, angle),
+                                           math::SinOp::create(b, l, angle)});
+      });
+  return {tables.getResult(0), tables.getResult(1)};
+}
+
 Value rotate(OpBuilder &builder, Location loc, Value x, Value positions,
              double theta, bool inverse) {
   auto type = cast<RankedTensorType>(x.getType());
@@ -273,14 +312,18 @@ Value rotate(OpBuilder &builder, Location loc, Value x, Value positions,
   Type elementType = type.getElementType();
   MLIRContext *ctx = builder.getContext();
   unsigned posRank = cast<RankedTensorType>(positions.getType()).getRank();
-  Value invFreq = arith::ConstantOp::create(
-      builder, loc, ropeInverseFrequencies(builder, headDim, theta)); // [D/2]
+  auto [cosTable, sinTable] =
+      rotationTables(builder, loc, positions, headDim, theta);
+  // The tables [positions.., D] seen from x [.., S, H, D].
+  SmallVector<AffineExpr> tableExprs = llvm::to_vector(
+      dimsMap(ctx, rank, rank - 2 - posRank, posRank).getResults());
+  tableExprs.push_back(builder.getAffineDimExpr(rank - 1));
+  AffineMap tableMap = AffineMap::get(rank, 0, tableExprs, ctx);
   return generic(
-      builder, loc, ValueRange{x, positions},
+      builder, loc, ValueRange{x, cosTable, sinTable},
       emptyTensor(builder, loc, tensor::getMixedSizes(builder, loc, x),
                   elementType),
-      {builder.getMultiDimIdentityMap(rank),
-       dimsMap(ctx, rank, rank - 2 - posRank, posRank),
+      {builder.getMultiDimIdentityMap(rank), tableMap, tableMap,
        builder.getMultiDimIdentityMap(rank)},
       SmallVector<IteratorType>(rank, IteratorType::parallel),
       [&](OpBuilder &b, Location l, ValueRange args) {
@@ -289,13 +332,7 @@ Value rotate(OpBuilder &builder, Location loc, Value x, Value positions,
         Value halfValue = indexConstant(b, l, half);
         Value firstHalf = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult,
                                                 i, halfValue);
-        Value freqIndex = arith::RemUIOp::create(b, l, i, halfValue);
-        Value freq = tensor::ExtractOp::create(b, l, invFreq, freqIndex);
-        Value position =
-            arith::SIToFPOp::create(b, l, f32, args[1]); // exact below 2^24
-        Value angle = arith::MulFOp::create(b, l, position, freq);
-        Value cos = math::CosOp::create(b, l, angle);
-        Value sin = math::SinOp::create(b, l, angle);
+        Value cos = args[1], sin = args[2];
         if (inverse) // the transpose rotates by -angle
           sin = arith::NegFOp::create(b, l, sin);
         // rotate_half(x)[i] = i < D/2 ? -x[i + D/2] : x[i - D/2]

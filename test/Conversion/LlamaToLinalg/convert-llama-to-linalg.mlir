@@ -73,16 +73,21 @@ func.func @linear_residual(%x: tensor<?x64xf32>, %w: tensor<64x64xf32>, %r: tens
 // -----
 
 // Tests that rope uses the inverse frequencies precomputed in float32
-// (theta 10000, head_dim 8: 10000^(-i/8) for i = 0, 2, 4, 6), rotates halves
-// and combines x·cos + rotate_half(x)·sin.
+// (theta 10000, head_dim 8: 10000^(-i/8) for i = 0, 2, 4, 6), computes cos
+// and sin once per position into [S, D] tables (the frequencies twice), then
+// rotates halves and combines x·cos + rotate_half(x)·sin, reading the tables.
 // CHECK-LABEL: func.func @rope
 // CHECK: %[[FREQ:.*]] = arith.constant dense<[1.000000e+00, 1.000000e-01, 0.00999999977, 1.000000e-03]> : tensor<4xf32>
-// CHECK: linalg.generic
-// CHECK: %[[I:.*]] = linalg.index 2 : index
-// CHECK: %[[F:.*]] = tensor.extract %[[FREQ]]
+// CHECK: %[[TABLES:.*]]:2 = linalg.generic {{.*}} ins(%{{.*}} : tensor<?xi32>) outs(%{{.*}}, %{{.*}} : tensor<?x8xf32>, tensor<?x8xf32>)
+// CHECK: %[[I:.*]] = linalg.index 1 : index
+// CHECK: %[[FI:.*]] = arith.remui %[[I]], %c4
+// CHECK: %[[F:.*]] = tensor.extract %[[FREQ]][%[[FI]]]
 // CHECK: %[[ANGLE:.*]] = arith.mulf %{{.*}}, %[[F]] : f32
-// CHECK-DAG: math.cos %[[ANGLE]]
-// CHECK-DAG: math.sin %[[ANGLE]]
+// CHECK: %[[COS:.*]] = math.cos %[[ANGLE]]
+// CHECK: %[[SIN:.*]] = math.sin %[[ANGLE]]
+// CHECK: linalg.yield %[[COS]], %[[SIN]]
+// CHECK: linalg.generic {indexing_maps = [#[[X:.*]], #[[T:.*]], #[[T]], #[[X]]]{{.*}} ins(%{{.*}}, %[[TABLES]]#0, %[[TABLES]]#1 :
+// CHECK-NOT: math.cos
 // CHECK: arith.negf
 // CHECK: arith.select
 func.func @rope(%x: tensor<?x2x8xf32>, %pos: tensor<?xi32>) -> tensor<?x2x8xf32> {

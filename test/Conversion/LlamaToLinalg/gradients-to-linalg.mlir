@@ -63,10 +63,13 @@ func.func @linear_grad(%x: tensor<2x8x64xf32>, %w: tensor<172x64xf32>, %dy: tens
 // CHECK-LABEL: func.func @rope_grad(
 // CHECK-SAME: %[[DY:.*]]: tensor<2x8x4x16xf32>, %[[POS:.*]]: tensor<8xi32>
 // CHECK: %[[FREQ:.*]] = arith.constant dense<{{.*}}> : tensor<8xf32>
-// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel"]{{.*}} ins(%[[DY]], %[[POS]] : {{.*}})
+// CHECK: %[[TABLES:.*]]:2 = linalg.generic {{.*}} ins(%[[POS]] : tensor<8xi32>) outs(%{{.*}}, %{{.*}} : tensor<8x16xf32>, tensor<8x16xf32>)
 // CHECK: tensor.extract %[[FREQ]]
 // CHECK: math.cos
 // CHECK: math.sin
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel"]{{.*}} ins(%[[DY]], %[[TABLES]]#0, %[[TABLES]]#1 : {{.*}})
+// CHECK: ^bb0(%{{.*}}: f32, %{{.*}}: f32, %[[SIN:.*]]: f32, %{{.*}}: f32):
+// CHECK: arith.negf %[[SIN]]
 // CHECK: tensor.extract %[[DY]]
 func.func @rope_grad(%dy: tensor<2x8x4x16xf32>, %pos: tensor<8xi32>) -> tensor<2x8x4x16xf32> {
   %0 = llama.rope_grad %dy, %pos theta(1.0e+04) : (tensor<2x8x4x16xf32>, tensor<8xi32>) -> tensor<2x8x4x16xf32>
