@@ -27,7 +27,10 @@ MappedFile::MappedFile(const std::string &path) : filePath(path) {
   }
   length = static_cast<size_t>(info.st_size);
   if (length > 0) {
-    void *mapped = mmap(nullptr, length, PROT_READ, MAP_PRIVATE, fd, 0);
+    // Populated: the pages are read and mapped here, at load, rather than
+    // faulted in one by one by the first forward pass (as llama.cpp does).
+    void *mapped =
+        mmap(nullptr, length, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     if (mapped == MAP_FAILED) {
       ::close(fd);
       throw RuntimeError("cannot map '" + path + "': " + std::strerror(errno));
