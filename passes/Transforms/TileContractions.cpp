@@ -485,6 +485,36 @@ bool worthThreads(linalg::GenericOp op, const ContractionPlan &plan) {
   return work >= mlir::llama::kMinWorkForThreads;
 }
 
+/// A sum longer than this is packed in blocks of k: b's block of 128
+/// columns x 1024 k is 512 KB in f32, about what L2 holds beside the rows'
+/// data. Packed over all of a long k (the LM head's dX = dY . W sums over
+/// 32000 vocabulary rows: a 16 MB block), each row tile streamed its panels
+/// from memory (10 % of a stories110M training step; 4 % in blocks).
+constexpr int64_t kMaxPackedReduction = 1024;
+
+/// Splits the (last) sum of a block longer than kMaxPackedReduction into an
+/// scf.for over blocks of 512 or 256 values of k, whichever divides it (the
+/// packing squares stay static); the output accumulates across the k
+/// blocks. Returns the op of one k block.
+FailureOr<linalg::GenericOp> tileReductionBlocks(RewriterBase &rewriter,
+                                                 linalg::GenericOp block,
+                                                 const ContractionPlan &plan) {
+  unsigned kDim = plan.reductionDims.back();
+  int64_t k = block.getStaticLoopRanges()[kDim];
+  if (ShapedType::isDynamic(k) || k <= kMaxPackedReduction)
+    return block;
+  int64_t kBlock = k % 512 == 0 ? 512 : k % 256 == 0 ? 256 : 0;
+  if (!kBlock)
+    return block;
+  SmallVector<OpFoldResult> tiles(block.getNumLoops(),
+                                  rewriter.getIndexAttr(0));
+  tiles[kDim] = rewriter.getIndexAttr(kBlock);
+  FailureOr<scf::SCFTilingResult> kBlocks = tile(rewriter, block, plan, tiles);
+  if (failed(kBlocks))
+    return failure();
+  return cast<linalg::GenericOp>(kBlocks->tiledOps.front());
+}
+
 /// Cache blocks (b's block packed into panels for the outer product), then
 /// register tiles over the whole tiles' rows and over the leftover rows.
 LogicalResult tileContraction(RewriterBase &rewriter, linalg::GenericOp op,
@@ -507,6 +537,11 @@ LogicalResult tileContraction(RewriterBase &rewriter, linalg::GenericOp op,
   ContractionPlan blockPlan = plan;
   int64_t microColumns = sizes.columns;
   if (packedBlock) {
+    FailureOr<linalg::GenericOp> reductionBlock =
+        tileReductionBlocks(rewriter, block, plan);
+    if (failed(reductionBlock))
+      return failure();
+    block = *reductionBlock;
     FailureOr<linalg::GenericOp> packed =
         packColumnPanels(rewriter, block, plan, panelSizes.columns, lanes);
     if (failed(packed))

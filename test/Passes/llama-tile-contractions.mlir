@@ -207,3 +207,21 @@ func.func @ordered_sum(%x: tensor<32x64xf32>, %w: tensor<256x64xf32>, %init: ten
   } -> tensor<32x256xf32>
   return %r : tensor<32x256xf32>
 }
+
+// A sum longer than 1024 (the LM head's dX sums over the vocabulary) is
+// packed in blocks of 512 values of k, the output accumulating across them:
+// packed whole, b's block would not stay in L2 while the row tiles read it.
+// CHECK-LABEL: func.func @long_sum(
+// CHECK: scf.for {{.*}} = %c0 to %c2048 step %c512 iter_args(
+// CHECK: linalg.transpose ins(%{{.*}} : tensor<512x4x16xf32>) outs(%{{.*}} : tensor<4x512x16xf32>)
+// CHECK: scf.for {{.*}} to %c512 step %c1 iter_args(%{{.*}} = %{{.*}}) -> (vector<8x16xf32>)
+func.func @long_sum(%dy: tensor<32x2048xf32>, %w: tensor<2048x64xf32>, %init: tensor<32x64xf32>) -> tensor<32x64xf32> {
+  %r = linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+     ins(%dy, %w : tensor<32x2048xf32>, tensor<2048x64xf32>) outs(%init : tensor<32x64xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %p = arith.mulf %a, %b fastmath<contract> : f32
+    %s = arith.addf %c, %p fastmath<reassoc, contract> : f32
+    linalg.yield %s : f32
+  } -> tensor<32x64xf32>
+  return %r : tensor<32x64xf32>
+}
