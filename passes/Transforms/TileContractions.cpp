@@ -515,6 +515,47 @@ FailureOr<linalg::GenericOp> tileReductionBlocks(RewriterBase &rewriter,
   return cast<linalg::GenericOp>(kBlocks->tiledOps.front());
 }
 
+/// Widens the block's narrow (bf16, f16) inputs to f32 before they are
+/// packed: the panels are then f32 and the kernel the f32 one, instead of
+/// widening every value of a panel once per row tile (bf16 prefill ran 15 %
+/// slower than f32).
+void widenNarrowInputs(RewriterBase &rewriter, linalg::GenericOp block) {
+  Block &body = block.getRegion().front();
+  for (OpOperand *input : block.getDpsInputOperands()) {
+    BlockArgument arg = body.getArgument(input->getOperandNumber());
+    auto type = dyn_cast<RankedTensorType>(input->get().getType());
+    if (!type || !arg.hasOneUse())
+      continue;
+    auto ext = dyn_cast<arith::ExtFOp>(*arg.getUsers().begin());
+    if (!ext)
+      continue;
+    Type wide = ext.getType();
+    Location loc = block.getLoc();
+    rewriter.setInsertionPoint(block);
+    Value init = tensor::EmptyOp::create(
+        rewriter, loc, tensor::getMixedSizes(rewriter, loc, input->get()),
+        wide);
+    int64_t rank = type.getRank();
+    SmallVector<AffineMap> maps(2, rewriter.getMultiDimIdentityMap(rank));
+    Value widened =
+        linalg::GenericOp::create(
+            rewriter, loc, init.getType(), input->get(), init, maps,
+            SmallVector<utils::IteratorType>(rank,
+                                             utils::IteratorType::parallel),
+            [&](OpBuilder &b, Location l, ValueRange args) {
+              linalg::YieldOp::create(
+                  b, l, ValueRange{arith::ExtFOp::create(b, l, wide, args[0])});
+            })
+            .getResult(0);
+    rewriter.modifyOpInPlace(block, [&] {
+      input->set(widened);
+      arg.setType(wide);
+      rewriter.replaceAllUsesWith(ext.getResult(), arg);
+    });
+    rewriter.eraseOp(ext);
+  }
+}
+
 /// Cache blocks (b's block packed into panels for the outer product), then
 /// register tiles over the whole tiles' rows and over the leftover rows.
 LogicalResult tileContraction(RewriterBase &rewriter, linalg::GenericOp op,
@@ -542,6 +583,7 @@ LogicalResult tileContraction(RewriterBase &rewriter, linalg::GenericOp op,
     if (failed(reductionBlock))
       return failure();
     block = *reductionBlock;
+    widenNarrowInputs(rewriter, block);
     FailureOr<linalg::GenericOp> packed =
         packColumnPanels(rewriter, block, plan, panelSizes.columns, lanes);
     if (failed(packed))

@@ -225,3 +225,25 @@ func.func @long_sum(%dy: tensor<32x2048xf32>, %w: tensor<2048x64xf32>, %init: te
   } -> tensor<32x64xf32>
   return %r : tensor<32x64xf32>
 }
+
+// y = x . W^T with bf16 weights: each block of W is widened to f32 before it
+// is packed, so that the panels and the kernel are the f32 ones.
+// CHECK-LABEL: func.func @linear_bf16(
+// CHECK: scf.forall ({{.*}}) = (0) to (256) step (128)
+// CHECK: %[[F32W:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<128x256xbf16>) outs(%{{.*}} : tensor<128x256xf32>)
+// CHECK: arith.extf %{{.*}} : bf16 to f32
+// CHECK: tensor.expand_shape %[[F32W]] {{.*}} : tensor<128x256xf32> into tensor<8x16x256xf32>
+// CHECK: vector.transfer_read {{.*}} : tensor<8x8xf32>, vector<8x8xf32>
+// CHECK: vector.contract {{.*}} : vector<8x1xf32>, vector<1x16xf32> into vector<8x16xf32>
+// CHECK: } else {
+func.func @linear_bf16(%x: tensor<?x256xf32>, %w: tensor<256x256xbf16>, %init: tensor<?x256xf32>) -> tensor<?x256xf32> {
+  %r = linalg.generic {indexing_maps = [#x, #wt, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+     ins(%x, %w : tensor<?x256xf32>, tensor<256x256xbf16>) outs(%init : tensor<?x256xf32>) {
+  ^bb0(%a: f32, %bn: bf16, %c: f32):
+    %b = arith.extf %bn : bf16 to f32
+    %p = arith.mulf %a, %b fastmath<contract> : f32
+    %s = arith.addf %c, %p fastmath<reassoc, contract> : f32
+    linalg.yield %s : f32
+  } -> tensor<?x256xf32>
+  return %r : tensor<?x256xf32>
+}
