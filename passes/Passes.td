@@ -21,11 +21,14 @@ def LlamaAutodiffPass : Pass<"llama-autodiff", "ModuleOp"> {
     values used more than once are summed with `llama.add`. An op without a
     gradient rule on the path to the loss is an error.
 
-    A `func.call` (a decoder layer) is differentiated through
-    `@<callee>_vjp(callee args..., d results...) -> (d args...)`, made once
-    per callee: it recomputes the callee's forward pass and then runs its
-    backward pass. Every layer thus shares one backward body, and only the
-    activations between calls live from the forward to the backward pass.
+    A `func.call` (a decoder layer) is differentiated through two functions
+    made once per callee: the call becomes a call of `@<callee>_fwd(callee
+    args...) -> (results..., saved...)`, which also returns the activations
+    that the backward pass reads, and the backward pass calls
+    `@<callee>_bwd(callee args..., d results..., saved...) -> (d args...)`.
+    Every layer thus shares one forward and one backward body, and no
+    forward op runs twice (the activations are stored, not recomputed). A
+    callee that itself makes calls is an error.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::tensor::TensorDialect"

@@ -8,6 +8,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/ScopeExit.h"
 
 namespace mlir::llama {
@@ -67,12 +68,21 @@ struct DerivedFunction {
   }
 };
 
+/// A differentiated callee, split in two: `@<callee>_fwd(args...) ->
+/// (results..., saved...)` runs the forward pass and also returns the
+/// activations that the backward pass reads; `@<callee>_bwd(args..., d
+/// results..., saved...) -> d args...` runs the backward pass only.
+struct SplitGradient {
+  func::FuncOp forward, backward;
+};
+
 /// Reverse mode over the body of one function at a time. A call is
-/// differentiated through the callee's vector-Jacobian function
-/// `@<callee>_vjp`, made once per callee: it recomputes the callee's forward
-/// pass and runs its backward pass, so a model's decoder layers share one
-/// backward body, and only the activations between layers stay alive from
-/// the forward to the backward pass (activation checkpointing per call).
+/// differentiated through the callee's SplitGradient, made once per callee:
+/// the call becomes a call of `_fwd`, and the backward pass calls `_bwd` with
+/// the activations `_fwd` saved — a model's decoder layers share one forward
+/// and one backward body, and no layer's forward pass runs twice (stored,
+/// not recomputed: the recomputation was a quarter of a training step's
+/// multiply-adds).
 class ReverseMode {
 public:
   explicit ReverseMode(ModuleOp module) : symbols(module) {}
@@ -84,16 +94,21 @@ public:
   LogicalResult run(OpBuilder &b, ArrayRef<Operation *> forward,
                     DenseMap<Value, Value> &cotangents);
 
-  /// @<callee>_vjp(callee args..., d results...) -> d args... (one per
+  /// The `_fwd` and `_bwd` functions of `callee` (d args: one per
   /// differentiable argument), placed after the callee.
-  FailureOr<func::FuncOp> vjpFunction(func::FuncOp callee);
+  FailureOr<SplitGradient> splitGradient(func::FuncOp callee);
+
+  /// Erases the calls that `_fwd` calls replaced (once `run` is done with
+  /// them).
+  void eraseReplacedCalls();
 
 private:
   FailureOr<SmallVector<Value>> callGradient(OpBuilder &b, func::CallOp call,
                                              ArrayRef<Value> resultGradients);
 
   SymbolTable symbols;
-  DenseMap<func::FuncOp, func::FuncOp> vjps; // callee -> its vjp function
+  DenseMap<func::FuncOp, SplitGradient> gradients; // callee -> its split
+  SmallVector<func::CallOp> replacedCalls;
 };
 
 /// `name` -> `name_grad` for a NameLoc: the location of the cotangent of (or
@@ -165,43 +180,74 @@ ReverseMode::callGradient(OpBuilder &b, func::CallOp call,
   if (!callee || callee.isExternal())
     return call.emitError() << "llama-autodiff: cannot differentiate a call "
                                "to a function without a body";
-  FailureOr<func::FuncOp> vjp = vjpFunction(callee);
-  if (failed(vjp))
+  FailureOr<SplitGradient> split = splitGradient(callee);
+  if (failed(split))
     return failure();
+  // The forward call also returns the saved activations.
+  OpBuilder before(call);
+  auto forward = func::CallOp::create(before, call.getLoc(), split->forward,
+                                      call.getOperands());
+  unsigned numResults = call.getNumResults();
+  call.replaceAllUsesWith(forward.getResults().take_front(numResults));
+  replacedCalls.push_back(call);
+
   SmallVector<Value> operands(call.getOperands());
   for (auto [result, gradient] : llvm::zip(call.getResults(), resultGradients))
     if (isDifferentiable(result.getType()))
       operands.push_back(gradient ? gradient
                                   : zeros(b, call.getLoc(), result.getType()));
-  auto vjpCall = func::CallOp::create(b, call.getLoc(), *vjp, operands);
+  llvm::append_range(operands, forward.getResults().drop_front(numResults));
+  auto backward =
+      func::CallOp::create(b, call.getLoc(), split->backward, operands);
   SmallVector<Value> operandGradients;
   unsigned next = 0;
   for (Value operand : call.getOperands())
     operandGradients.push_back(isDifferentiable(operand.getType())
-                                   ? vjpCall.getResult(next++)
+                                   ? backward.getResult(next++)
                                    : Value());
   return operandGradients;
 }
 
-FailureOr<func::FuncOp> ReverseMode::vjpFunction(func::FuncOp callee) {
-  if (func::FuncOp known = vjps.lookup(callee))
-    return known;
+void ReverseMode::eraseReplacedCalls() {
+  for (func::CallOp call : replacedCalls)
+    call.erase();
+  replacedCalls.clear();
+}
+
+/// Clears a function's argument and result attributes (a derived function's
+/// signature is not the original's).
+void clearSignatureAttrs(OpBuilder &b, func::FuncOp func) {
+  func.setAllArgAttrs(
+      SmallVector<Attribute>(func.getNumArguments(), b.getDictionaryAttr({})));
+  func.setAllResultAttrs(
+      SmallVector<Attribute>(func.getNumResults(), b.getDictionaryAttr({})));
+}
+
+FailureOr<SplitGradient> ReverseMode::splitGradient(func::FuncOp callee) {
+  if (auto known = gradients.find(callee); known != gradients.end())
+    return known->second;
   for (Type type : callee.getResultTypes())
     if (auto shaped = dyn_cast<ShapedType>(type);
         shaped && isDifferentiable(type) && !shaped.hasStaticShape())
       return callee.emitError()
              << "llama-autodiff: results of a differentiated call need static "
                 "shapes";
+  if (!callee.getBody().getOps<func::CallOp>().empty())
+    return callee.emitError()
+           << "llama-autodiff: cannot differentiate a call to a function that "
+              "makes calls";
 
-  DerivedFunction vjp(callee, "_vjp");
-  vjp.func.setPrivate();
-  symbols.insert(vjp.func);
-  Block &body = *vjp.body;
-  OpBuilder b(vjp.ret);
+  // The backward function starts as a copy of the callee, its backward pass
+  // added after the forward ops; the forward ops then move out to _fwd.
+  DerivedFunction bwd(callee, "_bwd");
+  bwd.func.setPrivate();
+  symbols.insert(bwd.func);
+  Block &body = *bwd.body;
+  OpBuilder b(bwd.ret);
 
   // One more argument per differentiable result: its cotangent.
   DenseMap<Value, Value> cotangents;
-  for (Value result : vjp.ret.getOperands())
+  for (Value result : bwd.ret.getOperands())
     if (isDifferentiable(result.getType())) {
       Value seed =
           body.addArgument(result.getType(), gradientLoc(result.getLoc()));
@@ -210,24 +256,54 @@ FailureOr<func::FuncOp> ReverseMode::vjpFunction(func::FuncOp callee) {
       slot = slot ? AddOp::create(b, result.getLoc(), slot, seed).getResult()
                   : seed;
     }
-  if (failed(run(b, vjp.forward, cotangents)))
+  if (failed(run(b, bwd.forward, cotangents)))
     return failure();
 
-  SmallVector<Value> gradients;
+  SmallVector<Value> argGradients;
   for (BlockArgument arg :
        body.getArguments().take_front(callee.getNumArguments()))
     if (isDifferentiable(arg.getType())) {
       Value gradient = cotangents.lookup(arg);
-      gradients.push_back(gradient ? gradient
-                                   : zeros(b, vjp.ret.getLoc(), arg.getType()));
+      argGradients.push_back(
+          gradient ? gradient : zeros(b, bwd.ret.getLoc(), arg.getType()));
     }
-  vjp.finish(b, gradients);
-  vjp.func.setAllArgAttrs(
-      SmallVector<Attribute>(body.getNumArguments(), b.getDictionaryAttr({})));
-  vjp.func.setAllResultAttrs(
-      SmallVector<Attribute>(gradients.size(), b.getDictionaryAttr({})));
-  vjps[callee] = vjp.func;
-  return vjp.func;
+  bwd.finish(b, argGradients);
+
+  // Saved: the forward values that the backward ops read, each passed to
+  // _bwd as an argument in its place.
+  DenseSet<Operation *> forwardOps(bwd.forward.begin(), bwd.forward.end());
+  auto inBackward = [&](OpOperand &use) {
+    return !forwardOps.contains(body.findAncestorOpInBlock(*use.getOwner()));
+  };
+  SmallVector<std::pair<unsigned, unsigned>> saved; // (forward op, result)
+  for (auto [index, op] : llvm::enumerate(bwd.forward))
+    for (OpResult result : op->getResults()) {
+      if (llvm::none_of(result.getUses(), inBackward))
+        continue;
+      saved.push_back({unsigned(index), result.getResultNumber()});
+      result.replaceUsesWithIf(
+          body.addArgument(result.getType(), result.getLoc()), inBackward);
+    }
+  for (Operation *op : llvm::reverse(bwd.forward))
+    op->erase();
+  bwd.func.setFunctionType(b.getFunctionType(
+      body.getArgumentTypes(), bwd.func.getFunctionType().getResults()));
+  clearSignatureAttrs(b, bwd.func);
+
+  // _fwd: the callee's body returning its results, then the saved values.
+  DerivedFunction fwd(callee, "_fwd");
+  fwd.func.setPrivate();
+  symbols.insert(fwd.func);
+  OpBuilder fb(fwd.ret);
+  SmallVector<Value> results(fwd.ret.getOperands());
+  for (auto [index, result] : saved)
+    results.push_back(fwd.forward[index]->getResult(result));
+  fwd.finish(fb, results);
+  clearSignatureAttrs(fb, fwd.func);
+
+  SplitGradient split{fwd.func, bwd.func};
+  gradients[callee] = split;
+  return split;
 }
 
 /// Builds @<loss>_grad from a loss function.
@@ -241,6 +317,7 @@ LogicalResult differentiate(ReverseMode &reverse, func::FuncOp lossFunc) {
       b, loc, DenseElementsAttr::get(cast<ShapedType>(loss.getType()), 1.0f));
   if (failed(reverse.run(b, grad.forward, cotangents)))
     return failure();
+  reverse.eraseReplacedCalls();
 
   // Return the loss, then d(loss)/d(weight) for each weight, in order.
   SmallVector<Value> results = {loss};

@@ -104,3 +104,62 @@ func.func @residual(%x: tensor<4x8xf32> {llama.weight = "x"}, %w: tensor<8x8xf32
   %loss = llama.cross_entropy %h, %t, %m : (tensor<4x8xf32>, tensor<4xi32>, tensor<4xf32>) -> tensor<f32>
   return %loss : tensor<f32>
 }
+
+// -----
+
+// Tests that a call is differentiated through @<callee>_fwd, which returns
+// the callee's results and then the activations the backward pass reads
+// (here h, read twice by swiglu_grad), and @<callee>_bwd(args..., d
+// results..., saved...), which runs no forward op again; the call itself
+// becomes a call of _fwd.
+// CHECK-LABEL: func.func private @block_fwd(
+// CHECK-SAME: %[[X:.*]]: tensor<2x8xf32>, %[[W:.*]]: tensor<8x8xf32>) -> (tensor<2x8xf32>, tensor<2x8xf32>)
+// CHECK: %[[H:.*]] = llama.linear %[[X]], %[[W]]
+// CHECK: %[[Y:.*]] = llama.swiglu %[[H]], %[[H]]
+// CHECK: return %[[Y]], %[[H]]
+// CHECK-LABEL: func.func private @block_bwd(
+// CHECK-SAME: %[[BX:.*]]: tensor<2x8xf32>, %[[BW:.*]]: tensor<8x8xf32>, %[[DY:.*]]: tensor<2x8xf32>, %[[BH:.*]]: tensor<2x8xf32>) -> (tensor<2x8xf32>, tensor<8x8xf32>)
+// CHECK-NOT: llama.linear %
+// CHECK: %[[DG:.*]], %[[DU:.*]] = llama.swiglu_grad %[[BH]], %[[BH]], %[[DY]]
+// CHECK: %[[DH:.*]] = llama.add %[[DG]], %[[DU]]
+// CHECK: %[[DX:.*]], %[[DW:.*]] = llama.linear_grad %[[BX]], %[[BW]], %[[DH]]
+// CHECK: return %[[DX]], %[[DW]]
+// CHECK-LABEL: func.func @calls_grad
+// CHECK: %[[F:.*]]:2 = call @block_fwd(%[[E:.*]], %{{.*}})
+// CHECK-NOT: call @block(
+// CHECK: call @block_bwd(%[[E]], %{{.*}}, %{{.*}}, %[[F]]#1)
+func.func private @block(%x: tensor<2x8xf32>, %w: tensor<8x8xf32>) -> tensor<2x8xf32> {
+  %h = llama.linear %x, %w : (tensor<2x8xf32>, tensor<8x8xf32>) -> tensor<2x8xf32>
+  %y = llama.swiglu %h, %h : tensor<2x8xf32>
+  return %y : tensor<2x8xf32>
+}
+func.func @calls(%tokens: tensor<2xi32> {llama.input = "tokens"}, %tgt: tensor<2xi32>, %mask: tensor<2xf32> {llama.input = "loss_mask"},
+                 %embed: tensor<16x8xf32> {llama.weight = "embed"}, %w: tensor<8x8xf32> {llama.weight = "w"})
+    -> (tensor<f32> {llama.output = "loss"}) {
+  %x = llama.embedding %embed[%tokens] : (tensor<16x8xf32>, tensor<2xi32>) -> tensor<2x8xf32>
+  %y = call @block(%x, %w) : (tensor<2x8xf32>, tensor<8x8xf32>) -> tensor<2x8xf32>
+  %logits = llama.linear %y, %embed : (tensor<2x8xf32>, tensor<16x8xf32>) -> tensor<2x16xf32>
+  %loss = llama.cross_entropy %logits, %tgt, %mask : (tensor<2x16xf32>, tensor<2xi32>, tensor<2xf32>) -> tensor<f32>
+  return %loss : tensor<f32>
+}
+
+// -----
+
+// Tests that a call to a function that itself makes calls is an error.
+func.func private @inner(%x: tensor<2x8xf32>) -> tensor<2x8xf32> {
+  return %x : tensor<2x8xf32>
+}
+// expected-error @+1 {{llama-autodiff: cannot differentiate a call to a function that makes calls}}
+func.func private @outer(%x: tensor<2x8xf32>) -> tensor<2x8xf32> {
+  %y = call @inner(%x) : (tensor<2x8xf32>) -> tensor<2x8xf32>
+  return %y : tensor<2x8xf32>
+}
+func.func @nested(%tokens: tensor<2xi32> {llama.input = "tokens"}, %tgt: tensor<2xi32>, %mask: tensor<2xf32> {llama.input = "loss_mask"},
+                  %embed: tensor<16x8xf32> {llama.weight = "embed"})
+    -> (tensor<f32> {llama.output = "loss"}) {
+  %x = llama.embedding %embed[%tokens] : (tensor<16x8xf32>, tensor<2xi32>) -> tensor<2x8xf32>
+  %y = call @outer(%x) : (tensor<2x8xf32>) -> tensor<2x8xf32>
+  %logits = llama.linear %y, %embed : (tensor<2x8xf32>, tensor<16x8xf32>) -> tensor<2x16xf32>
+  %loss = llama.cross_entropy %logits, %tgt, %mask : (tensor<2x16xf32>, tensor<2xi32>, tensor<2xf32>) -> tensor<f32>
+  return %loss : tensor<f32>
+}
