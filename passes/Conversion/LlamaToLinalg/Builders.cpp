@@ -127,87 +127,123 @@ AffineMap batchedMap(MLIRContext *ctx, unsigned nb, unsigned numDims,
   return selectMap(ctx, numDims, all);
 }
 
+/// scores[B.., s, kv, g, t] = q · k, unscaled (loops B.., s, kv, g, t, d).
+static Value attentionScores(OpBuilder &b, Location loc, unsigned nb,
+                             Value query, Value keys) {
+  MLIRContext *ctx = b.getContext();
+  Type elementType = cast<RankedTensorType>(query.getType()).getElementType();
+  auto P = IteratorType::parallel, R = IteratorType::reduction;
+  SmallVector<OpFoldResult> scoreSizes = tensor::getMixedSizes(b, loc, query);
+  scoreSizes.back() = tensor::getMixedSize(b, loc, keys, nb);
+  SmallVector<IteratorType> iterators(nb, P);
+  iterators.append({P, P, P, P, R});
+  unsigned n5 = nb + 5;
+  return generic(b, loc, ValueRange{query, keys},
+                 filledTensor(b, loc, scoreSizes, elementType, 0.0),
+                 {batchedMap(ctx, nb, n5, {0, 1, 2, 4}),
+                  batchedMap(ctx, nb, n5, {3, 1, 4}),
+                  batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
+                 iterators, multiplyAccumulate);
+}
+
+/// In a generic over scores [B.., s, kv, g, t]: whether key t comes after
+/// the query's position (t > offset + s), i.e. is masked.
+static Value isFutureKey(OpBuilder &b, Location l, unsigned nb, Value offset) {
+  Value s = linalg::IndexOp::create(b, l, nb);
+  Value t = linalg::IndexOp::create(b, l, nb + 3);
+  Value last = arith::AddIOp::create(b, l, offset, s);
+  return arith::CmpIOp::create(b, l, arith::CmpIPredicate::ugt, t, last);
+}
+
+/// The largest unmasked score of each row [B.., s, kv, g].
+static Value maskedRowMax(OpBuilder &b, Location loc, unsigned nb, Value scores,
+                          Value offset) {
+  MLIRContext *ctx = b.getContext();
+  Type elementType = cast<RankedTensorType>(scores.getType()).getElementType();
+  unsigned n4 = nb + 4;
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, scores);
+  SmallVector<OpFoldResult> rowSizes(sizes.begin(), sizes.end() - 1);
+  SmallVector<IteratorType> iterators(n4 - 1, IteratorType::parallel);
+  iterators.push_back(IteratorType::reduction);
+  double minusInf = -std::numeric_limits<double>::infinity();
+  return generic(
+      b, loc, scores, filledTensor(b, loc, rowSizes, elementType, minusInf),
+      {b.getMultiDimIdentityMap(n4), dimsMap(ctx, n4, 0, n4 - 1)}, iterators,
+      [&](OpBuilder &nb_, Location l, ValueRange args) {
+        Value score = arith::SelectOp::create(
+            nb_, l, isFutureKey(nb_, l, nb, offset),
+            floatConstant(nb_, l, elementType, minusInf), args[0]);
+        yield(nb_, l, arith::MaximumFOp::create(nb_, l, score, args[1]));
+      });
+}
+
+/// exp(scale · (score - row max)) of the unmasked keys, 0 for the masked
+/// ones: softmax's numerators ([B.., s, kv, g, t]).
+static Value softmaxNumerators(OpBuilder &b, Location loc, unsigned nb,
+                               Value scores, Value rowMax, Value offset,
+                               double scale) {
+  MLIRContext *ctx = b.getContext();
+  Type elementType = cast<RankedTensorType>(scores.getType()).getElementType();
+  unsigned n4 = nb + 4;
+  AffineMap identity = b.getMultiDimIdentityMap(n4);
+  return generic(
+      b, loc, ValueRange{scores, rowMax},
+      emptyTensor(b, loc, tensor::getMixedSizes(b, loc, scores), elementType),
+      {identity, dimsMap(ctx, n4, 0, n4 - 1), identity},
+      SmallVector<IteratorType>(n4, IteratorType::parallel),
+      [&](OpBuilder &nb_, Location l, ValueRange args) {
+        Value shifted = arith::MulFOp::create(
+            nb_, l, arith::SubFOp::create(nb_, l, args[0], args[1]),
+            floatConstant(nb_, l, elementType, scale));
+        yield(nb_, l,
+              arith::SelectOp::create(nb_, l, isFutureKey(nb_, l, nb, offset),
+                                      floatConstant(nb_, l, elementType, 0.0),
+                                      math::ExpOp::create(nb_, l, shifted)));
+      });
+}
+
+/// The sum over the last dim: [B.., s, kv, g, t] -> [B.., s, kv, g].
+static Value rowSums(OpBuilder &b, Location loc, Value x) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(x.getType());
+  unsigned rank = type.getRank();
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, x);
+  SmallVector<OpFoldResult> rowSizes(sizes.begin(), sizes.end() - 1);
+  SmallVector<IteratorType> iterators(rank - 1, IteratorType::parallel);
+  iterators.push_back(IteratorType::reduction);
+  return generic(
+      b, loc, x, filledTensor(b, loc, rowSizes, type.getElementType(), 0.0),
+      {b.getMultiDimIdentityMap(rank), dimsMap(ctx, rank, 0, rank - 1)},
+      iterators, [&](OpBuilder &nb_, Location l, ValueRange args) {
+        yield(nb_, l, arith::AddFOp::create(nb_, l, args[0], args[1]));
+      });
+}
+
+/// x [B.., s, kv, g, n] / rows [B.., s, kv, g], row by row.
+static Value divideRows(OpBuilder &b, Location loc, Value x, Value rows) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(x.getType());
+  unsigned rank = type.getRank();
+  AffineMap identity = b.getMultiDimIdentityMap(rank);
+  return generic(b, loc, ValueRange{x, rows},
+                 emptyTensor(b, loc, tensor::getMixedSizes(b, loc, x),
+                             type.getElementType()),
+                 {identity, dimsMap(ctx, rank, 0, rank - 1), identity},
+                 SmallVector<IteratorType>(rank, IteratorType::parallel),
+                 [&](OpBuilder &nb_, Location l, ValueRange args) {
+                   yield(nb_, l,
+                         arith::DivFOp::create(nb_, l, args[0], args[1]));
+                 });
+}
+
 Value attentionProbabilities(OpBuilder &b, Location loc, unsigned nb,
                              Value query, Value keys, Value offset,
                              double scale) {
-  MLIRContext *ctx = b.getContext();
-  auto queryType = cast<RankedTensorType>(query.getType());
-  Type elementType = queryType.getElementType();
-  auto P = IteratorType::parallel, R = IteratorType::reduction;
-  SmallVector<OpFoldResult> querySizes = tensor::getMixedSizes(b, loc, query);
-  OpFoldResult length = tensor::getMixedSize(b, loc, keys, nb);
-  auto iterators = [&](ArrayRef<IteratorType> tail) {
-    SmallVector<IteratorType> all(nb, P);
-    all.append(tail.begin(), tail.end());
-    return all;
-  };
-
-  // scores[B.., s, kv, g, t] = q · k   (loops B.., s, kv, g, t, d)
-  SmallVector<OpFoldResult> scoreSizes(querySizes.begin(),
-                                       querySizes.end() - 1);
-  scoreSizes.push_back(length);
-  unsigned n5 = nb + 5, n4 = nb + 4;
-  Value scores = generic(b, loc, ValueRange{query, keys},
-                         filledTensor(b, loc, scoreSizes, elementType, 0.0),
-                         {batchedMap(ctx, nb, n5, {0, 1, 2, 4}),
-                          batchedMap(ctx, nb, n5, {3, 1, 4}),
-                          batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
-                         iterators({P, P, P, P, R}), multiplyAccumulate);
-
-  // Scale, and mask keys after the query's position (t > offset + s).
-  AffineMap identity = b.getMultiDimIdentityMap(n4);
-  Value masked = generic(
-      b, loc, scores, emptyTensor(b, loc, scoreSizes, elementType),
-      {identity, identity}, iterators({P, P, P, P}),
-      [&](OpBuilder &nb_, Location l, ValueRange args) {
-        Value s = linalg::IndexOp::create(nb_, l, nb);
-        Value t = linalg::IndexOp::create(nb_, l, nb + 3);
-        Value last = arith::AddIOp::create(nb_, l, offset, s);
-        Value future =
-            arith::CmpIOp::create(nb_, l, arith::CmpIPredicate::ugt, t, last);
-        Value scaled = arith::MulFOp::create(
-            nb_, l, args[0], floatConstant(nb_, l, elementType, scale));
-        Value minusInf = floatConstant(
-            nb_, l, elementType, -std::numeric_limits<double>::infinity());
-        yield(nb_, l,
-              arith::SelectOp::create(nb_, l, future, minusInf, scaled));
-      });
-
-  // Softmax over t: exp(x - max) / sum.
-  SmallVector<OpFoldResult> rowSizes(scoreSizes.begin(), scoreSizes.end() - 1);
-  AffineMap rowMap = dimsMap(ctx, n4, 0, n4 - 1);
-  Value rowMax = generic(
-      b, loc, masked,
-      filledTensor(b, loc, rowSizes, elementType,
-                   -std::numeric_limits<double>::infinity()),
-      {identity, rowMap}, iterators({P, P, P, R}),
-      [&](OpBuilder &nb_, Location l, ValueRange args) {
-        yield(nb_, l, arith::MaximumFOp::create(nb_, l, args[0], args[1]));
-      });
-  Value exps = generic(
-      b, loc, ValueRange{masked, rowMax},
-      emptyTensor(b, loc, scoreSizes, elementType),
-      {identity, rowMap, identity}, iterators({P, P, P, P}),
-      [&](OpBuilder &nb_, Location l, ValueRange args) {
-        yield(nb_, l,
-              math::ExpOp::create(
-                  nb_, l, arith::SubFOp::create(nb_, l, args[0], args[1])));
-      });
-  Value rowSum =
-      generic(b, loc, exps, filledTensor(b, loc, rowSizes, elementType, 0.0),
-              {identity, rowMap}, iterators({P, P, P, R}),
-              [&](OpBuilder &nb_, Location l, ValueRange args) {
-                yield(nb_, l, arith::AddFOp::create(nb_, l, args[0], args[1]));
-              });
-  Value probs =
-      generic(b, loc, ValueRange{exps, rowSum},
-              emptyTensor(b, loc, scoreSizes, elementType),
-              {identity, rowMap, identity}, iterators({P, P, P, P}),
-              [&](OpBuilder &nb_, Location l, ValueRange args) {
-                yield(nb_, l, arith::DivFOp::create(nb_, l, args[0], args[1]));
-              }); // [B.., S, Hkv, G, L]
-
-  return probs;
+  Value scores = attentionScores(b, loc, nb, query, keys);
+  Value rowMax = maskedRowMax(b, loc, nb, scores, offset);
+  Value numerators =
+      softmaxNumerators(b, loc, nb, scores, rowMax, offset, scale);
+  return divideRows(b, loc, numerators, rowSums(b, loc, numerators));
 }
 
 Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
@@ -218,15 +254,22 @@ Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
   unsigned n5 = nb + 5;
   SmallVector<IteratorType> iterators(nb, P);
   iterators.append({P, P, P, P, R});
-  Value probs = attentionProbabilities(b, loc, nb, query, keys, offset, scale);
-  // out[B.., s, kv, g, d] = sum_t probs · v   (loops B.., s, kv, g, d, t)
-  return generic(b, loc, ValueRange{probs, values},
-                 filledTensor(b, loc, tensor::getMixedSizes(b, loc, query),
-                              elementType, 0.0),
-                 {batchedMap(ctx, nb, n5, {0, 1, 2, 4}),
-                  batchedMap(ctx, nb, n5, {4, 1, 3}),
-                  batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
-                 iterators, multiplyAccumulate);
+  Value scores = attentionScores(b, loc, nb, query, keys);
+  Value rowMax = maskedRowMax(b, loc, nb, scores, offset);
+  Value numerators =
+      softmaxNumerators(b, loc, nb, scores, rowMax, offset, scale);
+  // out[B.., s, kv, g, d] = sum_t numerators · v / sum_t numerators (loops
+  // B.., s, kv, g, d, t): normalized after the sum over keys, on [.., D]
+  // rather than on the probabilities [.., L].
+  Value unnormalized =
+      generic(b, loc, ValueRange{numerators, values},
+              filledTensor(b, loc, tensor::getMixedSizes(b, loc, query),
+                           elementType, 0.0),
+              {batchedMap(ctx, nb, n5, {0, 1, 2, 4}),
+               batchedMap(ctx, nb, n5, {4, 1, 3}),
+               batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
+              iterators, multiplyAccumulate);
+  return divideRows(b, loc, unnormalized, rowSums(b, loc, numerators));
 }
 
 Value groupHeads(OpBuilder &b, Location loc, Value query, int64_t numKvHeads) {

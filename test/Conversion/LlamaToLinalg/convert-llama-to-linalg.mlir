@@ -99,7 +99,8 @@ func.func @rope(%x: tensor<?x2x8xf32>, %pos: tensor<?xi32>) -> tensor<?x2x8xf32>
 
 // Tests that cached attention writes the new rows at the position, reads
 // rows [0, position + S), groups the query heads per kv head, masks future
-// keys and normalises with a max-subtracted softmax.
+// keys, takes the softmax's max-subtracted numerators and normalises after
+// the sum over the values (on [S, Hkv, G, D], not on the probabilities).
 // CHECK-LABEL: func.func @cached_attention
 // CHECK-SAME: (%[[Q:.*]]: tensor<?x4x8xf32>, %[[K:.*]]: tensor<?x2x8xf32>, %[[V:.*]]: tensor<?x2x8xf32>, %[[KC:.*]]: tensor<32x2x8xf32>, %[[VC:.*]]: tensor<32x2x8xf32>, %[[POS:.*]]: i64)
 // CHECK: %[[P:.*]] = arith.index_cast %[[POS]] : i64 to index
@@ -109,13 +110,18 @@ func.func @rope(%x: tensor<?x2x8xf32>, %pos: tensor<?xi32>) -> tensor<?x2x8xf32>
 // CHECK: %[[KEYS:.*]] = tensor.extract_slice %[[KC2]][0, 0, 0] [%[[L]], 2, 8] [1, 1, 1]
 // CHECK: %[[VALUES:.*]] = tensor.extract_slice %[[VC2]][0, 0, 0] [%[[L]], 2, 8] [1, 1, 1]
 // CHECK: %[[QG:.*]] = tensor.expand_shape %[[Q]] {{\[}}[0], [1, 2], [3]] output_shape [%{{.*}}, 2, 2, 8]
-// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]{{.*}} ins(%[[QG]], %[[KEYS]]
+// CHECK: %[[SCORES:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]{{.*}} ins(%[[QG]], %[[KEYS]]
+// CHECK: %[[MAX:.*]] = linalg.generic {{.*}} ins(%[[SCORES]] : tensor<?x2x2x?xf32>) outs(%{{.*}} : tensor<?x2x2xf32>)
 // CHECK: arith.cmpi ugt
 // CHECK: arith.maximumf
+// CHECK: %[[NUM:.*]] = linalg.generic {{.*}} ins(%[[SCORES]], %[[MAX]] :
+// CHECK: arith.subf
 // CHECK: math.exp
+// CHECK: %[[SUMV:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]{{.*}} ins(%[[NUM]], %[[VALUES]]
+// CHECK: %[[DEN:.*]] = linalg.generic {{.*}} ins(%[[NUM]] : tensor<?x2x2x?xf32>) outs(%{{.*}} : tensor<?x2x2xf32>)
+// CHECK: %[[ATT:.*]] = linalg.generic {{.*}} ins(%[[SUMV]], %[[DEN]] : tensor<?x2x2x8xf32>, tensor<?x2x2xf32>)
 // CHECK: arith.divf
-// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]{{.*}} ins(%{{.*}}, %[[VALUES]]
-// CHECK: %[[OUT:.*]] = tensor.collapse_shape %{{.*}} {{\[}}[0], [1, 2], [3]] : tensor<?x2x2x8xf32> into tensor<?x4x8xf32>
+// CHECK: %[[OUT:.*]] = tensor.collapse_shape %[[ATT]] {{\[}}[0], [1, 2], [3]] : tensor<?x2x2x8xf32> into tensor<?x4x8xf32>
 // CHECK: return %[[OUT]], %[[KC2]], %[[VC2]]
 func.func @cached_attention(%q: tensor<?x4x8xf32>, %k: tensor<?x2x8xf32>, %v: tensor<?x2x8xf32>,
                             %kc: tensor<32x2x8xf32>, %vc: tensor<32x2x8xf32>, %pos: i64)
