@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Decode and prefill speed of compiled models, and the decode roofline share.
 
-    .venv/bin/python bench/bench.py [--models tiny,stories110m]
+    .venv/bin/python bench/bench.py [--models tiny,stories110m,tinyllama]
         [--weight-types f32,bf16] [--steps N] [--torch] [--llama-cpp LLAMA_BENCH]
 
 For each model and weight type: write random weights in that type, compile
@@ -38,6 +38,11 @@ MODELS = {
                     "num_hidden_layers": 12, "num_attention_heads": 12,
                     "num_key_value_heads": 12, "vocab_size": 32000,
                     "max_position_embeddings": 256},
+    # TinyLlama-1.1B's shape (GQA: 32 query heads, 4 key/value heads).
+    "tinyllama": {"hidden_size": 2048, "intermediate_size": 5632,
+                  "num_hidden_layers": 22, "num_attention_heads": 32,
+                  "num_key_value_heads": 4, "vocab_size": 32000,
+                  "max_position_embeddings": 2048},
 }
 
 
@@ -136,15 +141,16 @@ def main():
     print(header)
     if args.torch:
         print(torch_blas())
-    work = tempfile.mkdtemp(prefix="llamac-bench-")
-    for name in args.models.split(","):
-        for weight_type in args.weight_types.split(","):
-            line, ours = bench_ours(args, work, name, weight_type)
-            if args.torch:
-                line += torch_columns(args, work, name, ours)
-            if args.llama_cpp:
-                line += llama_cpp_columns(args, work, name, weight_type, ours)
-            print(line, flush=True)
+    # The models and artifacts (GBs for the larger ones) go with the run.
+    with tempfile.TemporaryDirectory(prefix="llamac-bench-") as work:
+        for name in args.models.split(","):
+            for weight_type in args.weight_types.split(","):
+                line, ours = bench_ours(args, work, name, weight_type)
+                if args.torch:
+                    line += torch_columns(args, work, name, ours)
+                if args.llama_cpp:
+                    line += llama_cpp_columns(args, work, name, weight_type, ours)
+                print(line, flush=True)
 
 
 def bench_ours(args, work, name, weight_type):

@@ -100,23 +100,24 @@ def main():
     if args.torch:
         header += f" {'torch 1t':>9} {'torch 2t':>9} {'ours/best':>10}"
     print(header, flush=True)
-    work = tempfile.mkdtemp(prefix="llamac-train-bench-")
-    for name in args.models.split(","):
-        batch, seq = SHAPES[name]
-        hf = dict(MODELS[name], architectures=["LlamaForCausalLM"], rms_norm_eps=1e-5)
-        write_model(os.path.join(work, name), hf, seed=0)
-        rows = np.random.default_rng(0).integers(0, hf["vocab_size"], size=(64, seq + 1))
-        np.save(os.path.join(work, f"{name}-rows.npy"), rows.astype(np.int32))
-        one = ours(args, work, name, hf, batch, seq, 1)
-        everything = ours(args, work, name, hf, batch, seq, cores)
-        flops = 6 * parameters(hf) * max(one, everything) / 1e9
-        line = (f"{name:<12} {f'{batch} x {seq}':>11} {parameters(hf) / 1e6:>9.1f} "
-                f"{one:>14.1f} {everything:>14.1f} {flops:>8.1f}")
-        if args.torch:
-            peers = [torch_speed(work, name, hf, batch, seq, args.steps, t) for t in (1, 2)]
-            line += (f" {peers[0]:>9.1f} {peers[1]:>9.1f}"
-                     f" {max(one, everything) / max(peers):>10.2f}")
-        print(line, flush=True)
+    # The models and artifacts (GBs for the larger ones) go with the run.
+    with tempfile.TemporaryDirectory(prefix="llamac-train-bench-") as work:
+        for name in args.models.split(","):
+            batch, seq = SHAPES[name]
+            hf = dict(MODELS[name], architectures=["LlamaForCausalLM"], rms_norm_eps=1e-5)
+            write_model(os.path.join(work, name), hf, seed=0)
+            rows = np.random.default_rng(0).integers(0, hf["vocab_size"], size=(64, seq + 1))
+            np.save(os.path.join(work, f"{name}-rows.npy"), rows.astype(np.int32))
+            one = ours(args, work, name, hf, batch, seq, 1)
+            everything = ours(args, work, name, hf, batch, seq, cores)
+            flops = 6 * parameters(hf) * max(one, everything) / 1e9
+            line = (f"{name:<12} {f'{batch} x {seq}':>11} {parameters(hf) / 1e6:>9.1f} "
+                    f"{one:>14.1f} {everything:>14.1f} {flops:>8.1f}")
+            if args.torch:
+                peers = [torch_speed(work, name, hf, batch, seq, args.steps, t) for t in (1, 2)]
+                line += (f" {peers[0]:>9.1f} {peers[1]:>9.1f}"
+                         f" {max(one, everything) / max(peers):>10.2f}")
+            print(line, flush=True)
 
 
 if __name__ == "__main__":
