@@ -10,20 +10,30 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <unistd.h>
+
+/// This process's directory of inputs, removed when the fuzzer exits.
+inline std::string *fuzzInputDir = nullptr;
 
 /// Writes data to "<dir>/<name>" in a directory of this process; returns the
 /// path.
 inline std::string writeFuzzInput(const uint8_t *data, size_t size,
                                   const std::string &name) {
-  static const std::string dir = [] {
-    std::string path = "/tmp/llamac-fuzz-" + std::to_string(getpid());
-    std::string command = "mkdir -p " + path;
-    if (std::system(command.c_str()) != 0)
+  if (!fuzzInputDir) {
+    fuzzInputDir =
+        new std::string("/tmp/llamac-fuzz-" + std::to_string(getpid()));
+    std::error_code error;
+    std::filesystem::create_directories(*fuzzInputDir, error);
+    if (error)
       std::abort();
-    return path;
-  }();
+    std::atexit([] {
+      std::error_code ignored;
+      std::filesystem::remove_all(*fuzzInputDir, ignored);
+    });
+  }
+  const std::string &dir = *fuzzInputDir;
   std::string path = dir + "/" + name;
   FILE *file = std::fopen(path.c_str(), "wb");
   if (!file)
