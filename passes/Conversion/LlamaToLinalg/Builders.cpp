@@ -127,9 +127,8 @@ AffineMap batchedMap(MLIRContext *ctx, unsigned nb, unsigned numDims,
   return selectMap(ctx, numDims, all);
 }
 
-/// scores[B.., s, kv, g, t] = q · k, unscaled (loops B.., s, kv, g, t, d).
-static Value attentionScores(OpBuilder &b, Location loc, unsigned nb,
-                             Value query, Value keys) {
+Value dotWithKeys(OpBuilder &b, Location loc, unsigned nb, Value query,
+                  Value keys) {
   MLIRContext *ctx = b.getContext();
   Type elementType = cast<RankedTensorType>(query.getType()).getElementType();
   auto P = IteratorType::parallel, R = IteratorType::reduction;
@@ -137,11 +136,28 @@ static Value attentionScores(OpBuilder &b, Location loc, unsigned nb,
   scoreSizes.back() = tensor::getMixedSize(b, loc, keys, nb);
   SmallVector<IteratorType> iterators(nb, P);
   iterators.append({P, P, P, P, R});
-  unsigned n5 = nb + 5;
+  unsigned n5 = nb + 5; // loops B.., s, kv, g, t, d
   return generic(b, loc, ValueRange{query, keys},
                  filledTensor(b, loc, scoreSizes, elementType, 0.0),
                  {batchedMap(ctx, nb, n5, {0, 1, 2, 4}),
                   batchedMap(ctx, nb, n5, {3, 1, 4}),
+                  batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
+                 iterators, multiplyAccumulate);
+}
+
+Value sumOverKeys(OpBuilder &b, Location loc, unsigned nb, Value weights,
+                  Value rows, Value like) {
+  MLIRContext *ctx = b.getContext();
+  Type elementType = cast<RankedTensorType>(like.getType()).getElementType();
+  auto P = IteratorType::parallel, R = IteratorType::reduction;
+  SmallVector<IteratorType> iterators(nb, P);
+  iterators.append({P, P, P, P, R});
+  unsigned n5 = nb + 5; // loops B.., s, kv, g, d, t
+  return generic(b, loc, ValueRange{weights, rows},
+                 filledTensor(b, loc, tensor::getMixedSizes(b, loc, like),
+                              elementType, 0.0),
+                 {batchedMap(ctx, nb, n5, {0, 1, 2, 4}),
+                  batchedMap(ctx, nb, n5, {4, 1, 3}),
                   batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
                  iterators, multiplyAccumulate);
 }
@@ -239,7 +255,7 @@ static Value divideRows(OpBuilder &b, Location loc, Value x, Value rows) {
 Value attentionProbabilities(OpBuilder &b, Location loc, unsigned nb,
                              Value query, Value keys, Value offset,
                              double scale) {
-  Value scores = attentionScores(b, loc, nb, query, keys);
+  Value scores = dotWithKeys(b, loc, nb, query, keys);
   Value rowMax = maskedRowMax(b, loc, nb, scores, offset);
   Value numerators =
       softmaxNumerators(b, loc, nb, scores, rowMax, offset, scale);
@@ -248,27 +264,13 @@ Value attentionProbabilities(OpBuilder &b, Location loc, unsigned nb,
 
 Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
                       Value keys, Value values, Value offset, double scale) {
-  MLIRContext *ctx = b.getContext();
-  Type elementType = cast<RankedTensorType>(query.getType()).getElementType();
-  auto P = IteratorType::parallel, R = IteratorType::reduction;
-  unsigned n5 = nb + 5;
-  SmallVector<IteratorType> iterators(nb, P);
-  iterators.append({P, P, P, P, R});
-  Value scores = attentionScores(b, loc, nb, query, keys);
+  Value scores = dotWithKeys(b, loc, nb, query, keys);
   Value rowMax = maskedRowMax(b, loc, nb, scores, offset);
   Value numerators =
       softmaxNumerators(b, loc, nb, scores, rowMax, offset, scale);
-  // out[B.., s, kv, g, d] = sum_t numerators · v / sum_t numerators (loops
-  // B.., s, kv, g, d, t): normalized after the sum over keys, on [.., D]
-  // rather than on the probabilities [.., L].
-  Value unnormalized =
-      generic(b, loc, ValueRange{numerators, values},
-              filledTensor(b, loc, tensor::getMixedSizes(b, loc, query),
-                           elementType, 0.0),
-              {batchedMap(ctx, nb, n5, {0, 1, 2, 4}),
-               batchedMap(ctx, nb, n5, {4, 1, 3}),
-               batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
-              iterators, multiplyAccumulate);
+  // Normalized after the sum over keys, on [.., D] rather than on the
+  // probabilities [.., L].
+  Value unnormalized = sumOverKeys(b, loc, nb, numerators, values, query);
   return divideRows(b, loc, unnormalized, rowSums(b, loc, numerators));
 }
 

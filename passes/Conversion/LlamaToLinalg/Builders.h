@@ -67,6 +67,16 @@ Value rotate(OpBuilder &b, Location loc, Value x, Value positions, double theta,
 Value attentionProbabilities(OpBuilder &b, Location loc, unsigned nb,
                              Value query, Value keys, Value offset,
                              double scale);
+/// out[B.., s, kv, g, t] = sum_d q[B.., s, kv, g, d] · k[B.., t, kv, d]:
+/// each grouped query row's dot product with every key row (the scores;
+/// the gradient's dP = dy · vᵀ).
+Value dotWithKeys(OpBuilder &b, Location loc, unsigned nb, Value query,
+                  Value keys);
+/// out[B.., s, kv, g, d] = sum_t w[B.., s, kv, g, t] · x[B.., t, kv, d]
+/// ([.., D] sized like `like`): rows of x weighted per key (P · v; the
+/// gradient's dq = dS · k).
+Value sumOverKeys(OpBuilder &b, Location loc, unsigned nb, Value weights,
+                  Value rows, Value like);
 /// The attention output [B.., S, Hkv, G, D] for values [B.., L, Hkv, D].
 Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
                       Value keys, Value values, Value offset, double scale);

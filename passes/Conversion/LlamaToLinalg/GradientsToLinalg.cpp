@@ -274,14 +274,8 @@ struct AttentionGradLowering : OpConversionPattern<AttentionGradOp> {
                  batchedMap(ctx, nb, n5, {0, 1, 2})},
                 batched(3, 2), multiplyAccumulate);
     // dP[B.., s, kv, g, t] = sum_d dy[s, kv, g, d] v[t, kv, d]
-    //   loops (B.., s, kv, g, t, d)
+    Value dprobs = dotWithKeys(b, loc, nb, dy, values);
     SmallVector<OpFoldResult> probSizes = tensor::getMixedSizes(b, loc, probs);
-    Value dprobs = generic(b, loc, ValueRange{dy, values},
-                           filledTensor(b, loc, probSizes, elementType, 0.0),
-                           {batchedMap(ctx, nb, n5, {0, 1, 2, 4}),
-                            batchedMap(ctx, nb, n5, {3, 1, 4}),
-                            batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
-                           batched(4, 1), multiplyAccumulate);
     // rowDot[B.., s, kv, g] = sum_t dP * P
     AffineMap identity = b.getMultiDimIdentityMap(n4);
     AffineMap rowMap = dimsMap(ctx, n4, 0, n4 - 1);
@@ -303,15 +297,7 @@ struct AttentionGradLowering : OpConversionPattern<AttentionGradOp> {
                     nb_, l, ds, floatConstant(nb_, l, elementType, scale)));
         });
     // dq[B.., s, kv, g, d] = sum_t dS[s, kv, g, t] k[t, kv, d]
-    //   loops (B.., s, kv, g, d, t)
-    Value dq =
-        generic(b, loc, ValueRange{dscores, keys},
-                filledTensor(b, loc, tensor::getMixedSizes(b, loc, query),
-                             elementType, 0.0),
-                {batchedMap(ctx, nb, n5, {0, 1, 2, 4}),
-                 batchedMap(ctx, nb, n5, {4, 1, 3}),
-                 batchedMap(ctx, nb, n5, {0, 1, 2, 3})},
-                batched(4, 1), multiplyAccumulate);
+    Value dq = sumOverKeys(b, loc, nb, dscores, keys, query);
     // dk[B.., t, kv, d] = sum_{s, g} dS[s, kv, g, t] q[s, kv, g, d]
     //   loops (B.., t, kv, d, s, g)
     Value dk = generic(b, loc, ValueRange{dscores, query},
