@@ -298,12 +298,13 @@ LogicalResult tileTransposeSquares(RewriterBase &rewriter,
   ArrayRef<int64_t> permutation = transpose.getPermutation();
   int64_t rank = permutation.size();
   auto type = cast<RankedTensorType>(transpose.getInit().getType());
-  SmallVector<int64_t> swapLastTwo = llvm::to_vector(llvm::seq<int64_t>(rank));
-  if (rank >= 2)
-    std::swap(swapLastTwo[rank - 1], swapLastTwo[rank - 2]);
-  if (rank < 2 || permutation != ArrayRef(swapLastTwo) ||
-      !type.hasStaticShape() || type.getShape()[rank - 1] % lanes != 0 ||
+  if (rank < 2 || !type.hasStaticShape() ||
+      type.getShape()[rank - 1] % lanes != 0 ||
       type.getShape()[rank - 2] % lanes != 0)
+    return success();
+  SmallVector<int64_t> swapLastTwo = llvm::to_vector(llvm::seq<int64_t>(rank));
+  std::swap(swapLastTwo[rank - 1], swapLastTwo[rank - 2]);
+  if (permutation != ArrayRef(swapLastTwo))
     return success();
   SmallVector<OpFoldResult> tiles(rank, rewriter.getIndexAttr(1));
   tiles[rank - 1] = tiles[rank - 2] = rewriter.getIndexAttr(lanes);

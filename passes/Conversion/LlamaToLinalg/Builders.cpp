@@ -252,22 +252,28 @@ static Value divideRows(OpBuilder &b, Location loc, Value x, Value rows) {
                  });
 }
 
+/// The causal softmax's numerators of q against the keys, [B.., s, kv, g,
+/// t]: the scores, their masked row max, then the shifted exponentials.
+static Value causalSoftmaxNumerators(OpBuilder &b, Location loc, unsigned nb,
+                                     Value query, Value keys, Value offset,
+                                     double scale) {
+  Value scores = dotWithKeys(b, loc, nb, query, keys);
+  Value rowMax = maskedRowMax(b, loc, nb, scores, offset);
+  return softmaxNumerators(b, loc, nb, scores, rowMax, offset, scale);
+}
+
 Value attentionProbabilities(OpBuilder &b, Location loc, unsigned nb,
                              Value query, Value keys, Value offset,
                              double scale) {
-  Value scores = dotWithKeys(b, loc, nb, query, keys);
-  Value rowMax = maskedRowMax(b, loc, nb, scores, offset);
   Value numerators =
-      softmaxNumerators(b, loc, nb, scores, rowMax, offset, scale);
+      causalSoftmaxNumerators(b, loc, nb, query, keys, offset, scale);
   return divideRows(b, loc, numerators, rowSums(b, loc, numerators));
 }
 
 Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
                       Value keys, Value values, Value offset, double scale) {
-  Value scores = dotWithKeys(b, loc, nb, query, keys);
-  Value rowMax = maskedRowMax(b, loc, nb, scores, offset);
   Value numerators =
-      softmaxNumerators(b, loc, nb, scores, rowMax, offset, scale);
+      causalSoftmaxNumerators(b, loc, nb, query, keys, offset, scale);
   // Normalized after the sum over keys, on [.., D] rather than on the
   // probabilities [.., L].
   Value unnormalized = sumOverKeys(b, loc, nb, numerators, values, query);
