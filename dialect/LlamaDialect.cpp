@@ -43,11 +43,13 @@ LogicalResult verifyValueAttribute(Operation *op, NamedAttribute attr,
   bool onArgument = place == Place::Argument;
   if (name == kInputAttr && onArgument)
     return oneOf({input::kTokens, input::kPosition, input::kLogitRows,
-                  input::kLossMask, input::kStepParams});
+                  input::kLossMask, input::kStepParams, input::kSequenceEnds,
+                  input::kMargins});
   // Results, and the out-parameters bufferization makes of them (which keep
   // their attributes).
   if (name == kOutputAttr)
-    return oneOf({output::kLogits, output::kLoss, output::kGradNorm});
+    return oneOf(
+        {output::kLogits, output::kLoss, output::kGradNorm, output::kRewards});
   if (name == kUpdatedAttr)
     return oneOf({updated::kWeight, updated::kAdamM, updated::kAdamV});
   // A tensor's name: weights, caches, moments on arguments; gradients and

@@ -38,6 +38,10 @@ constexpr llvm::StringLiteral kPosition = "position";
 constexpr llvm::StringLiteral kLogitRows = "logit_rows"; // rows of logits
 constexpr llvm::StringLiteral kLossMask = "loss_mask";
 constexpr llvm::StringLiteral kStepParams = "step_params"; // [lr, step]
+// Reward models: the index of each sequence's last real token, and the
+// margin of each preference pair.
+constexpr llvm::StringLiteral kSequenceEnds = "sequence_ends";
+constexpr llvm::StringLiteral kMargins = "margins";
 } // namespace input
 
 /// The values of llama.output.
@@ -45,6 +49,7 @@ namespace output {
 constexpr llvm::StringLiteral kLogits = "logits";
 constexpr llvm::StringLiteral kLoss = "loss";
 constexpr llvm::StringLiteral kGradNorm = "grad_norm";
+constexpr llvm::StringLiteral kRewards = "rewards";
 } // namespace output
 
 /// The values of llama.updated: what an in-place result updates.

@@ -36,9 +36,11 @@ def Llama_Dialect : Dialect {
     The dialect also owns the attributes that carry a model's contract
     through the pipeline, each verified where it appears:
     `llama.input` (`"tokens"`, `"position"`, `"logit_rows"`, `"loss_mask"`,
-    `"step_params"`), `llama.weight`, `llama.kv_cache`, `llama.adam_m`,
+    `"step_params"`, and a reward model's `"sequence_ends"` and
+    `"margins"`), `llama.weight`, `llama.kv_cache`, `llama.adam_m`,
     `llama.adam_v` and `llama.grad` (a weight's or cache's name) on entry
-    point arguments; `llama.output` (`"logits"`, `"loss"`, `"grad_norm"`),
+    point arguments; `llama.output` (`"logits"`, `"loss"`, `"grad_norm"`,
+    `"rewards"`),
     `llama.grad`, `llama.kv_cache` and `llama.updated` (`"weight"`,
     `"adam_m"`, `"adam_v"`: written in place) on results, and on the
     out-parameters bufferization makes of them; `llama.config` (the model's

@@ -79,6 +79,21 @@ SmallVector<Value> CrossEntropyOp::buildGradient(OpBuilder &b,
   return {dlogits, Value(), Value()};
 }
 
+SmallVector<Value> GatherRowsOp::buildGradient(OpBuilder &b,
+                                               ValueRange resultGradients) {
+  Value dinput = GatherRowsGradOp::create(b, getLoc(), getInput().getType(),
+                                          resultGradients[0], getIndex());
+  return {dinput, Value()};
+}
+
+SmallVector<Value> RankingLossOp::buildGradient(OpBuilder &b,
+                                                ValueRange resultGradients) {
+  Value drewards = RankingLossGradOp::create(
+      b, getLoc(), getRewards().getType(), getRewards(), getMargins(),
+      resultGradients[0], getCenterAttr());
+  return {drewards, Value()};
+}
+
 namespace {
 
 /// A reshape's vector-Jacobian product: the inverse reshape of the result's

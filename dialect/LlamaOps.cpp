@@ -427,6 +427,78 @@ LogicalResult CrossEntropyOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// Reward model ops
+//===----------------------------------------------------------------------===//
+
+/// The rules of gather_rows, shared with its gradient: input [N, T, D],
+/// index [N], rows [N, D] of input's element type.
+static LogicalResult verifyGatherRows(Operation *op, RankedTensorType input,
+                                      RankedTensorType index,
+                                      RankedTensorType rows) {
+  if (input.getRank() != 3)
+    return op->emitOpError() << "input must be [sequences, positions, dim], "
+                                "got rank "
+                             << input.getRank();
+  if (index.getRank() != 1)
+    return op->emitOpError()
+           << "index must be [sequences], got rank " << index.getRank();
+  if (rows.getRank() != 2)
+    return op->emitOpError()
+           << "rows must be [sequences, dim], got rank " << rows.getRank();
+  if (failed(verifyLeadingDims(op, "index", index, "input", input, 1)) ||
+      failed(verifyLeadingDims(op, "rows", rows, "input", input, 1)))
+    return failure();
+  if (!sizesAgree(rows.getDimSize(1), input.getDimSize(2)))
+    return op->emitOpError()
+           << "rows dimension 1 (" << sizeString(rows.getDimSize(1))
+           << ") does not match input dimension 2 ("
+           << sizeString(input.getDimSize(2)) << ")";
+  if (rows.getElementType() != input.getElementType())
+    return op->emitOpError() << "rows and input must have one element type";
+  return success();
+}
+
+LogicalResult GatherRowsOp::verify() {
+  return verifyGatherRows(*this, getInput().getType(), getIndex().getType(),
+                          getResult().getType());
+}
+
+LogicalResult GatherRowsGradOp::verify() {
+  return verifyGatherRows(*this, getDinput().getType(), getIndex().getType(),
+                          getDy().getType());
+}
+
+/// The rules of ranking_loss, shared with its gradient: rewards [2P] for
+/// margins [P], and a centering coefficient >= 0.
+static LogicalResult verifyRankingLoss(Operation *op, RankedTensorType rewards,
+                                       RankedTensorType margins,
+                                       APFloat center) {
+  int64_t count = rewards.getDimSize(0), pairs = margins.getDimSize(0);
+  if (!ShapedType::isDynamic(count) && count % 2 != 0)
+    return op->emitOpError() << "rewards must hold chosen then rejected "
+                                "rewards (an even count), got "
+                             << count;
+  if (!ShapedType::isDynamic(count) && !sizesAgree(pairs, count / 2))
+    return op->emitOpError() << "margins must have one value per pair ("
+                             << count / 2 << "), got " << pairs;
+  double c = center.convertToDouble();
+  if (!(c >= 0.0) || !std::isfinite(c))
+    return op->emitOpError()
+           << "center must be non-negative and finite, got " << c;
+  return success();
+}
+
+LogicalResult RankingLossOp::verify() {
+  return verifyRankingLoss(*this, getRewards().getType(),
+                           getMargins().getType(), getCenter());
+}
+
+LogicalResult RankingLossGradOp::verify() {
+  return verifyRankingLoss(*this, getRewards().getType(),
+                           getMargins().getType(), getCenter());
+}
+
+//===----------------------------------------------------------------------===//
 // Gradient ops: each checks its forward op's rules with dy as the result.
 //===----------------------------------------------------------------------===//
 

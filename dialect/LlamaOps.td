@@ -324,6 +324,64 @@ def Llama_CrossEntropyOp : Llama_Op<"cross_entropy",
 }
 
 //===----------------------------------------------------------------------===//
+// Reward model: the score head's row and the preference loss
+//===----------------------------------------------------------------------===//
+
+def Llama_GatherRowsOp : Llama_Op<"gather_rows",
+    [Pure, DeclareOpInterfaceMethods<Llama_DifferentiableOpInterface>]> {
+  let summary = "Picks one position of each sequence";
+  let description = [{
+    `input` is `[N, T, D]` (N sequences of T positions), `index` `[N]`; the
+    result `[N, D]` holds row `index[n]` of sequence `n`. A reward model
+    reads its score at each sequence's last real token (its EOS) this way:
+    positions after it (padding) cannot reach that row through causal
+    attention, so padding never changes a score. Indices must lie in
+    `[0, T)`; the runtime checks them before they reach this op.
+
+    ```mlir
+    %last = llama.gather_rows %h[%ends]
+        : (tensor<8x64x288xf32>, tensor<8xi32>) -> tensor<8x288xf32>
+    ```
+  }];
+  let arguments = (ins Llama_FloatTensor:$input, Llama_IdTensor:$index);
+  let results = (outs Llama_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `[` $index `]` attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Llama_RankingLossOp : Llama_Op<"ranking_loss",
+    [Pure, DeclareOpInterfaceMethods<Llama_DifferentiableOpInterface>]> {
+  let summary = "Binary ranking loss with margin of preference pairs";
+  let description = [{
+    The Llama 2 reward-model loss (its Eq. 2) with TRL's optional reward
+    centering. `rewards` is `[2P]`: the P chosen responses' rewards, then the
+    P rejected ones' in the same pair order; `margins` is `[P]`. With
+    `d = r_chosen - r_rejected - margin`, the result is the f32 scalar
+
+    ```
+    mean over pairs of ( -log sigmoid(d) + center * (r_chosen + r_rejected)^2 )
+    ```
+
+    where `-log sigmoid(d) = max(-d, 0) + log1p(exp(-|d|))` does not overflow.
+    `center` >= 0 (0: no centering term).
+
+    ```mlir
+    %loss = llama.ranking_loss %rewards, %margins {center = 0.01}
+        : (tensor<8xf32>, tensor<4xf32>) -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins 1DTensorOf<[F32]>:$rewards, 1DTensorOf<[F32]>:$margins,
+                       F64Attr:$center);
+  let results = (outs Llama_LossTensor:$loss);
+  let assemblyFormat = [{
+    $rewards `,` $margins attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // Gradients (reverse mode)
 //
 // One op per forward op: given the forward operands and the cotangent of the
@@ -486,6 +544,50 @@ def Llama_CrossEntropyGradOp : Llama_Op<"cross_entropy_grad",
   let results = (outs Llama_FloatTensor:$dlogits);
   let assemblyFormat = [{
     $logits `,` $targets `,` $mask `,` $dloss attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Llama_GatherRowsGradOp : Llama_Op<"gather_rows_grad", [Pure]> {
+  let summary = "Gradient of gather_rows: each row back at its position";
+  let description = [{
+    `result[n, t, :] = dy[n, :]` where `t = index[n]`, zero elsewhere; the
+    result has gather_rows' input type.
+
+    ```mlir
+    %dh = llama.gather_rows_grad %dlast[%ends]
+        : (tensor<8x288xf32>, tensor<8xi32>) -> tensor<8x64x288xf32>
+    ```
+  }];
+  let arguments = (ins Llama_FloatTensor:$dy, Llama_IdTensor:$index);
+  let results = (outs Llama_FloatTensor:$dinput);
+  let assemblyFormat = [{
+    $dy `[` $index `]` attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Llama_RankingLossGradOp : Llama_Op<"ranking_loss_grad",
+    [Pure, AllTypesMatch<["rewards", "drewards"]>]> {
+  let summary = "Gradient of ranking_loss with respect to the rewards";
+  let description = [{
+    With `d` as in ranking_loss and `s = sigmoid(-d)`, per pair
+    `d r_chosen = dloss / P * (-s + 2 center (r_chosen + r_rejected))` and
+    `d r_rejected = dloss / P * (s + 2 center (r_chosen + r_rejected))`, laid
+    out like `rewards`.
+
+    ```mlir
+    %drewards = llama.ranking_loss_grad %rewards, %margins, %dloss
+        {center = 0.0} : (tensor<8xf32>, tensor<4xf32>, tensor<f32>)
+        -> tensor<8xf32>
+    ```
+  }];
+  let arguments = (ins 1DTensorOf<[F32]>:$rewards, 1DTensorOf<[F32]>:$margins,
+                       Llama_LossTensor:$dloss, F64Attr:$center);
+  let results = (outs 1DTensorOf<[F32]>:$drewards);
+  let assemblyFormat = [{
+    $rewards `,` $margins `,` $dloss attr-dict `:`
     functional-type(operands, results)
   }];
   let hasVerifier = 1;

@@ -43,15 +43,20 @@ constexpr int64_t kDynamic = ShapedType::kDynamic;
 class EntryPointBuilder {
 public:
   EntryPointBuilder(OpBuilder &builder, const ModelConfig &config,
-                    Type weightType)
+                    Type weightType, Head head = Head::LanguageModel)
       : b(builder), loc(builder.getUnknownLoc()), config(config),
-        f32(builder.getF32Type()), weightType(weightType) {}
+        f32(builder.getF32Type()), weightType(weightType), head(head) {}
 
   /// (tokens [seq], position, logit_rows, weights..., caches...)
   ///   -> (logits [logit_rows, vocab], caches...)
   func::FuncOp buildInference(StringRef name, int64_t seq);
   /// (tokens [batch, seq + 1], loss_mask [batch, seq], weights...) -> loss
   func::FuncOp buildTrainLoss(StringRef name, int64_t batch, int64_t seq);
+  /// (tokens [rows, seq], sequence_ends [rows], weights...) -> rewards [rows]
+  func::FuncOp buildScore(StringRef name, int64_t rows, int64_t seq);
+  /// (tokens [2 * pairs, seq], sequence_ends, margins [pairs], weights...)
+  ///   -> ranking loss
+  func::FuncOp buildRewardLoss(StringRef name, const RewardShape &shape);
 
 private:
   /// Creates the function with the weights after `leading` inputs (and the
@@ -65,9 +70,14 @@ private:
   ///   -> (x [lead.., dim], (key cache, value cache))
   /// placed before the entry point.
   func::FuncOp buildLayer(func::FuncOp entry);
-  /// tokens [lead..] -> logits [lead.., vocab_size]; with `logitRows`
+  /// tokens [lead..] -> the last layer's output x [lead.., dim].
+  Value decoder(Value tokens, func::FuncOp layer);
+  /// x [lead.., dim] -> logits [lead.., vocab_size]; with `logitRows`
   /// (inference), of the last logitRows positions only.
-  Value forward(Value tokens, func::FuncOp layer, Value logitRows = {});
+  Value lmHead(Value x, Value logitRows = {});
+  /// The reward entries' body up to the rewards [rows]: tokens [rows, seq]
+  /// through the decoder, then the score head at each row's `ends`.
+  Value rewards(func::FuncOp entry, Value tokens, Value ends);
   Value makePositions(Value first, int64_t count);
   /// The leading sizes, the sequence length read off `x` if dynamic.
   void setLead(ArrayRef<int64_t> shape, Value x);
@@ -102,6 +112,7 @@ private:
   const ModelConfig &config;
   Type f32;
   Type weightType; // the weights' element type (activations are f32)
+  Head head;
 
   SmallVector<int64_t> lead;           // [seq] or [batch, seq]
   SmallVector<OpFoldResult> leadSizes; // the same, seq as a Value if dynamic
@@ -122,7 +133,7 @@ func::FuncOp EntryPointBuilder::declare(
     ArrayRef<Type> results, bool withCaches) {
   auto cacheType = RankedTensorType::get(
       {config.seqLen, config.nKvHeads, config.headDim()}, f32);
-  std::vector<TensorSpec> specs = weightSpecs(config);
+  std::vector<TensorSpec> specs = weightSpecs(config, head);
   int64_t numCaches = withCaches ? 2 * config.nLayers : 0;
 
   SmallVector<Type> inputs(leading.begin(), leading.end());
@@ -320,8 +331,7 @@ Value EntryPointBuilder::feedForward(Value x) {
   return llama::AddOp::create(b, named("x"), x, down);
 }
 
-Value EntryPointBuilder::forward(Value tokens, func::FuncOp layer,
-                                 Value logitRows) {
+Value EntryPointBuilder::decoder(Value tokens, func::FuncOp layer) {
   Value x = llama::EmbeddingOp::create(b, named("x"),
                                        weights.lookup(kEmbeddingWeight), tokens,
                                        f32); // [lead.., dim]
@@ -342,6 +352,10 @@ Value EntryPointBuilder::forward(Value tokens, func::FuncOp layer,
       valueCaches[index] = call.getResult(2);
     }
   }
+  return x;
+}
+
+Value EntryPointBuilder::lmHead(Value x, Value logitRows) {
   // The LM head (and the final norm) only for the rows the caller wants:
   // the last one when generating.
   if (logitRows && ShapedType::isDynamic(lead.back())) {
@@ -383,7 +397,7 @@ func::FuncOp EntryPointBuilder::buildInference(StringRef name, int64_t seq) {
   positions = makePositions(position, seq);
 
   SmallVector<Value> results = {
-      forward(tokens, buildLayer(func), entry.getArgument(2))};
+      lmHead(decoder(tokens, buildLayer(func)), entry.getArgument(2))};
   for (int64_t layer = 0; layer < config.nLayers; ++layer) {
     results.push_back(keyCaches[layer]);
     results.push_back(valueCaches[layer]);
@@ -419,11 +433,76 @@ func::FuncOp EntryPointBuilder::buildTrainLoss(StringRef name, int64_t batch,
         ArrayRef<OpFoldResult>{b.getIndexAttr(batch), b.getIndexAttr(seq)},
         ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
   };
-  Value inputs = window(0, "inputs");               // [batch, seq]
-  Value targets = window(1, "targets");             // [batch, seq]
-  Value logits = forward(inputs, buildLayer(func)); // [batch, seq, vocab]
+  Value inputs = window(0, "inputs");   // [batch, seq]
+  Value targets = window(1, "targets"); // [batch, seq]
+  Value logits =
+      lmHead(decoder(inputs, buildLayer(func))); // [batch, seq, vocab]
   Value loss =
       llama::CrossEntropyOp::create(b, named("loss"), logits, targets, mask);
+  func::ReturnOp::create(b, loc, loss);
+  return func;
+}
+
+Value EntryPointBuilder::rewards(func::FuncOp entry, Value tokens, Value ends) {
+  auto shape = cast<RankedTensorType>(tokens.getType()).getShape();
+  int64_t rows = shape[0];
+  cached = false;
+  setLead(shape, tokens);
+  positions =
+      makePositions(arith::ConstantIndexOp::create(b, loc, 0), shape[1]);
+  Value x = decoder(tokens, buildLayer(entry)); // [rows, seq, dim]
+  // Only each sequence's last real token is normed and scored; padding after
+  // it cannot reach that row through causal attention.
+  Value last = llama::GatherRowsOp::create(
+      b, named("last_token"), RankedTensorType::get({rows, config.dim}, f32), x,
+      ends); // [rows, dim]
+  last = rmsNorm(last, weights.lookup(kFinalNormWeight), "final_norm");
+  Value scores =
+      linear(last, weights.lookup(kScoreWeight), "score"); // [rows, 1]
+  return tensor::CollapseShapeOp::create(
+      b, named("rewards"), RankedTensorType::get({rows}, f32), scores,
+      ArrayRef<ReassociationIndices>{{0, 1}}); // [rows]
+}
+
+func::FuncOp EntryPointBuilder::buildScore(StringRef name, int64_t rows,
+                                           int64_t seq) {
+  auto rewardsType = RankedTensorType::get({rows}, f32);
+  func::FuncOp func =
+      declare(name,
+              {RankedTensorType::get({rows, seq}, b.getI32Type()),
+               RankedTensorType::get({rows}, b.getI32Type())},
+              {{"tokens", llama::input::kTokens},
+               {"ends", llama::input::kSequenceEnds}},
+              {rewardsType}, /*withCaches=*/false);
+  func.setResultAttrs(
+      0, {b.getNamedAttr(llama::kOutputAttr,
+                         b.getStringAttr(llama::output::kRewards))});
+  Block &entry = func.getBody().front();
+  func::ReturnOp::create(
+      b, loc, rewards(func, entry.getArgument(0), entry.getArgument(1)));
+  return func;
+}
+
+func::FuncOp EntryPointBuilder::buildRewardLoss(StringRef name,
+                                                const RewardShape &shape) {
+  int64_t rows = 2 * shape.pairs;
+  func::FuncOp func =
+      declare(name,
+              {RankedTensorType::get({rows, shape.seq}, b.getI32Type()),
+               RankedTensorType::get({rows}, b.getI32Type()),
+               RankedTensorType::get({shape.pairs}, f32)},
+              {{"tokens", llama::input::kTokens},
+               {"ends", llama::input::kSequenceEnds},
+               {"margins", llama::input::kMargins}},
+              {RankedTensorType::get({}, f32)}, /*withCaches=*/false);
+  func.setResultAttrs(0,
+                      {b.getNamedAttr(llama::kOutputAttr,
+                                      b.getStringAttr(llama::output::kLoss))});
+  Block &entry = func.getBody().front();
+  Value scores = rewards(func, entry.getArgument(0), entry.getArgument(1));
+  Value loss = llama::RankingLossOp::create(
+      b, named("loss"), RankedTensorType::get({}, f32), scores,
+      entry.getArgument(2), b.getF64FloatAttr(shape.center));
   func::ReturnOp::create(b, loc, loss);
   return func;
 }
@@ -468,6 +547,14 @@ static Type weightElementType(Builder &b, WeightType weights) {
   llvm_unreachable("unknown weight type");
 }
 
+/// An empty module carrying the config, for the entry points.
+static OwningOpRef<ModuleOp> configuredModule(OpBuilder &b,
+                                              const ModelConfig &config) {
+  OwningOpRef<ModuleOp> module = ModuleOp::create(b.getUnknownLoc());
+  (*module)->setAttr(llama::kConfigAttr, configAttr(b, config));
+  return module;
+}
+
 OwningOpRef<ModuleOp> buildModelModule(MLIRContext &context,
                                        const ModelConfig &config,
                                        std::optional<TrainShape> train,
@@ -477,8 +564,7 @@ OwningOpRef<ModuleOp> buildModelModule(MLIRContext &context,
   loadModelDialects(context);
   OpBuilder b(&context);
   Type weightType = weightElementType(b, weights);
-  OwningOpRef<ModuleOp> module = ModuleOp::create(b.getUnknownLoc());
-  (*module)->setAttr(llama::kConfigAttr, configAttr(b, config));
+  OwningOpRef<ModuleOp> module = configuredModule(b, config);
   for (auto [name, seq] :
        {std::pair<StringRef, int64_t>{"prefill", kDynamic}, {"decode", 1}}) {
     b.setInsertionPointToEnd(module->getBody());
@@ -488,6 +574,27 @@ OwningOpRef<ModuleOp> buildModelModule(MLIRContext &context,
     b.setInsertionPointToEnd(module->getBody());
     EntryPointBuilder(b, config, weightType)
         .buildTrainLoss("train_loss", train->batch, train->seq);
+  }
+  return module;
+}
+
+OwningOpRef<ModuleOp> buildRewardModule(MLIRContext &context,
+                                        const ModelConfig &config,
+                                        const RewardShape &shape, bool train,
+                                        WeightType weights) {
+  assert((!train || weights == WeightType::F32) &&
+         "training updates f32 weights");
+  loadModelDialects(context);
+  OpBuilder b(&context);
+  Type weightType = weightElementType(b, weights);
+  OwningOpRef<ModuleOp> module = configuredModule(b, config);
+  b.setInsertionPointToEnd(module->getBody());
+  EntryPointBuilder(b, config, weightType, Head::Score)
+      .buildScore("score", 2 * shape.pairs, shape.seq);
+  if (train) {
+    b.setInsertionPointToEnd(module->getBody());
+    EntryPointBuilder(b, config, weightType, Head::Score)
+        .buildRewardLoss("reward_loss", shape);
   }
   return module;
 }

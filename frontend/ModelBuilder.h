@@ -41,6 +41,29 @@ buildModelModule(mlir::MLIRContext &context, const ModelConfig &config,
                  std::optional<TrainShape> train = std::nullopt,
                  WeightType weights = WeightType::F32);
 
+/// The block a reward model scores and trains on: `pairs` preference pairs
+/// (2 * pairs sequences) of `seq` positions; `center` is the coefficient of
+/// the ranking loss's reward-centering term (0: none).
+struct RewardShape {
+  int64_t pairs = 0;
+  int64_t seq = 0;
+  double center = 0.0;
+};
+
+/// Builds a reward model: the decoder with the scalar head `score.weight`
+/// [1, dim] (HF LlamaForSequenceClassification) in place of the LM head,
+/// read at each sequence's last real token:
+///   score(tokens [2 * pairs, seq], sequence_ends [2 * pairs], weights...)
+///     -> rewards [2 * pairs]
+/// With `train`, also
+///   reward_loss(tokens, sequence_ends, margins [pairs], weights...)
+///     -> the ranking loss, rows 0 .. pairs - 1 being the chosen responses
+///        and rows pairs .. 2 * pairs - 1 the rejected ones, pair by pair.
+mlir::OwningOpRef<mlir::ModuleOp>
+buildRewardModule(mlir::MLIRContext &context, const ModelConfig &config,
+                  const RewardShape &shape, bool train,
+                  WeightType weights = WeightType::F32);
+
 } // namespace llamac
 
 #endif // LLAMAC_FRONTEND_MODELBUILDER_H

@@ -284,12 +284,18 @@ Expected<ModelConfig> parseHFConfig(StringRef text, StringRef source) {
 
   if (const json::Value *archs = fields.find("architectures")) {
     const json::Array *list = archs->getAsArray();
-    bool isLlama = list && any_of(*list, [](const json::Value &arch) {
-                     return arch.getAsString() == StringRef("LlamaForCausalLM");
-                   });
+    // A reward model's checkpoint (llama-reward) is the same decoder with a
+    // scalar head: llamac compiles it with --reward.
+    bool isLlama =
+        list && any_of(*list, [](const json::Value &arch) {
+          return arch.getAsString() == StringRef("LlamaForCausalLM") ||
+                 arch.getAsString() ==
+                     StringRef("LlamaForSequenceClassification");
+        });
     if (!isLlama)
       fields.fail("architectures " + FieldReader::text(*archs) +
-                  " is not supported: llamac compiles LlamaForCausalLM");
+                  " is not supported: llamac compiles LlamaForCausalLM "
+                  "(and LlamaForSequenceClassification with --reward)");
   }
   fields.expectOneOf("model_type", {"llama"}, "llamac compiles Llama models");
   fields.expectOneOf("hidden_act", {"silu"}, "Llama's SwiGLU uses silu");

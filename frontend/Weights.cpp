@@ -9,6 +9,7 @@ namespace llamac {
 const char *const kEmbeddingWeight = "model.embed_tokens.weight";
 const char *const kFinalNormWeight = "model.norm.weight";
 const char *const kLmHeadWeight = "lm_head.weight";
+const char *const kScoreWeight = "score.weight";
 
 std::string layerWeightName(int64_t layer, llvm::StringRef module) {
   return ("model.layers." + llvm::Twine(layer) + "." + module + ".weight")
@@ -27,7 +28,7 @@ std::vector<TensorSpec> layerWeightSpecs(const ModelConfig &config) {
       {"mlp.down_proj", {dim, hidden}}};
 }
 
-std::vector<TensorSpec> weightSpecs(const ModelConfig &config) {
+std::vector<TensorSpec> weightSpecs(const ModelConfig &config, Head head) {
   std::vector<TensorSpec> specs = {
       {kEmbeddingWeight, {config.vocabSize, config.dim}}};
   std::vector<TensorSpec> layer = layerWeightSpecs(config);
@@ -35,7 +36,9 @@ std::vector<TensorSpec> weightSpecs(const ModelConfig &config) {
     for (const TensorSpec &spec : layer)
       specs.push_back({layerWeightName(index, spec.name), spec.shape});
   specs.push_back({kFinalNormWeight, {config.dim}});
-  if (!config.tieEmbeddings)
+  if (head == Head::Score)
+    specs.push_back({kScoreWeight, {1, config.dim}});
+  else if (!config.tieEmbeddings)
     specs.push_back({kLmHeadWeight, {config.vocabSize, config.dim}});
   return specs;
 }

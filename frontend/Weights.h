@@ -24,6 +24,12 @@ std::string layerWeightName(int64_t layer, llvm::StringRef module);
 extern const char *const kEmbeddingWeight; // model.embed_tokens.weight
 extern const char *const kFinalNormWeight; // model.norm.weight
 extern const char *const kLmHeadWeight;    // lm_head.weight (untied models)
+extern const char *const kScoreWeight;     // score.weight (reward models)
+
+/// What sits on top of the decoder: the LM head (next-token logits), or the
+/// reward model's scalar head, `score.weight` [1, dim] as in HF's
+/// LlamaForSequenceClassification with num_labels 1.
+enum class Head { LanguageModel, Score };
 
 /// The weights of one decoder layer, named by module ("self_attn.q_proj"),
 /// in forward order: input_layernorm, q/k/v/o_proj, post_attention_layernorm,
@@ -32,8 +38,9 @@ std::vector<TensorSpec> layerWeightSpecs(const ModelConfig &config);
 
 /// Every weight of the model, in forward order: the embedding, per layer
 /// input_layernorm, q/k/v/o_proj, post_attention_layernorm, gate/up/down_proj,
-/// then the final norm and (unless tied) lm_head.
-std::vector<TensorSpec> weightSpecs(const ModelConfig &config);
+/// then the final norm and (unless tied) lm_head, or score for a reward model.
+std::vector<TensorSpec> weightSpecs(const ModelConfig &config,
+                                    Head head = Head::LanguageModel);
 
 } // namespace llamac
 

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define LLAMA_ABI_FORMAT "llamac-artifact"
-#define LLAMA_ABI_VERSION 4
+#define LLAMA_ABI_VERSION 5
 
 /* The NUL-terminated JSON manifest every artifact exports. */
 #define LLAMA_ABI_MANIFEST_SYMBOL "llama_manifest"
@@ -47,6 +47,13 @@ typedef void (*llama_set_threads_fn)(int32_t threads);
 #define LLAMA_ABI_KIND_TRAIN_LOSS "train_loss"
 #define LLAMA_ABI_KIND_TRAIN_GRAD "train_grad"
 #define LLAMA_ABI_KIND_TRAIN_STEP "train_step"
+/* A reward model (llamac --reward) has no inference entry points; these
+ * score rows of tokens with its scalar head, and train it on preference
+ * pairs with the ranking loss. */
+#define LLAMA_ABI_KIND_SCORE "score"
+#define LLAMA_ABI_KIND_REWARD_LOSS "reward_loss"
+#define LLAMA_ABI_KIND_REWARD_GRAD "reward_grad"
+#define LLAMA_ABI_KIND_REWARD_STEP "reward_step"
 
 /* tokens [n_tokens] at `position`, caches updated in place; logits
  * [logit_rows, vocab] of the last logit_rows tokens (1 <= logit_rows <=
@@ -74,21 +81,46 @@ typedef void (*llama_train_step_fn)(const int32_t *tokens,
                                     float *const *adam_v, float *loss,
                                     float *grad_norm);
 
+/* Reward models. tokens [rows, seq] (right-padded), sequence_ends [rows]:
+ * the index of each row's last real token, where its score is read ->
+ * rewards [rows]. */
+typedef void (*llama_score_fn)(const int32_t *tokens,
+                               const int32_t *sequence_ends,
+                               const void *const *weights, /* dtype */
+                               float *rewards);
+/* rows = 2 * pairs: the chosen responses, then the rejected ones in the same
+ * pair order; margins [pairs] -> the ranking loss */
+typedef void (*llama_reward_loss_fn)(const int32_t *tokens,
+                                     const int32_t *sequence_ends,
+                                     const float *margins,
+                                     float *const *weights, float *loss);
+typedef void (*llama_reward_grad_fn)(const int32_t *tokens,
+                                     const int32_t *sequence_ends,
+                                     const float *margins,
+                                     float *const *weights,
+                                     float *const *gradients, float *loss);
+typedef void (*llama_reward_step_fn)(
+    const int32_t *tokens, const int32_t *sequence_ends, const float *margins,
+    const float *step_params, float *const *weights, float *const *adam_m,
+    float *const *adam_v, float *loss, float *grad_norm);
+
 /* What each parameter of an entry point holds. A C entry point takes the
  * roles it has in this order (tokens are followed by n_tokens when 1-D);
  * LLAMA_ABI_ROLE_OUTPUT parameters come last, one per output. */
 enum llama_abi_role {
-  LLAMA_ABI_ROLE_TOKENS,      /* const int32_t * */
-  LLAMA_ABI_ROLE_POSITION,    /* int64_t */
-  LLAMA_ABI_ROLE_LOGIT_ROWS,  /* int64_t: sizes the logits output */
-  LLAMA_ABI_ROLE_LOSS_MASK,   /* const float * */
-  LLAMA_ABI_ROLE_STEP_PARAMS, /* const float * */
-  LLAMA_ABI_ROLE_WEIGHTS,     /* float *const * (inference: dtype) */
-  LLAMA_ABI_ROLE_KV_CACHES,   /* float *const * */
-  LLAMA_ABI_ROLE_ADAM_M,      /* float *const * */
-  LLAMA_ABI_ROLE_ADAM_V,      /* float *const * */
-  LLAMA_ABI_ROLE_GRADIENTS,   /* float *const * (written) */
-  LLAMA_ABI_ROLE_OUTPUT       /* float * (written) */
+  LLAMA_ABI_ROLE_TOKENS,        /* const int32_t * */
+  LLAMA_ABI_ROLE_POSITION,      /* int64_t */
+  LLAMA_ABI_ROLE_LOGIT_ROWS,    /* int64_t: sizes the logits output */
+  LLAMA_ABI_ROLE_LOSS_MASK,     /* const float * */
+  LLAMA_ABI_ROLE_SEQUENCE_ENDS, /* const int32_t * */
+  LLAMA_ABI_ROLE_MARGINS,       /* const float * */
+  LLAMA_ABI_ROLE_STEP_PARAMS,   /* const float * */
+  LLAMA_ABI_ROLE_WEIGHTS,       /* float *const * (inference: dtype) */
+  LLAMA_ABI_ROLE_KV_CACHES,     /* float *const * */
+  LLAMA_ABI_ROLE_ADAM_M,        /* float *const * */
+  LLAMA_ABI_ROLE_ADAM_V,        /* float *const * */
+  LLAMA_ABI_ROLE_GRADIENTS,     /* float *const * (written) */
+  LLAMA_ABI_ROLE_OUTPUT         /* float * (written) */
 };
 
 /* Manifest keys. The top level: */
@@ -107,8 +139,11 @@ enum llama_abi_role {
 #define LLAMA_ABI_KEY_SYMBOL "symbol"
 #define LLAMA_ABI_KEY_KIND "kind"
 #define LLAMA_ABI_KEY_MAX_TOKENS "max_tokens" /* inference: n or null */
-#define LLAMA_ABI_KEY_BATCH "batch"           /* training */
-#define LLAMA_ABI_KEY_SEQ "seq"               /* training */
+/* Training and reward entry points: the rows of tokens they take, and the
+ * positions trained on (training: the tokens' columns - 1) or scored per row
+ * (reward models: the columns). */
+#define LLAMA_ABI_KEY_BATCH "batch"
+#define LLAMA_ABI_KEY_SEQ "seq"
 /* The config (also the `llama.config` module attribute of the IR): */
 #define LLAMA_ABI_KEY_DIM "dim"
 #define LLAMA_ABI_KEY_HIDDEN_DIM "hidden_dim"

@@ -45,7 +45,9 @@ FailureOr<SmallVector<ArgRole>> argumentRoles(func::FuncOp func) {
               .Case(llama::input::kPosition, LLAMA_ABI_ROLE_POSITION)
               .Case(llama::input::kLogitRows, LLAMA_ABI_ROLE_LOGIT_ROWS)
               .Case(llama::input::kLossMask, LLAMA_ABI_ROLE_LOSS_MASK)
-              .Case(llama::input::kStepParams, LLAMA_ABI_ROLE_STEP_PARAMS));
+              .Case(llama::input::kStepParams, LLAMA_ABI_ROLE_STEP_PARAMS)
+              .Case(llama::input::kSequenceEnds, LLAMA_ABI_ROLE_SEQUENCE_ENDS)
+              .Case(llama::input::kMargins, LLAMA_ABI_ROLE_MARGINS));
     } else if (has(llama::kWeightAttr)) {
       roles.push_back(LLAMA_ABI_ROLE_WEIGHTS);
     } else if (has(llama::kKvCacheAttr)) {
@@ -75,10 +77,16 @@ FailureOr<SmallVector<ArgRole>> argumentRoles(func::FuncOp func) {
 
 const char *entryKind(ArrayRef<ArgRole> roles) {
   auto has = [&](ArgRole role) { return llvm::is_contained(roles, role); };
-  return has(LLAMA_ABI_ROLE_POSITION)    ? LLAMA_ABI_KIND_INFERENCE
-         : has(LLAMA_ABI_ROLE_ADAM_M)    ? LLAMA_ABI_KIND_TRAIN_STEP
-         : has(LLAMA_ABI_ROLE_GRADIENTS) ? LLAMA_ABI_KIND_TRAIN_GRAD
-                                         : LLAMA_ABI_KIND_TRAIN_LOSS;
+  if (has(LLAMA_ABI_ROLE_POSITION))
+    return LLAMA_ABI_KIND_INFERENCE;
+  if (has(LLAMA_ABI_ROLE_SEQUENCE_ENDS) && !has(LLAMA_ABI_ROLE_MARGINS))
+    return LLAMA_ABI_KIND_SCORE;
+  bool reward = has(LLAMA_ABI_ROLE_MARGINS);
+  if (has(LLAMA_ABI_ROLE_ADAM_M))
+    return reward ? LLAMA_ABI_KIND_REWARD_STEP : LLAMA_ABI_KIND_TRAIN_STEP;
+  if (has(LLAMA_ABI_ROLE_GRADIENTS))
+    return reward ? LLAMA_ABI_KIND_REWARD_GRAD : LLAMA_ABI_KIND_TRAIN_GRAD;
+  return reward ? LLAMA_ABI_KIND_REWARD_LOSS : LLAMA_ABI_KIND_TRAIN_LOSS;
 }
 
 class WrapperBuilder {
@@ -129,7 +137,7 @@ public:
   }
 
   /// void llama_<name>(tokens[, n_tokens][, position][, logit_rows]
-  ///                    [, loss_mask]
+  ///                    [, loss_mask][, sequence_ends][, margins]
   ///                    [, step_params], weights[, kv_caches][, adam_m,
   ///                    adam_v][, gradients], outputs...)
   /// n_tokens comes with 1-D (inference) tokens, each other parameter with
@@ -187,6 +195,8 @@ public:
             arith::IndexCastOp::create(b, loc, b.getIndexType(), param(role)));
         break;
       case LLAMA_ABI_ROLE_LOSS_MASK:
+      case LLAMA_ABI_ROLE_SEQUENCE_ENDS:
+      case LLAMA_ABI_ROLE_MARGINS:
       case LLAMA_ABI_ROLE_STEP_PARAMS:
         operands.push_back(memrefOver(param(role), memref, {}));
         break;

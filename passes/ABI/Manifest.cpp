@@ -125,9 +125,14 @@ manifestJson(ModuleOp module, ArrayRef<func::FuncOp> entries,
       point[LLAMA_ABI_KEY_MAX_TOKENS] =
           tokens.isDynamicDim(0) ? llvm::json::Value(nullptr)
                                  : llvm::json::Value(tokens.getDimSize(0));
-    } else { // tokens [batch, seq + 1]
+    } else {
+      // Training: tokens [batch, seq + 1] (targets shifted by one); reward
+      // models score every position: tokens [batch, seq].
+      StringRef kind = kinds.lookup(entry);
+      bool scoresRows =
+          kind == LLAMA_ABI_KIND_SCORE || kind.starts_with("reward_");
       point[LLAMA_ABI_KEY_BATCH] = tokens.getDimSize(0);
-      point[LLAMA_ABI_KEY_SEQ] = tokens.getDimSize(1) - 1;
+      point[LLAMA_ABI_KEY_SEQ] = tokens.getDimSize(1) - (scoresRows ? 0 : 1);
     }
     entryPoints.push_back(std::move(point));
   }

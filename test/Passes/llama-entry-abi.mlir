@@ -25,7 +25,7 @@
 // CHECK: call @prefill(
 // CHECK: llvm.mlir.global external constant @llama_manifest("{\22compiler\22:\22llamac {{.*}}\22,\22config\22:{\22dim\22:4,
 // CHECK-SAME: \22dtype\22:\22f32\22,\22entry_points\22:[{\22kind\22:\22inference\22,\22max_tokens\22:null,\22name\22:\22prefill\22,\22symbol\22:\22llama_prefill\22}]
-// CHECK-SAME: \22format\22:\22llamac-artifact\22,\22kv_caches\22:[{\22name\22:\22layers.0.key\22,\22shape\22:[16,1,2]}],\22version\22:4,
+// CHECK-SAME: \22format\22:\22llamac-artifact\22,\22kv_caches\22:[{\22name\22:\22layers.0.key\22,\22shape\22:[16,1,2]}],\22version\22:5,
 // CHECK-SAME: \22weights\22:[{\22name\22:\22embed\22,\22shape\22:[10,4]},{\22name\22:\22norm\22,\22shape\22:[4]}]}\00")
 module attributes {llama.config = {dim = 4 : i64, hidden_dim = 8 : i64, n_layers = 1 : i64, n_heads = 2 : i64, n_kv_heads = 1 : i64, head_dim = 2 : i64, vocab_size = 10 : i64, seq_len = 16 : i64, norm_eps = 1.0e-05 : f64, rope_theta = 1.0e+04 : f64, tie_embeddings = true}} {
   func.func private @layer(%x: memref<?x4xf32>) -> memref<?x4xf32> {
@@ -86,6 +86,33 @@ module attributes {llama.config = {dim = 4 : i64, hidden_dim = 8 : i64, n_layers
                             %rows: index {llama.input = "logit_rows"},
                             %embed: memref<10x4xbf16> {llama.weight = "embed"}, %norm: memref<4xf32> {llama.weight = "norm"},
                             %logits: memref<1x10xf32> {llama.output = "logits"}) {
+    return
+  }
+}
+
+// -----
+
+// Tests a reward model's entry points: sequence_ends and margins come after
+// the tokens (no n_tokens for 2-D tokens), the kinds are score and
+// reward_step, and "seq" is the tokens' columns (every position is scored,
+// none is a shifted target).
+// CHECK-LABEL: func.func @llama_score(
+// CHECK-SAME: %[[TOKENS:[a-z0-9]+]]: !llvm.ptr, %[[ENDS:[a-z0-9]+]]: !llvm.ptr, %[[WEIGHTS:[a-z0-9]+]]: !llvm.ptr, %[[REWARDS:[a-z0-9]+]]: !llvm.ptr)
+// CHECK: call @score(
+// CHECK-LABEL: func.func @llama_train_step(
+// CHECK-SAME: %[[TOKENS:[a-z0-9]+]]: !llvm.ptr, %[[ENDS:[a-z0-9]+]]: !llvm.ptr, %[[MARGINS:[a-z0-9]+]]: !llvm.ptr, %[[STEP:[a-z0-9]+]]: !llvm.ptr, %[[WEIGHTS:[a-z0-9]+]]: !llvm.ptr, %[[M:[a-z0-9]+]]: !llvm.ptr, %[[V:[a-z0-9]+]]: !llvm.ptr, %[[LOSS:[a-z0-9]+]]: !llvm.ptr, %[[NORM:[a-z0-9]+]]: !llvm.ptr)
+// CHECK: llama_manifest("{{.*}}\22entry_points\22:[{\22batch\22:4,\22kind\22:\22score\22,\22name\22:\22score\22,\22seq\22:6,\22symbol\22:\22llama_score\22},{\22batch\22:4,\22kind\22:\22reward_step\22,\22name\22:\22train_step\22,\22seq\22:6,\22symbol\22:\22llama_train_step\22}]
+module attributes {llama.config = {dim = 4 : i64, hidden_dim = 8 : i64, n_layers = 1 : i64, n_heads = 2 : i64, n_kv_heads = 1 : i64, head_dim = 2 : i64, vocab_size = 10 : i64, seq_len = 16 : i64, norm_eps = 1.0e-05 : f64, rope_theta = 1.0e+04 : f64, tie_embeddings = true}} {
+  func.func private @score(%tokens: memref<4x6xi32> {llama.input = "tokens"}, %ends: memref<4xi32> {llama.input = "sequence_ends"},
+                           %head: memref<1x4xf32> {llama.weight = "score.weight"},
+                           %rewards: memref<4xf32> {llama.output = "rewards"}) {
+    return
+  }
+  func.func private @train_step(%tokens: memref<4x6xi32> {llama.input = "tokens"}, %ends: memref<4xi32> {llama.input = "sequence_ends"},
+                                %margins: memref<2xf32> {llama.input = "margins"}, %step: memref<2xf32> {llama.input = "step_params"},
+                                %head: memref<1x4xf32> {llama.weight = "score.weight"},
+                                %m: memref<1x4xf32> {llama.adam_m = "score.weight"}, %v: memref<1x4xf32> {llama.adam_v = "score.weight"},
+                                %loss: memref<f32> {llama.output = "loss"}, %norm: memref<f32> {llama.output = "grad_norm"}) {
     return
   }
 }

@@ -1,7 +1,8 @@
 //===- llamac.cpp - the llamac compiler driver ----------------------------===//
 //
 //   llamac CONFIG -o ARTIFACT [--emit=STAGE] [--max-seq-len N]
-//                 [--weight-type f32|bf16|f16] [--train [--batch B] [--seq T]]
+//                 [--weight-type f32|bf16|f16] [--train] [--batch B] [--seq T]
+//                 [--reward [--reward-centering C]]
 //                 [--cpu NAME] [--mattr FEATURES] [-O N]
 //
 // CONFIG is an HF config.json, a Meta params.json, a directory holding one,
@@ -34,6 +35,8 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
+
+#include <cmath>
 
 using namespace llvm;
 
@@ -96,9 +99,21 @@ cl::opt<llamac::WeightType> weightType(
 cl::opt<bool> train("train", cl::cat(category),
                     cl::desc("Also compile the training loss entry point "
                              "train_loss over [batch, seq] token blocks"));
-cl::opt<int64_t> trainBatch("batch", cl::init(4), cl::cat(category),
-                            cl::desc("Training batch size (default 4)"),
-                            cl::value_desc("b"));
+cl::opt<bool> reward(
+    "reward", cl::cat(category),
+    cl::desc("Compile a reward model (scalar head score.weight, read at each "
+             "sequence's last token): its score entry point over 2 * batch "
+             "sequences of seq tokens, and with --train its ranking-loss "
+             "training step over batch preference pairs"));
+cl::opt<double> rewardCentering(
+    "reward-centering", cl::init(0.0), cl::cat(category),
+    cl::desc("With --reward --train: coefficient c of the reward-centering "
+             "term c * mean((r_chosen + r_rejected)^2) (default 0: none)"),
+    cl::value_desc("c"));
+cl::opt<int64_t> trainBatch(
+    "batch", cl::init(4), cl::cat(category),
+    cl::desc("Training batch size; preference pairs with --reward (default 4)"),
+    cl::value_desc("b"));
 cl::opt<int64_t>
     trainSeq("seq", cl::init(0), cl::cat(category),
              cl::desc("Training sequence length (default: the maximum)"),
@@ -198,7 +213,7 @@ int main(int argc, char **argv) {
   }
 
   std::optional<llamac::TrainShape> trainShape;
-  if (train) {
+  if (train || reward) {
     int64_t seq =
         trainSeq.getNumOccurrences() ? trainSeq.getValue() : config->seqLen;
     if (trainBatch <= 0 || trainBatch > 65536)
@@ -208,12 +223,17 @@ int main(int argc, char **argv) {
       return fail("--seq must be between 1 and the maximum sequence length (" +
                   Twine(config->seqLen) + "), got " + Twine(seq));
     trainShape = llamac::TrainShape{trainBatch, seq};
-    if (weightType != llamac::WeightType::F32)
+    if (train && weightType != llamac::WeightType::F32)
       return fail("--train keeps f32 weights (AdamW updates them in place); "
                   "drop --weight-type");
   } else if (trainBatch.getNumOccurrences() || trainSeq.getNumOccurrences()) {
-    return fail("--batch and --seq apply to --train");
+    return fail("--batch and --seq apply to --train and --reward");
   }
+  if (rewardCentering.getNumOccurrences() && !(reward && train))
+    return fail("--reward-centering applies to --reward --train");
+  if (!(rewardCentering >= 0.0) || !std::isfinite(rewardCentering))
+    return fail("--reward-centering must be non-negative, got " +
+                formatv("{0}", rewardCentering.getValue()));
   // Out-of-range optimizer settings are caught by the adamw verifier too, but
   // a flag deserves an error that names it.
   for (auto [flag, value] :
@@ -239,7 +259,13 @@ int main(int argc, char **argv) {
   mlir::llama::registerDifferentiableExternalModels(registry);
   mlir::MLIRContext context(registry);
   mlir::OwningOpRef<mlir::ModuleOp> module =
-      llamac::buildModelModule(context, *config, trainShape, weightType);
+      reward ? llamac::buildRewardModule(
+                   context, *config,
+                   {trainShape->batch, trainShape->seq, rewardCentering}, train,
+                   weightType)
+             : llamac::buildModelModule(context, *config,
+                                        train ? trainShape : std::nullopt,
+                                        weightType);
   // The builder's output must verify; if it does not, that is our bug, and
   // the verifier has already said where.
   if (failed(mlir::verify(*module)))

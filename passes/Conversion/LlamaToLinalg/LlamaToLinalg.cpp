@@ -345,6 +345,7 @@ struct ConvertLlamaToLinalgPass
                  CrossEntropyLowering>(ctx);
     populateGradientLoweringPatterns(patterns);
     populateOptimizerLoweringPatterns(patterns);
+    populateRewardLoweringPatterns(patterns);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();

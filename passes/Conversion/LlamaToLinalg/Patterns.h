@@ -30,6 +30,10 @@ struct RotationLowering : OpConversionPattern<OpTy> {
 /// The lowerings of the gradient ops (llama.*_grad), GradientsToLinalg.cpp.
 void populateGradientLoweringPatterns(RewritePatternSet &patterns);
 
+/// The lowerings of gather_rows, ranking_loss and their gradients,
+/// RewardToLinalg.cpp.
+void populateRewardLoweringPatterns(RewritePatternSet &patterns);
+
 /// The lowerings of global_norm and adamw, OptimizerToLinalg.cpp.
 void populateOptimizerLoweringPatterns(RewritePatternSet &patterns);
 

@@ -625,3 +625,66 @@ func.func @adamw_decay(%p: tensor<4xf32>, %s: tensor<2xf32>, %n: tensor<f32>) {
   %a:3 = llama.adamw %p, %p, %p, %p, %s, %n {beta1 = 0.9, beta2 = 0.95, eps = 1.0e-05, weight_decay = -0.1, max_grad_norm = 1.0} : tensor<4xf32>, tensor<2xf32>, tensor<f32>
   return
 }
+
+// -----
+
+// Tests that gather_rows reads [sequences, positions, dim].
+func.func @gather_rows_rank(%h: tensor<16x32xf32>, %ends: tensor<4xi32>) {
+  // expected-error @+1 {{input must be [sequences, positions, dim], got rank 2}}
+  %0 = llama.gather_rows %h[%ends] : (tensor<16x32xf32>, tensor<4xi32>) -> tensor<4x32xf32>
+  return
+}
+
+// -----
+
+// Tests that gather_rows takes one index per sequence.
+func.func @gather_rows_index(%h: tensor<4x16x32xf32>, %ends: tensor<3xi32>) {
+  // expected-error @+1 {{index dimension 0 (3) does not match input dimension 0 (4)}}
+  %0 = llama.gather_rows %h[%ends] : (tensor<4x16x32xf32>, tensor<3xi32>) -> tensor<4x32xf32>
+  return
+}
+
+// -----
+
+// Tests that gather_rows keeps the rows' width.
+func.func @gather_rows_width(%h: tensor<4x16x32xf32>, %ends: tensor<4xi32>) {
+  // expected-error @+1 {{rows dimension 1 (16) does not match input dimension 2 (32)}}
+  %0 = llama.gather_rows %h[%ends] : (tensor<4x16x32xf32>, tensor<4xi32>) -> tensor<4x16xf32>
+  return
+}
+
+// -----
+
+// Tests that gather_rows_grad returns the input's shape.
+func.func @gather_rows_grad_shape(%dy: tensor<4x32xf32>, %ends: tensor<4xi32>) {
+  // expected-error @+1 {{index dimension 0 (4) does not match input dimension 0 (2)}}
+  %0 = llama.gather_rows_grad %dy[%ends] : (tensor<4x32xf32>, tensor<4xi32>) -> tensor<2x16x32xf32>
+  return
+}
+
+// -----
+
+// Tests that the rewards of pairs come in an even number.
+func.func @ranking_loss_odd(%r: tensor<5xf32>, %m: tensor<2xf32>) {
+  // expected-error @+1 {{rewards must hold chosen then rejected rewards (an even count), got 5}}
+  %0 = llama.ranking_loss %r, %m {center = 0.0} : (tensor<5xf32>, tensor<2xf32>) -> tensor<f32>
+  return
+}
+
+// -----
+
+// Tests that there is one margin per pair.
+func.func @ranking_loss_margins(%r: tensor<8xf32>, %m: tensor<8xf32>) {
+  // expected-error @+1 {{margins must have one value per pair (4), got 8}}
+  %0 = llama.ranking_loss %r, %m {center = 0.0} : (tensor<8xf32>, tensor<8xf32>) -> tensor<f32>
+  return
+}
+
+// -----
+
+// Tests that the centering coefficient is not negative.
+func.func @ranking_loss_center(%r: tensor<8xf32>, %m: tensor<4xf32>, %dl: tensor<f32>) {
+  // expected-error @+1 {{center must be non-negative and finite, got -1.000000e-02}}
+  %0 = llama.ranking_loss_grad %r, %m, %dl {center = -0.01} : (tensor<8xf32>, tensor<4xf32>, tensor<f32>) -> tensor<8xf32>
+  return
+}

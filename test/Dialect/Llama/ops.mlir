@@ -153,3 +153,19 @@ func.func @optimizer(%p: tensor<8x4xf32>, %g: tensor<8x4xf32>, %b: tensor<4xf32>
   %p2, %m2, %v2 = llama.adamw %p, %g, %g, %g, %s, %n {beta1 = 0.9, beta2 = 0.95, eps = 1.0e-05, weight_decay = 0.1, max_grad_norm = 1.0} : tensor<8x4xf32>, tensor<2xf32>, tensor<f32>
   return %p2, %m2, %v2 : tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>
 }
+
+// Tests the reward model's ops: the score head's row per sequence, the
+// ranking loss of pairs (chosen rewards, then rejected), and their gradients.
+// CHECK-LABEL: func.func @reward
+// CHECK: llama.gather_rows %{{.*}}[%{{.*}}] : (tensor<4x16x32xf32>, tensor<4xi32>) -> tensor<4x32xf32>
+// CHECK: llama.gather_rows_grad %{{.*}}[%{{.*}}] : (tensor<4x32xf32>, tensor<4xi32>) -> tensor<4x16x32xf32>
+// CHECK: llama.ranking_loss %{{.*}}, %{{.*}} {center = 1.000000e-02 : f64} : (tensor<4xf32>, tensor<2xf32>) -> tensor<f32>
+// CHECK: llama.ranking_loss_grad %{{.*}}, %{{.*}}, %{{.*}} {center = 0.000000e+00 : f64} : (tensor<4xf32>, tensor<2xf32>, tensor<f32>) -> tensor<4xf32>
+func.func @reward(%h: tensor<4x16x32xf32>, %ends: tensor<4xi32>, %r: tensor<4xf32>,
+                  %m: tensor<2xf32>, %dl: tensor<f32>) {
+  %last = llama.gather_rows %h[%ends] : (tensor<4x16x32xf32>, tensor<4xi32>) -> tensor<4x32xf32>
+  %dh = llama.gather_rows_grad %last[%ends] : (tensor<4x32xf32>, tensor<4xi32>) -> tensor<4x16x32xf32>
+  %loss = llama.ranking_loss %r, %m {center = 0.01} : (tensor<4xf32>, tensor<2xf32>) -> tensor<f32>
+  %dr = llama.ranking_loss_grad %r, %m, %dl {center = 0.0} : (tensor<4xf32>, tensor<2xf32>, tensor<f32>) -> tensor<4xf32>
+  return
+}
