@@ -182,6 +182,21 @@ Artifact::Artifact(const std::string &path)
                        LLAMA_ABI_MANIFEST_SYMBOL + ")");
   manifest = parseManifest(text, where);
 
+  if (const EntryPointInfo *entry = manifest.findByKind(LLAMA_ABI_KIND_SCORE)) {
+    reward.score = reinterpret_cast<llama_score_fn>(lookup(*entry));
+    reward.rows = entry->batch;
+    reward.seq = entry->seq;
+    if (reward.rows % 2 != 0)
+      throw RuntimeError("'" + where + "' scores an odd number of rows (" +
+                         std::to_string(reward.rows) + "), not pairs");
+    if (const EntryPointInfo *grad =
+            manifest.findByKind(LLAMA_ABI_KIND_REWARD_GRAD))
+      reward.grad = reinterpret_cast<llama_reward_grad_fn>(lookup(*grad));
+    if (const EntryPointInfo *step =
+            manifest.findByKind(LLAMA_ABI_KIND_REWARD_STEP))
+      reward.step = reinterpret_cast<llama_reward_step_fn>(lookup(*step));
+    return;
+  }
   for (auto [name, slot] : {std::pair<const char *, llama_inference_fn *>{
                                 LLAMA_ABI_ENTRY_PREFILL, &prefillFn},
                             {LLAMA_ABI_ENTRY_DECODE, &decodeFn}}) {

@@ -56,6 +56,17 @@ struct TrainStepEntry {
   int64_t batch = 0, seq = 0;
 };
 
+/// A reward model's entry points: scores of `rows` sequences of `seq`
+/// tokens, and the ranking-loss gradients and training step over
+/// rows / 2 pairs of them.
+struct RewardEntries {
+  llama_score_fn score = nullptr;
+  llama_reward_grad_fn grad = nullptr;
+  llama_reward_step_fn step = nullptr;
+  int64_t rows = 0, seq = 0;
+  int64_t pairs() const { return rows / 2; }
+};
+
 class Artifact {
 public:
   /// Loads the library at `path`, or with an empty path the model linked
@@ -75,6 +86,12 @@ public:
   /// Runs the generated code's parallel loops on `threads` threads (default:
   /// all cores). Throws if the artifact cannot.
   void setThreads(int64_t threads) const;
+  /// Where the artifact came from, for messages.
+  const std::string &description() const { return where; }
+  /// A reward model (llamac --reward) scores; it has no prefill and decode.
+  bool isRewardModel() const { return reward.score != nullptr; }
+  const RewardEntries &rewardEntries() const { return reward; }
+  /// Null for a reward model.
   llama_inference_fn prefill() const { return prefillFn; }
   llama_inference_fn decode() const { return decodeFn; }
   /// The training step, when compiled with --train (fn null otherwise).
@@ -91,6 +108,7 @@ private:
   llama_inference_fn prefillFn = nullptr, decodeFn = nullptr;
   TrainStepEntry train;
   TrainGradEntry grad;
+  RewardEntries reward;
 };
 
 } // namespace llamart

@@ -5,6 +5,7 @@
 #include "runtime/Error.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 
 namespace llamart {
@@ -238,6 +239,38 @@ const JsonValue *JsonValue::find(const std::string &key) const {
 
 JsonValue parseJson(std::string_view text, const std::string &source) {
   return Parser(text, source).parseDocument();
+}
+
+std::string quoteJson(const std::string &text) {
+  std::string quoted = "\"";
+  for (unsigned char c : text) {
+    switch (c) {
+    case '"':
+      quoted += "\\\"";
+      break;
+    case '\\':
+      quoted += "\\\\";
+      break;
+    case '\n':
+      quoted += "\\n";
+      break;
+    case '\r':
+      quoted += "\\r";
+      break;
+    case '\t':
+      quoted += "\\t";
+      break;
+    default:
+      if (c < 0x20) {
+        char escape[8];
+        std::snprintf(escape, sizeof escape, "\\u%04x", c);
+        quoted += escape;
+      } else {
+        quoted += char(c);
+      }
+    }
+  }
+  return quoted + "\"";
 }
 
 } // namespace llamart

@@ -1,7 +1,7 @@
 //===- Json.h - a small JSON reader -----------------------------*- C++ -*-===//
 //
-// Enough JSON for safetensors headers, index files and artifact manifests,
-// without pulling LLVM into the runtime.
+// Enough JSON for safetensors headers, index files, artifact manifests and
+// the tools' JSONL, without pulling LLVM into the runtime.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LLAMAC_RUNTIME_JSON_H
@@ -41,6 +41,9 @@ public:
 
 /// Parses `text`; throws RuntimeError naming `source` on malformed input.
 JsonValue parseJson(std::string_view text, const std::string &source);
+
+/// `text` as a JSON string literal, quotes included (tools write JSONL).
+std::string quoteJson(const std::string &text);
 
 } // namespace llamart
 

@@ -50,8 +50,8 @@ std::vector<const TensorView *> matchWeights(const Artifact &artifact,
   return matched;
 }
 
-Model::Model(const Artifact &artifact, const SafeTensors &checkpoint)
-    : artifact(artifact) {
+BoundWeights::BoundWeights(const Artifact &artifact,
+                           const SafeTensors &checkpoint) {
   const DType type = artifact.weightType();
   for (const TensorView *tensor : matchWeights(artifact, checkpoint)) {
     // Weights stored as the artifact takes them, aligned for its loads, are
@@ -67,6 +67,19 @@ Model::Model(const Artifact &artifact, const SafeTensors &checkpoint)
                  tensor->numElements());
     weightPointers.push_back(converted.back().data());
   }
+}
+
+/// The artifact, once checked to be one that generates.
+static const Artifact &generator(const Artifact &artifact) {
+  if (artifact.isRewardModel())
+    throw RuntimeError("'" + artifact.description() +
+                       "' is a reward model (llamac --reward): it scores "
+                       "sequences and cannot generate; use llama-reward score");
+  return artifact;
+}
+
+Model::Model(const Artifact &artifact, const SafeTensors &checkpoint)
+    : artifact(generator(artifact)), weights(artifact, checkpoint) {
   for (const TensorSpec &spec : artifact.kvCaches()) {
     caches.emplace_back(spec.numElements(), 0.0f);
     cachePointers.push_back(caches.back().data());
@@ -95,8 +108,7 @@ std::vector<float> Model::prefill(const std::vector<int32_t> &tokens,
   int64_t rows = allRows ? int64_t(tokens.size()) : 1;
   std::vector<float> logits(rows * shape().vocabSize);
   artifact.prefill()(tokens.data(), int64_t(tokens.size()), pos, rows,
-                     weightPointers.data(), cachePointers.data(),
-                     logits.data());
+                     weights.pointers(), cachePointers.data(), logits.data());
   pos += int64_t(tokens.size());
   return logits;
 }
@@ -105,10 +117,17 @@ std::vector<float> Model::decode(int32_t token) {
   std::vector<int32_t> tokens = {token};
   check(tokens);
   std::vector<float> logits(shape().vocabSize);
-  artifact.decode()(tokens.data(), 1, pos, 1, weightPointers.data(),
+  artifact.decode()(tokens.data(), 1, pos, 1, weights.pointers(),
                     cachePointers.data(), logits.data());
   pos += 1;
   return logits;
+}
+
+void Model::rewind(int64_t position) {
+  if (position < 0 || position > pos)
+    throw RuntimeError("cannot rewind to position " + std::to_string(position) +
+                       " from " + std::to_string(pos));
+  pos = position;
 }
 
 } // namespace llamart

@@ -16,10 +16,26 @@ namespace llamart {
 std::vector<const TensorView *> matchWeights(const Artifact &artifact,
                                              const SafeTensors &checkpoint);
 
-/// Binds a checkpoint to an artifact (checking every name, shape and dtype
-/// against the manifest) and runs it, keeping the KV cache and position.
+/// A checkpoint's weights as an artifact's entry points take them (checking
+/// every name and shape against the manifest): used in place from the
+/// mapped file where stored as the artifact takes them, converted once
+/// otherwise. The checkpoint must outlive it.
+class BoundWeights {
+public:
+  BoundWeights(const Artifact &artifact, const SafeTensors &checkpoint);
+  /// One pointer per weight, manifest order, of the artifact's weightType.
+  const void *const *pointers() const { return weightPointers.data(); }
+
+private:
+  std::vector<std::vector<uint8_t>> converted; // weights that needed a copy
+  std::vector<const void *> weightPointers;
+};
+
+/// Binds a checkpoint to an artifact and runs it, keeping the KV cache and
+/// position.
 class Model {
 public:
+  /// Throws RuntimeError for a reward model, which cannot generate.
   Model(const Artifact &artifact, const SafeTensors &checkpoint);
 
   const ModelConfig &shape() const { return artifact.shape(); }
@@ -33,13 +49,16 @@ public:
                              bool allRows = false);
   /// One token; returns its logits [vocab_size].
   std::vector<float> decode(int32_t token);
+  /// Continues from `position` (at most the current one): the cache rows
+  /// before it stay valid, later ones are overwritten. rewind(0) starts a new
+  /// sequence.
+  void rewind(int64_t position);
 
 private:
   void check(const std::vector<int32_t> &tokens) const;
 
   const Artifact &artifact;
-  std::vector<std::vector<uint8_t>> converted; // weights that needed a copy
-  std::vector<const void *> weightPointers;    // manifest order, weightType
+  BoundWeights weights;
   std::vector<std::vector<float>> caches; // [seq_len, n_kv_heads, head_dim]
   std::vector<float *> cachePointers;
   int64_t pos = 0;

@@ -44,6 +44,9 @@ class TextStream {
 public:
   explicit TextStream(const Tokenizer &tokenizer) : tokenizer(tokenizer) {}
   std::string push(int32_t id);
+  /// What is still held at the end of the tokens (as replacement
+  /// characters).
+  std::string finish() { return takePending(/*force=*/true); }
 
 private:
   /// Moves the complete characters of `pending` to the result (and, with

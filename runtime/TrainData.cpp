@@ -64,6 +64,18 @@ TrainRows packText(const std::string &path, const Tokenizer &tokenizer,
   return packStream(path, stream, std::vector<float>(stream.size(), 1.0f), seq);
 }
 
+EncodedSample encodeSample(const Tokenizer &tokenizer,
+                           const std::string &prompt, const std::string &answer,
+                           bool eos) {
+  EncodedSample sample;
+  sample.prompt = tokenizer.encode(prompt + "\n");
+  sample.answer = tokenizer.encode(answer);
+  sample.answer.erase(sample.answer.begin()); // its BOS
+  if (eos)
+    sample.answer.push_back(tokenizer.eosId());
+  return sample;
+}
+
 TrainRows packSft(const std::string &path, const Tokenizer &tokenizer,
                   int64_t seq) {
   std::ifstream in(path);
@@ -83,14 +95,12 @@ TrainRows packSft(const std::string &path, const Tokenizer &tokenizer,
         !answer->isString())
       throw RuntimeError(
           where + ": expected {\"prompt\": \"...\", \"answer\": \"...\"}");
-    std::vector<int32_t> promptIds = tokenizer.encode(prompt->string + "\n");
-    std::vector<int32_t> answerIds = tokenizer.encode(answer->string);
-    answerIds.erase(answerIds.begin()); // its BOS
-    answerIds.push_back(tokenizer.eosId());
-    stream.insert(stream.end(), promptIds.begin(), promptIds.end());
-    targetMask.insert(targetMask.end(), promptIds.size(), 0.0f);
-    stream.insert(stream.end(), answerIds.begin(), answerIds.end());
-    targetMask.insert(targetMask.end(), answerIds.size(), 1.0f);
+    EncodedSample sample =
+        encodeSample(tokenizer, prompt->string, answer->string);
+    stream.insert(stream.end(), sample.prompt.begin(), sample.prompt.end());
+    targetMask.insert(targetMask.end(), sample.prompt.size(), 0.0f);
+    stream.insert(stream.end(), sample.answer.begin(), sample.answer.end());
+    targetMask.insert(targetMask.end(), sample.answer.size(), 1.0f);
   }
   return packStream(path, stream, targetMask, seq);
 }

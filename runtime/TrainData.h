@@ -25,6 +25,16 @@ struct TrainRows {
 TrainRows packText(const std::string &path, const Tokenizer &tokenizer,
                    int64_t seq);
 
+/// One prompt-answer sample as Llama 2 SFT feeds it: `prompt` is BOS +
+/// prompt + "\n", `answer` the answer's pieces + EOS (with `eos`). The
+/// reward model and rejection sampling see their samples the same way.
+struct EncodedSample {
+  std::vector<int32_t> prompt, answer;
+};
+EncodedSample encodeSample(const Tokenizer &tokenizer,
+                           const std::string &prompt, const std::string &answer,
+                           bool eos = true);
+
 /// JSONL supervised fine-tuning records {"prompt": ..., "answer": ...}, one
 /// per line (Llama 2 SFT): each becomes BOS + prompt + "\n" + answer + EOS,
 /// and the samples are packed into rows like packText. The loss mask is 1

@@ -15,6 +15,8 @@
 namespace llamart {
 namespace {
 
+const char *const kScoreWeightName = "score.weight";
+
 std::vector<float> toF32(const TensorView &tensor) {
   std::vector<float> values(tensor.numElements());
   convertToF32(tensor.dtype, tensor.data, values.data(), tensor.numElements());
@@ -76,6 +78,37 @@ TrainState TrainState::fromWeights(const Artifact &artifact,
   return state;
 }
 
+TrainState TrainState::fromPolicy(const Artifact &artifact,
+                                  const std::string &path, uint64_t seed) {
+  SafeTensors checkpoint = SafeTensors::open(path);
+  if (checkpoint.find(kScoreWeightName))
+    return fromWeights(artifact, path);
+  TrainState state;
+  std::mt19937_64 generator(seed);
+  float std = 1.0f / float(artifact.shape().dim + 1);
+  std::normal_distribution<float> normal(0.0f, std);
+  for (const TensorSpec &spec : artifact.weights()) {
+    if (spec.name == kScoreWeightName) {
+      std::vector<float> head(spec.numElements());
+      for (float &value : head)
+        value = normal(generator);
+      state.weights.push_back(std::move(head));
+      continue;
+    }
+    const TensorView *tensor = checkpoint.find(spec.name);
+    if (!tensor)
+      throw RuntimeError(path + ": the policy checkpoint has no '" + spec.name +
+                         "'");
+    if (tensor->shape != spec.shape)
+      throw RuntimeError(tensor->file + ": '" + spec.name +
+                         "' has another shape than the reward model's (a "
+                         "policy of another config?)");
+    state.weights.push_back(toF32(*tensor));
+  }
+  zeroMoments(state);
+  return state;
+}
+
 TrainState TrainState::resume(const Artifact &artifact,
                               const std::string &dir) {
   TrainState state;
@@ -103,28 +136,67 @@ TrainState TrainState::resume(const Artifact &artifact,
 Trainer::Trainer(const Artifact &artifact, TrainState initial)
     : artifact(artifact), entry(artifact.trainStep()),
       state(std::move(initial)) {
-  if (!entry.fn)
-    throw RuntimeError("the artifact has no training step: compile it with "
-                       "llamac --train");
+  if (artifact.isRewardModel() ? !artifact.rewardEntries().step : !entry.fn)
+    throw RuntimeError("'" + artifact.description() +
+                       "' has no training step: compile it with llamac "
+                       "--train");
   weights = pointers(state.weights);
   adamM = pointers(state.adamM);
   adamV = pointers(state.adamV);
+}
+
+int64_t Trainer::batch() const {
+  return artifact.isRewardModel() ? artifact.rewardEntries().pairs()
+                                  : entry.batch;
+}
+
+int64_t Trainer::seq() const {
+  return artifact.isRewardModel() ? artifact.rewardEntries().seq : entry.seq;
+}
+
+template <typename Call> StepStats Trainer::timedStep(float lr, Call call) {
+  float stepParams[2] = {lr, float(state.step + 1)};
+  StepStats stats;
+  auto start = std::chrono::steady_clock::now();
+  call(stepParams, &stats.loss, &stats.gradNorm);
+  stats.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  ++state.step;
+  return stats;
 }
 
 StepStats Trainer::step(const TrainRows &data, float lr) {
   std::vector<int32_t> tokens; // [batch, seq + 1]
   std::vector<float> mask;     // [batch, seq]
   fillBatch(data, state.step, entry.batch, tokens, mask);
-  float stepParams[2] = {lr, float(state.step + 1)};
-  StepStats stats;
-  auto start = std::chrono::steady_clock::now();
-  entry.fn(tokens.data(), mask.data(), stepParams, weights.data(), adamM.data(),
-           adamV.data(), &stats.loss, &stats.gradNorm);
-  stats.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
-  ++state.step;
-  return stats;
+  return timedStep(
+      lr, [&](const float *stepParams, float *loss, float *gradNorm) {
+        entry.fn(tokens.data(), mask.data(), stepParams, weights.data(),
+                 adamM.data(), adamV.data(), loss, gradNorm);
+      });
+}
+
+StepStats Trainer::step(const std::vector<PreferencePair> &pairs,
+                        MarginSet margins, float lr) {
+  const RewardEntries &reward = artifact.rewardEntries();
+  int64_t count = reward.pairs();
+  // Rows: the batch's chosen responses, then its rejected ones.
+  ScoreRows rows(reward.rows, reward.seq);
+  std::vector<float> pairMargins(count);
+  for (int64_t i = 0; i < count; ++i) {
+    const PreferencePair &pair =
+        pairs[size_t((state.step * count + i) % int64_t(pairs.size()))];
+    rows.put(i, pair.chosen);
+    rows.put(count + i, pair.rejected);
+    pairMargins[i] = margin(margins, pair.rating);
+  }
+  return timedStep(lr,
+                   [&](const float *stepParams, float *loss, float *gradNorm) {
+                     reward.step(rows.tokens.data(), rows.ends.data(),
+                                 pairMargins.data(), stepParams, weights.data(),
+                                 adamM.data(), adamV.data(), loss, gradNorm);
+                   });
 }
 
 void Trainer::saveCheckpoint(const std::string &dir) const {
@@ -139,7 +211,8 @@ void Trainer::saveCheckpoint(const std::string &dir) const {
     moments.push_back(
         {"adam_v." + specs[i].name, specs[i].shape, state.adamV[i].data()});
   }
-  writeFileAtomically(dir + "/config.json", hfConfigJson(artifact.shape()));
+  writeFileAtomically(dir + "/config.json",
+                      hfConfigJson(artifact.shape(), artifact.isRewardModel()));
   writeSafeTensors(dir + "/model.safetensors", weightFiles);
   writeSafeTensors(dir + "/optimizer.safetensors", moments,
                    {{"step", std::to_string(state.step)}});
@@ -174,11 +247,18 @@ void makeDirectory(const std::string &dir) {
     throw RuntimeError("cannot create the output directory '" + dir + "'");
 }
 
-std::string hfConfigJson(const ModelConfig &config) {
+std::string hfConfigJson(const ModelConfig &config, bool rewardModel) {
   std::ostringstream out;
   out.precision(17);
-  out << "{\n  \"architectures\": [\"LlamaForCausalLM\"],\n"
-      << "  \"model_type\": \"llama\",\n  \"hidden_act\": \"silu\",\n"
+  out << "{\n  \"architectures\": [\""
+      << (rewardModel ? "LlamaForSequenceClassification" : "LlamaForCausalLM")
+      << "\"],\n";
+  // One label: the scalar reward. The score is read at an explicit index,
+  // so no pad token is involved; HF needs one to find it (the runtime's
+  // padding id, 0).
+  if (rewardModel)
+    out << "  \"num_labels\": 1,\n  \"pad_token_id\": 0,\n";
+  out << "  \"model_type\": \"llama\",\n  \"hidden_act\": \"silu\",\n"
       << "  \"hidden_size\": " << config.dim << ",\n"
       << "  \"intermediate_size\": " << config.hiddenDim << ",\n"
       << "  \"num_hidden_layers\": " << config.nLayers << ",\n"

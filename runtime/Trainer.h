@@ -10,6 +10,7 @@
 #define LLAMAC_RUNTIME_TRAINER_H
 
 #include "runtime/Artifact.h"
+#include "runtime/Preferences.h"
 #include "runtime/TrainData.h"
 
 #include <cstdint>
@@ -29,6 +30,13 @@ struct TrainState {
   /// Weights from a safetensors file or HF directory; zero moments.
   static TrainState fromWeights(const Artifact &artifact,
                                 const std::string &path);
+  /// A reward model's start from a policy checkpoint (HF layout): every
+  /// weight but the head from `path` (its lm_head is not used), and a fresh
+  /// score head drawn from normal(0, 1 / (dim + 1)) with `seed`, as
+  /// OpenRLHF initialises its value heads. A checkpoint that already holds
+  /// score.weight (a reward model's) is loaded as it is.
+  static TrainState fromPolicy(const Artifact &artifact,
+                               const std::string &path, uint64_t seed);
   /// A checkpoint saveCheckpoint wrote: weights, moments and step.
   static TrainState resume(const Artifact &artifact, const std::string &dir);
 };
@@ -41,16 +49,27 @@ struct StepStats {
 
 class Trainer {
 public:
-  /// Throws RuntimeError if the artifact has no training step.
+  /// Throws RuntimeError if the artifact has no training step (a language
+  /// model's, or a reward model's).
   Trainer(const Artifact &artifact, TrainState state);
 
-  int64_t batch() const { return entry.batch; }
-  int64_t seq() const { return entry.seq; }
+  /// Rows per step, or preference pairs for a reward model.
+  int64_t batch() const;
+  /// Positions per row.
+  int64_t seq() const;
   int64_t stepsDone() const { return state.step; }
+  /// The current weights, manifest order (to score with a reward model).
+  const void *const *weightPointers() const {
+    return reinterpret_cast<const void *const *>(weights.data());
+  }
 
   /// One optimizer step at learning rate `lr` on the batch numbered
   /// stepsDone() (rows wrap around); updates weights and moments in place.
   StepStats step(const TrainRows &data, float lr);
+  /// A reward model's step on the pairs numbered stepsDone() * batch() and
+  /// on (wrapping around), each with its rating's margin from `margins`.
+  StepStats step(const std::vector<PreferencePair> &pairs, MarginSet margins,
+                 float lr);
   /// DIR/config.json + model.safetensors (HF layout: llama-run loads it)
   /// and optimizer.safetensors (moments and step), each written atomically.
   void saveCheckpoint(const std::string &dir) const;
@@ -59,6 +78,9 @@ public:
   void saveGradients(const std::string &path, const TrainRows &data) const;
 
 private:
+  /// Runs `call(step_params, loss, grad_norm)`, timed, and counts the step.
+  template <typename Call> StepStats timedStep(float lr, Call call);
+
   const Artifact &artifact;
   TrainStepEntry entry;
   TrainState state;
@@ -68,8 +90,9 @@ private:
 /// Creates `dir` if it does not exist; throws if it cannot.
 void makeDirectory(const std::string &dir);
 
-/// An HF config.json (LlamaForCausalLM) for a model config.
-std::string hfConfigJson(const ModelConfig &config);
+/// An HF config.json for a model config: LlamaForCausalLM, or with
+/// `rewardModel` LlamaForSequenceClassification with one label.
+std::string hfConfigJson(const ModelConfig &config, bool rewardModel = false);
 
 } // namespace llamart
 

@@ -1,0 +1,323 @@
+//===- llama-rejection-sampling.cpp - best-of-K samples as SFT data -------===//
+//
+//   llama-rejection-sampling POLICY --policy-weights PATH
+//       --reward RM --reward-weights PATH --tokenizer M --prompts FILE
+//       --out BEST.jsonl [-k K] [--temperature T] [--top-p P]
+//       [--max-new-tokens N] [--seed S] [--samples-out FILE] [-t THREADS]
+//
+// Llama 2's rejection sampling (Section 3.2.3): for each prompt, K responses
+// sampled from the policy, each scored by the reward model; the best one per
+// prompt is written as an SFT record {"prompt", "answer"} that
+// `llama-train --data BEST.jsonl` fine-tunes on (prompt masked out of the
+// loss). POLICY is a `llamac CONFIG` artifact, RM a `llamac CONFIG --reward`
+// one with the same vocabulary.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/Artifact.h"
+#include "runtime/Error.h"
+#include "runtime/Generate.h"
+#include "runtime/Json.h"
+#include "runtime/Model.h"
+#include "runtime/Preferences.h"
+#include "runtime/RewardModel.h"
+#include "runtime/SafeTensors.h"
+#include "runtime/SafeTensorsWriter.h"
+#include "runtime/Tokenizer.h"
+#include "runtime/TrainData.h"
+#include "tools/common/Flags.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+using namespace llamart;
+
+namespace {
+
+const char *kUsage =
+    "usage: llama-rejection-sampling POLICY --policy-weights PATH --reward RM "
+    "--reward-weights PATH\n"
+    "           --tokenizer M --prompts FILE --out BEST.jsonl [-k K] "
+    "[--temperature T]\n"
+    "           [--top-p P] [--max-new-tokens N] [--seed S] [--samples-out "
+    "FILE] [-t THREADS]\n"
+    "\n"
+    "  POLICY            the policy, made by llamac CONFIG\n"
+    "  --policy-weights  its checkpoint (safetensors file or HF directory)\n"
+    "  --reward RM       the reward model, made by llamac CONFIG --reward\n"
+    "  --reward-weights  its checkpoint (llama-reward train --out)\n"
+    "  --prompts FILE    JSONL with a \"prompt\" string per line (other "
+    "fields ignored)\n"
+    "  --out FILE        the best response per prompt as SFT JSONL "
+    "{\"prompt\", \"answer\"},\n"
+    "                    with \"reward\", \"first_reward\", \"mean_reward\" "
+    "and \"eos\"\n"
+    "  -k K              samples per prompt (default 4)\n"
+    "  --temperature T   sampling temperature (default 1.0; the Llama 2 paper "
+    "found\n"
+    "                    1.2-1.3 best for its chat models)\n"
+    "  --top-p P         nucleus sampling (default 1: off)\n"
+    "  --max-new-tokens N  response length limit (default 64); a response "
+    "that\n"
+    "                    reaches it without EOS is scored at its last token\n"
+    "  --seed S          sample k of prompt i uses seed S + i * K + k "
+    "(default 0)\n"
+    "  --samples-out F   every sample as JSONL {\"prompt\", \"sample\", "
+    "\"response\",\n"
+    "                    \"reward\", \"eos\"}\n"
+    "  -t THREADS        threads (default: all cores)\n"
+    "\n"
+    "The prompt is fed as BOS + prompt + \"\\n\" (the SFT format) and the "
+    "reward model\n"
+    "scores prompt + response + EOS as it sees its training pairs.\n";
+
+struct Options {
+  std::string policy, policyWeights, reward, rewardWeights, tokenizer, prompts,
+      out, samplesOut;
+  int64_t k = 4, maxNewTokens = 64, threads = 0;
+  double temperature = 1.0, topP = 1.0;
+  uint64_t seed = 0;
+};
+
+Options parseOptions(int argc, char **argv) {
+  Options options;
+  ArgReader reader(argc, argv);
+  while (reader.next()) {
+    const std::string &arg = reader.arg();
+    auto value = [&] { return reader.value(); };
+    if (arg == "-h" || arg == "--help") {
+      std::cout << kUsage;
+      std::exit(0);
+    } else if (arg == "--policy-weights") {
+      options.policyWeights = value();
+    } else if (arg == "--reward") {
+      options.reward = value();
+    } else if (arg == "--reward-weights") {
+      options.rewardWeights = value();
+    } else if (arg == "--tokenizer") {
+      options.tokenizer = value();
+    } else if (arg == "--prompts") {
+      options.prompts = value();
+    } else if (arg == "--out") {
+      options.out = value();
+    } else if (arg == "--samples-out") {
+      options.samplesOut = value();
+    } else if (arg == "-k") {
+      options.k = parseInteger(arg, value(), 1);
+    } else if (arg == "--max-new-tokens") {
+      options.maxNewTokens = parseInteger(arg, value(), 1);
+    } else if (arg == "--temperature") {
+      options.temperature = parseNumber(arg, value(), 0, 100, true);
+    } else if (arg == "--top-p") {
+      options.topP = parseNumber(arg, value(), 0, 1, false);
+    } else if (arg == "--seed") {
+      options.seed = uint64_t(parseInteger(arg, value(), 0));
+    } else if (arg == "-t") {
+      options.threads = parseInteger(arg, value(), 1);
+    } else if (!arg.empty() && arg[0] == '-') {
+      throw RuntimeError("unknown option '" + arg + "' (see --help)");
+    } else if (options.policy.empty()) {
+      options.policy = arg;
+    } else {
+      throw RuntimeError("unexpected argument '" + arg + "' (see --help)");
+    }
+  }
+  if (options.policy.empty())
+    throw RuntimeError("no POLICY artifact given (see --help)");
+  for (auto [flag, value] : {std::pair<const char *, const std::string *>{
+                                 "--policy-weights", &options.policyWeights},
+                             {"--reward", &options.reward},
+                             {"--reward-weights", &options.rewardWeights},
+                             {"--tokenizer", &options.tokenizer},
+                             {"--prompts", &options.prompts},
+                             {"--out", &options.out}})
+    if (value->empty())
+      throw RuntimeError(std::string(flag) + " is required");
+  return options;
+}
+
+std::vector<std::string> loadPrompts(const std::string &path) {
+  std::ifstream in(path);
+  if (!in)
+    throw RuntimeError("cannot read prompts '" + path + "'");
+  std::vector<std::string> prompts;
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos)
+      continue;
+    std::string where = path + ":" + std::to_string(number);
+    JsonValue record = parseJson(line, where);
+    const JsonValue *prompt =
+        record.isObject() ? record.find("prompt") : nullptr;
+    if (!prompt || !prompt->isString())
+      throw RuntimeError(where + ": expected {\"prompt\": \"...\"}");
+    prompts.push_back(prompt->string);
+  }
+  if (prompts.empty())
+    throw RuntimeError("'" + path + "' holds no prompts");
+  return prompts;
+}
+
+/// One sampled response: its text (EOS not included), whether it ended with
+/// EOS, and the sequence the reward model scores.
+struct Sample {
+  std::string text;
+  bool eos = false;
+  ScoredSequence scored;
+  float reward = 0;
+};
+
+void writeFile(const std::string &path, const std::string &text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  if (!out.flush())
+    throw RuntimeError("cannot write '" + path + "'");
+}
+
+int run(int argc, char **argv) {
+  Options options = parseOptions(argc, argv);
+  Artifact policy(options.policy);
+  Artifact reward(options.reward);
+  if (!reward.isRewardModel())
+    throw RuntimeError("'" + options.reward +
+                       "' is not a reward model: compile one with llamac "
+                       "CONFIG --reward");
+  if (reward.shape().vocabSize != policy.shape().vocabSize)
+    throw RuntimeError("the reward model's vocabulary (" +
+                       std::to_string(reward.shape().vocabSize) +
+                       ") differs from the policy's (" +
+                       std::to_string(policy.shape().vocabSize) + ")");
+  if (options.threads) {
+    policy.setThreads(options.threads);
+    reward.setThreads(options.threads);
+  }
+  std::unique_ptr<Tokenizer> tokenizer =
+      openTokenizerFor(options.tokenizer, policy.shape().vocabSize);
+  std::vector<std::string> prompts = loadPrompts(options.prompts);
+  SafeTensors policyWeights = SafeTensors::open(options.policyWeights);
+  Model model(policy, policyWeights);
+  SafeTensors rewardCheckpoint = SafeTensors::open(options.rewardWeights);
+  BoundWeights rewardWeights(reward, rewardCheckpoint);
+  const int64_t rewardSeq = reward.rewardEntries().seq;
+
+  GenerationOptions generation;
+  generation.sampler.temperature = float(options.temperature);
+  generation.sampler.topP = float(options.topP);
+  generation.stopToken = tokenizer->eosId();
+
+  std::vector<std::vector<Sample>> samples(prompts.size());
+  int64_t withoutEos = 0;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    std::vector<int32_t> prompt =
+        encodeSample(*tokenizer, prompts[i], "", /*eos=*/false).prompt;
+    // Every decoded token takes a cache row, the last one's included.
+    generation.maxNewTokens = std::min(
+        options.maxNewTokens, model.shape().seqLen - int64_t(prompt.size()));
+    if (generation.maxNewTokens < 1)
+      throw RuntimeError(options.prompts + ": prompt " + std::to_string(i + 1) +
+                         " fills the policy's " +
+                         std::to_string(model.shape().seqLen) +
+                         " positions, leaving none to respond");
+    std::vector<const ScoredSequence *> sequences;
+    for (int64_t k = 0; k < options.k; ++k) {
+      generation.sampler.seed = options.seed + uint64_t(i * options.k + k);
+      model.rewind(0);
+      Generation result = generate(model, prompt, generation);
+      Sample sample;
+      sample.eos =
+          !result.tokens.empty() && result.tokens.back() == tokenizer->eosId();
+      withoutEos += !sample.eos;
+      TextStream text(*tokenizer);
+      for (int32_t token : result.tokens)
+        if (token != tokenizer->eosId())
+          sample.text += text.push(token);
+      sample.text += text.finish();
+      // The answer's first piece carries sentencepiece's dummy-prefix space,
+      // which encoding the answer as SFT text adds back.
+      if (!sample.text.empty() && sample.text[0] == ' ')
+        sample.text.erase(0, 1);
+      sample.scored.tokens = prompt;
+      sample.scored.tokens.insert(sample.scored.tokens.end(),
+                                  result.tokens.begin(), result.tokens.end());
+      if (int64_t(sample.scored.tokens.size()) > rewardSeq) {
+        sample.scored.tokens.resize(rewardSeq);
+        sample.scored.cut = true;
+      }
+      samples[i].push_back(std::move(sample));
+    }
+    for (const Sample &sample : samples[i])
+      sequences.push_back(&sample.scored);
+    std::vector<float> rewards =
+        scoreSequences(reward, rewardWeights.pointers(), sequences);
+    for (int64_t k = 0; k < options.k; ++k)
+      samples[i][k].reward = rewards[k];
+    std::fprintf(stderr, "\rprompt %zu/%zu", i + 1, prompts.size());
+  }
+  std::fprintf(stderr, "\n");
+
+  std::string best, all;
+  double firstSum = 0, bestSum = 0, meanSum = 0;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const std::vector<Sample> &group = samples[i];
+    auto winner = std::max_element(
+        group.begin(), group.end(),
+        [](const Sample &a, const Sample &b) { return a.reward < b.reward; });
+    double mean = 0;
+    for (const Sample &sample : group)
+      mean += sample.reward;
+    mean /= double(group.size());
+    firstSum += group.front().reward;
+    bestSum += winner->reward;
+    meanSum += mean;
+    std::ostringstream line;
+    line.precision(6);
+    line << "{\"prompt\": " << quoteJson(prompts[i])
+         << ", \"answer\": " << quoteJson(winner->text)
+         << ", \"reward\": " << winner->reward
+         << ", \"first_reward\": " << group.front().reward
+         << ", \"mean_reward\": " << mean
+         << ", \"eos\": " << (winner->eos ? "true" : "false") << "}\n";
+    best += line.str();
+    for (size_t k = 0; k < group.size(); ++k) {
+      std::ostringstream sample;
+      sample.precision(6);
+      sample << "{\"prompt\": " << quoteJson(prompts[i])
+             << ", \"sample\": " << k
+             << ", \"response\": " << quoteJson(group[k].text)
+             << ", \"reward\": " << group[k].reward
+             << ", \"eos\": " << (group[k].eos ? "true" : "false") << "}\n";
+      all += sample.str();
+    }
+  }
+  writeFile(options.out, best);
+  if (!options.samplesOut.empty())
+    writeFile(options.samplesOut, all);
+  double count = double(prompts.size());
+  std::fprintf(stderr,
+               "llama-rejection-sampling: %zu prompts x %lld samples at "
+               "temperature %g; mean reward: first sample %.4f, all samples "
+               "%.4f, best of %lld %.4f; %lld of %lld samples ended without "
+               "EOS (scored at their last token)\n",
+               prompts.size(), (long long)options.k, options.temperature,
+               firstSum / count, meanSum / count, (long long)options.k,
+               bestSum / count, (long long)withoutEos,
+               (long long)(options.k * int64_t(prompts.size())));
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  try {
+    return run(argc, argv);
+  } catch (const RuntimeError &error) {
+    std::cerr << "llama-rejection-sampling: error: " << error.what() << "\n";
+    return 1;
+  } catch (const std::bad_alloc &) {
+    std::cerr << "llama-rejection-sampling: error: out of memory\n";
+    return 1;
+  }
+}
