@@ -214,6 +214,9 @@ Artifact::Artifact(const std::string &path)
   if (const EntryPointInfo *entry =
           manifest.findByKind(LLAMA_ABI_KIND_TRAIN_GRAD))
     grad.fn = reinterpret_cast<llama_train_grad_fn>(lookup(*entry));
+  if (const EntryPointInfo *entry =
+          manifest.findByKind(LLAMA_ABI_KIND_TRAIN_LOSS))
+    loss.fn = reinterpret_cast<llama_train_loss_fn>(lookup(*entry));
 }
 
 void *Artifact::lookup(const EntryPointInfo &entry) const {

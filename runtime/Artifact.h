@@ -47,6 +47,10 @@ struct Manifest {
 /// runtime's LLAMA_ABI_VERSION.
 Manifest parseManifest(const char *json, const std::string &where);
 
+struct TrainLossEntry {
+  llama_train_loss_fn fn = nullptr;
+};
+
 struct TrainGradEntry {
   llama_train_grad_fn fn = nullptr;
 };
@@ -97,6 +101,8 @@ public:
   /// The training step, when compiled with --train (fn null otherwise).
   const TrainStepEntry &trainStep() const { return train; }
   const TrainGradEntry &trainGrad() const { return grad; }
+  /// The loss alone (validation), when compiled with --train.
+  const TrainLossEntry &trainLoss() const { return loss; }
 
 private:
   /// The address of an entry point's symbol; throws if it is missing.
@@ -108,6 +114,7 @@ private:
   llama_inference_fn prefillFn = nullptr, decodeFn = nullptr;
   TrainStepEntry train;
   TrainGradEntry grad;
+  TrainLossEntry loss;
   RewardEntries reward;
 };
 

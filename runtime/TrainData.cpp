@@ -149,6 +149,17 @@ TrainRows loadTrainData(const std::string &path, const std::string &maskPath,
                                   : packText(path, *tokenizer, seq);
 }
 
+TrainRows splitLastRows(TrainRows &data, int64_t count) {
+  int64_t seq = data.seq, keep = data.rows() - count;
+  TrainRows tail;
+  tail.seq = seq;
+  tail.tokens.assign(data.tokens.begin() + keep * (seq + 1), data.tokens.end());
+  tail.mask.assign(data.mask.begin() + keep * seq, data.mask.end());
+  data.tokens.resize(keep * (seq + 1));
+  data.mask.resize(keep * seq);
+  return tail;
+}
+
 void fillBatch(const TrainRows &data, int64_t index, int64_t batch,
                std::vector<int32_t> &tokens, std::vector<float> &mask) {
   int64_t seq = data.seq;

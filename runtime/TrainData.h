@@ -53,6 +53,10 @@ TrainRows loadNpyRows(const std::string &tokensPath,
 TrainRows loadTrainData(const std::string &path, const std::string &maskPath,
                         const Tokenizer *tokenizer, int64_t seq);
 
+/// Moves the last `count` rows of `data` into the result (a held-out split:
+/// the end of the text, one contiguous piece).
+TrainRows splitLastRows(TrainRows &data, int64_t count);
+
 /// Fills `tokens` [batch, seq + 1] and `mask` [batch, seq] with the rows of
 /// batch `index` (rows wrap around at the end of the data).
 void fillBatch(const TrainRows &data, int64_t index, int64_t batch,

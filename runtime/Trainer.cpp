@@ -7,7 +7,9 @@
 #include "runtime/SafeTensors.h"
 #include "runtime/SafeTensorsWriter.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <random>
 #include <sstream>
 #include <sys/stat.h>
@@ -197,6 +199,35 @@ StepStats Trainer::step(const std::vector<PreferencePair> &pairs,
                                  pairMargins.data(), stepParams, weights.data(),
                                  adamM.data(), adamV.data(), loss, gradNorm);
                    });
+}
+
+double Trainer::evaluate(const TrainRows &data) const {
+  const TrainLossEntry &lossEntry = artifact.trainLoss();
+  if (!lossEntry.fn)
+    throw RuntimeError("the artifact has no loss entry point");
+  // Each call returns its batch's mean over unmasked targets; weighted by
+  // their count, the batches give the mean over all. Rows past the end are
+  // repeats with their mask zeroed, so they count for nothing.
+  double weightedSum = 0, targets = 0;
+  std::vector<int32_t> tokens;
+  std::vector<float> mask;
+  int64_t batches = (data.rows() + entry.batch - 1) / entry.batch;
+  for (int64_t index = 0; index < batches; ++index) {
+    fillBatch(data, index, entry.batch, tokens, mask);
+    int64_t past = (index + 1) * entry.batch - data.rows();
+    if (past > 0)
+      std::fill(mask.end() - past * data.seq, mask.end(), 0.0f);
+    double count = 0;
+    for (float value : mask)
+      count += value;
+    if (count == 0)
+      continue;
+    float loss = 0;
+    lossEntry.fn(tokens.data(), mask.data(), weights.data(), &loss);
+    weightedSum += double(loss) * count;
+    targets += count;
+  }
+  return targets ? weightedSum / targets : std::nan("");
 }
 
 void Trainer::saveCheckpoint(const std::string &dir) const {

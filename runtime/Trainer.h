@@ -70,6 +70,10 @@ public:
   /// on (wrapping around), each with its rating's margin from `margins`.
   StepStats step(const std::vector<PreferencePair> &pairs, MarginSet margins,
                  float lr);
+  /// The mean loss over every unmasked target of `data` (a validation set)
+  /// at the current weights, through the artifact's loss entry point; NaN
+  /// when no target is unmasked.
+  double evaluate(const TrainRows &data) const;
   /// DIR/config.json + model.safetensors (HF layout: llama-run loads it)
   /// and optimizer.safetensors (moments and step), each written atomically.
   void saveCheckpoint(const std::string &dir) const;

@@ -4,6 +4,7 @@
 //               --data FILE [--tokenizer M] [--loss-mask M.npy]
 //               (--steps S | --epochs E) --out DIR [--lr LR] [--warmup W]
 //               [--save-every K] [--save-grads FILE] [--batch B] [--seq T]
+//               [--val-data FILE | --val-split F] [--eval-every K]
 //
 // ARTIFACT comes from `llamac CONFIG --train`; each optimizer step is one
 // call of its llama_train_step (gradients, clipping, AdamW) through
@@ -38,7 +39,9 @@ const char *kUsage =
     "                   (--steps S | --epochs E) --out DIR\n"
     "                   [--lr LR] [--warmup W] [--save-every K] [--save-grads "
     "FILE]\n"
-    "                   [--batch B] [--seq T] [-t THREADS]\n"
+    "                   [--batch B] [--seq T] [--val-data FILE | --val-split "
+    "F]\n"
+    "                   [--eval-every K] [-t THREADS]\n"
     "\n"
     "  ARTIFACT          a model library made by llamac CONFIG --train\n"
     "  --weights PATH    start from a safetensors file or HF model directory\n"
@@ -70,12 +73,21 @@ const char *kUsage =
     "                    moments, step): the same result as never stopping\n"
     "  --save-grads FILE write the first batch's gradients (before clipping)\n"
     "                    under the weights' HF names, float32\n"
+    "  --val-data FILE   held-out data in a --data format: its loss (over "
+    "the unmasked\n"
+    "                    targets) goes to loss.csv and loss.png next to the "
+    "training loss\n"
+    "  --val-split F     hold out the last share F of the rows instead\n"
+    "  --eval-every K    validation every K steps (default: 20 times a run) "
+    "and at the end\n"
     "  --batch B, --seq T  must match what the artifact was compiled for\n"
     "  -t THREADS        threads (default: all cores)\n";
 
 struct Options {
   std::string artifact, weights, resume, saveGrads, data, lossMask, tokenizer,
-      out;
+      out, valData;
+  double valSplit = 0;
+  int64_t evalEvery = 0;
   bool initRandom = false;
   uint64_t seed = 0;
   int64_t steps = 0, epochs = 2, warmup = 2000, saveEvery = 0, batch = 0,
@@ -103,6 +115,12 @@ Options parseOptions(int argc, char **argv) {
       options.saveGrads = value();
     } else if (arg == "--data") {
       options.data = value();
+    } else if (arg == "--val-data") {
+      options.valData = value();
+    } else if (arg == "--val-split") {
+      options.valSplit = parseNumber(arg, value(), 0, 1, false);
+    } else if (arg == "--eval-every") {
+      options.evalEvery = parseInteger(arg, value(), 1);
     } else if (arg == "--loss-mask") {
       options.lossMask = value();
     } else if (arg == "--epochs") {
@@ -135,6 +153,8 @@ Options parseOptions(int argc, char **argv) {
   }
   if (options.artifact.empty())
     throw RuntimeError("no ARTIFACT given (see --help)");
+  if (!options.valData.empty() && options.valSplit > 0)
+    throw RuntimeError("give --val-data or --val-split, not both");
   if (int(options.initRandom) + int(!options.weights.empty()) +
           int(!options.resume.empty()) !=
       1)
@@ -150,12 +170,16 @@ Options parseOptions(int argc, char **argv) {
 
 /// DIR/loss.png from DIR/loss.csv with gnuplot (Debian's gnuplot-nox);
 /// without gnuplot the CSV is all there is, and we say so.
-void plotLoss(const std::string &dir) {
+void plotLoss(const std::string &dir, bool validation) {
   std::string script =
       "set terminal pngcairo size 800,500; set output '" + dir +
-      "/loss.png'; set datafile separator ','; set key autotitle "
+      "/loss.png'; set datafile separator ','; set datafile missing ''; "
+      "set key autotitle "
       "columnhead; set xlabel 'step'; set ylabel 'loss'; set grid; plot '" +
       dir + "/loss.csv' using 1:2 with lines linewidth 2 title 'training loss'";
+  if (validation)
+    script += ", '' using 1:5 with linespoints linewidth 2 pointtype 7 title "
+              "'validation loss'";
   FILE *gnuplot = popen("gnuplot 2>/dev/null", "w");
   if (gnuplot) {
     std::fputs(script.c_str(), gnuplot);
@@ -197,6 +221,21 @@ int run(int argc, char **argv) {
       throw RuntimeError("'" + options.data + "' holds token id " +
                          std::to_string(id) + ", outside the vocabulary [0, " +
                          std::to_string(artifact.shape().vocabSize) + ")");
+  TrainRows validation;
+  if (!options.valData.empty()) {
+    validation = loadTrainData(options.valData, "", tokenizer.get(), entry.seq);
+  } else if (options.valSplit > 0) {
+    auto count = int64_t(options.valSplit * double(data.rows()) + 0.5);
+    if (count == 0 || count >= data.rows())
+      throw RuntimeError("--val-split " + std::to_string(options.valSplit) +
+                         " of " + std::to_string(data.rows()) +
+                         " rows leaves no validation or no training rows");
+    validation = splitLastRows(data, count);
+  }
+  for (int32_t id : validation.tokens)
+    if (id < 0 || id >= artifact.shape().vocabSize)
+      throw RuntimeError("the validation data holds token id " +
+                         std::to_string(id) + ", outside the vocabulary");
   // Without --steps, train --epochs passes over the data.
   if (options.steps == 0)
     options.steps =
@@ -207,6 +246,10 @@ int run(int argc, char **argv) {
                     ? TrainState::fromWeights(artifact, options.weights)
                     : TrainState::resume(artifact, options.resume));
   int64_t warmup = std::min(options.warmup, options.steps);
+  bool validate = validation.rows() > 0;
+  int64_t evalEvery = options.evalEvery
+                          ? options.evalEvery
+                          : std::max<int64_t>(1, (options.steps + 19) / 20);
   std::fprintf(stderr,
                "llama-train: %lld rows of %lld tokens, batch %lld, %lld steps, "
                "peak lr %g, warmup %lld\n",
@@ -221,7 +264,7 @@ int run(int argc, char **argv) {
                        std::to_string(trainer.stepsDone()) + " of --steps " +
                        std::to_string(options.steps));
   // A resumed run appends to its loss curve.
-  std::string csv = "step,loss,grad_norm,lr\n";
+  std::string csv = "step,loss,grad_norm,lr,val_loss\n";
   if (!options.resume.empty()) {
     std::ifstream previous(options.resume + "/loss.csv");
     std::stringstream text;
@@ -242,12 +285,19 @@ int run(int argc, char **argv) {
     std::ostringstream line;
     line.precision(9);
     line << step << "," << stats.loss << "," << stats.gradNorm << "," << lr
-         << "\n";
+         << ",";
+    if (validate && (step % evalEvery == 0 || step == options.steps)) {
+      double valLoss = trainer.evaluate(validation);
+      std::fprintf(stderr, "step %lld: validation loss %.4f (%lld rows)\n",
+                   (long long)step, valLoss, (long long)validation.rows());
+      line << valLoss;
+    }
+    line << "\n";
     csv += line.str();
     if (step == options.steps) {
       trainer.saveCheckpoint(options.out);
       writeFileAtomically(options.out + "/loss.csv", csv);
-      plotLoss(options.out);
+      plotLoss(options.out, validate);
     } else if (options.saveEvery && step % options.saveEvery == 0) {
       std::string dir = options.out + "/checkpoint-" + std::to_string(step);
       makeDirectory(options.out);
