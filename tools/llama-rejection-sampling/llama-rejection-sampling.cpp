@@ -1,8 +1,8 @@
 //===- llama-rejection-sampling.cpp - best-of-K samples as SFT data -------===//
 //
 //   llama-rejection-sampling POLICY --policy-weights PATH
-//       --reward RM --reward-weights PATH --tokenizer M --prompts FILE
-//       --out BEST.jsonl [-k K] [--temperature T] [--top-p P]
+//       [--reward RM --reward-weights PATH --out BEST.jsonl] --tokenizer M
+//       --prompts FILE [-k K] [--temperature T] [--top-p P]
 //       [--max-new-tokens N] [--seed S] [--samples-out FILE] [-t THREADS]
 //
 // Llama 2's rejection sampling (Section 3.2.3): for each prompt, K responses
@@ -10,7 +10,8 @@
 // prompt is written as an SFT record {"prompt", "answer"} that
 // `llama-train --data BEST.jsonl` fine-tunes on (prompt masked out of the
 // loss). POLICY is a `llamac CONFIG` artifact, RM a `llamac CONFIG --reward`
-// one with the same vocabulary.
+// one with the same vocabulary. Without a reward model it only samples
+// (--samples-out): the response pairs annotators rate.
 //
 //===----------------------------------------------------------------------===//
 
@@ -38,9 +39,9 @@ using namespace llamart;
 namespace {
 
 const char *kUsage =
-    "usage: llama-rejection-sampling POLICY --policy-weights PATH --reward RM "
+    "usage: llama-rejection-sampling POLICY --policy-weights PATH [--reward RM "
     "--reward-weights PATH\n"
-    "           --tokenizer M --prompts FILE --out BEST.jsonl [-k K] "
+    "           --out BEST.jsonl] --tokenizer M --prompts FILE [-k K] "
     "[--temperature T]\n"
     "           [--top-p P] [--max-new-tokens N] [--seed S] [--samples-out "
     "FILE] [-t THREADS]\n"
@@ -48,7 +49,10 @@ const char *kUsage =
     "  POLICY            the policy, made by llamac CONFIG\n"
     "  --policy-weights  its checkpoint (safetensors file or HF directory)\n"
     "  --reward RM       the reward model, made by llamac CONFIG --reward\n"
-    "  --reward-weights  its checkpoint (llama-reward train --out)\n"
+    "  --reward-weights  its checkpoint (llama-reward train --out); without "
+    "a reward\n"
+    "                    model the tool only samples (--samples-out, "
+    "unscored)\n"
     "  --prompts FILE    JSONL with a \"prompt\" string per line (other "
     "fields ignored)\n"
     "  --out FILE        the best response per prompt as SFT JSONL "
@@ -129,13 +133,18 @@ Options parseOptions(int argc, char **argv) {
     throw RuntimeError("no POLICY artifact given (see --help)");
   for (auto [flag, value] : {std::pair<const char *, const std::string *>{
                                  "--policy-weights", &options.policyWeights},
-                             {"--reward", &options.reward},
-                             {"--reward-weights", &options.rewardWeights},
                              {"--tokenizer", &options.tokenizer},
-                             {"--prompts", &options.prompts},
-                             {"--out", &options.out}})
+                             {"--prompts", &options.prompts}})
     if (value->empty())
       throw RuntimeError(std::string(flag) + " is required");
+  if (options.reward.empty()) {
+    if (!options.rewardWeights.empty() || !options.out.empty())
+      throw RuntimeError("--reward-weights and --out need --reward");
+    if (options.samplesOut.empty())
+      throw RuntimeError("without --reward, give --samples-out");
+  } else if (options.rewardWeights.empty() || options.out.empty()) {
+    throw RuntimeError("--reward needs --reward-weights and --out");
+  }
   return options;
 }
 
@@ -162,7 +171,7 @@ std::vector<std::string> loadPrompts(const std::string &path) {
 }
 
 /// One sampled response: its text (EOS not included), whether it ended with
-/// EOS, and the sequence the reward model scores.
+/// EOS, and the tokens (prompt included) the reward model scores.
 struct Sample {
   std::string text;
   bool eos = false;
@@ -177,42 +186,18 @@ void writeFile(const std::string &path, const std::string &text) {
     throw RuntimeError("cannot write '" + path + "'");
 }
 
-int run(int argc, char **argv) {
-  Options options = parseOptions(argc, argv);
-  Artifact policy(options.policy);
-  Artifact reward(options.reward);
-  if (!reward.isRewardModel())
-    throw RuntimeError("'" + options.reward +
-                       "' is not a reward model: compile one with llamac "
-                       "CONFIG --reward");
-  if (reward.shape().vocabSize != policy.shape().vocabSize)
-    throw RuntimeError("the reward model's vocabulary (" +
-                       std::to_string(reward.shape().vocabSize) +
-                       ") differs from the policy's (" +
-                       std::to_string(policy.shape().vocabSize) + ")");
-  if (options.threads) {
-    policy.setThreads(options.threads);
-    reward.setThreads(options.threads);
-  }
-  std::unique_ptr<Tokenizer> tokenizer =
-      openTokenizerFor(options.tokenizer, policy.shape().vocabSize);
-  std::vector<std::string> prompts = loadPrompts(options.prompts);
-  SafeTensors policyWeights = SafeTensors::open(options.policyWeights);
-  Model model(policy, policyWeights);
-  SafeTensors rewardCheckpoint = SafeTensors::open(options.rewardWeights);
-  BoundWeights rewardWeights(reward, rewardCheckpoint);
-  const int64_t rewardSeq = reward.rewardEntries().seq;
-
+/// K seeded samples of each prompt; sequences are cut to `scoredSeq` tokens.
+std::vector<std::vector<Sample>>
+sampleAll(const Options &options, Model &model, const Tokenizer &tokenizer,
+          const std::vector<std::string> &prompts, int64_t scoredSeq) {
   GenerationOptions generation;
   generation.sampler.temperature = float(options.temperature);
   generation.sampler.topP = float(options.topP);
-  generation.stopToken = tokenizer->eosId();
-
+  generation.stopToken = tokenizer.eosId();
   std::vector<std::vector<Sample>> samples(prompts.size());
-  int64_t withoutEos = 0;
   for (size_t i = 0; i < prompts.size(); ++i) {
     std::vector<int32_t> prompt =
-        encodeSample(*tokenizer, prompts[i], "", /*eos=*/false).prompt;
+        encodeSample(tokenizer, prompts[i], "", /*eos=*/false).prompt;
     // Every decoded token takes a cache row, the last one's included.
     generation.maxNewTokens = std::min(
         options.maxNewTokens, model.shape().seqLen - int64_t(prompt.size()));
@@ -221,18 +206,16 @@ int run(int argc, char **argv) {
                          " fills the policy's " +
                          std::to_string(model.shape().seqLen) +
                          " positions, leaving none to respond");
-    std::vector<const ScoredSequence *> sequences;
     for (int64_t k = 0; k < options.k; ++k) {
       generation.sampler.seed = options.seed + uint64_t(i * options.k + k);
       model.rewind(0);
       Generation result = generate(model, prompt, generation);
       Sample sample;
       sample.eos =
-          !result.tokens.empty() && result.tokens.back() == tokenizer->eosId();
-      withoutEos += !sample.eos;
-      TextStream text(*tokenizer);
+          !result.tokens.empty() && result.tokens.back() == tokenizer.eosId();
+      TextStream text(tokenizer);
       for (int32_t token : result.tokens)
-        if (token != tokenizer->eosId())
+        if (token != tokenizer.eosId())
           sample.text += text.push(token);
       sample.text += text.finish();
       // The answer's first piece carries sentencepiece's dummy-prefix space,
@@ -242,33 +225,83 @@ int run(int argc, char **argv) {
       sample.scored.tokens = prompt;
       sample.scored.tokens.insert(sample.scored.tokens.end(),
                                   result.tokens.begin(), result.tokens.end());
-      if (int64_t(sample.scored.tokens.size()) > rewardSeq) {
-        sample.scored.tokens.resize(rewardSeq);
+      if (int64_t(sample.scored.tokens.size()) > scoredSeq) {
+        sample.scored.tokens.resize(scoredSeq);
         sample.scored.cut = true;
       }
       samples[i].push_back(std::move(sample));
     }
-    for (const Sample &sample : samples[i])
-      sequences.push_back(&sample.scored);
-    std::vector<float> rewards =
-        scoreSequences(reward, rewardWeights.pointers(), sequences);
-    for (int64_t k = 0; k < options.k; ++k)
-      samples[i][k].reward = rewards[k];
     std::fprintf(stderr, "\rprompt %zu/%zu", i + 1, prompts.size());
   }
   std::fprintf(stderr, "\n");
+  return samples;
+}
 
-  std::string best, all;
+/// {"prompt", "sample", "response", ["reward",] "eos"} per sample.
+std::string samplesJsonl(const std::vector<std::string> &prompts,
+                         const std::vector<std::vector<Sample>> &samples,
+                         bool scored) {
+  std::string all;
+  for (size_t i = 0; i < prompts.size(); ++i)
+    for (size_t k = 0; k < samples[i].size(); ++k) {
+      const Sample &sample = samples[i][k];
+      std::ostringstream line;
+      line.precision(6);
+      line << "{\"prompt\": " << quoteJson(prompts[i]) << ", \"sample\": " << k
+           << ", \"response\": " << quoteJson(sample.text);
+      if (scored)
+        line << ", \"reward\": " << sample.reward;
+      line << ", \"eos\": " << (sample.eos ? "true" : "false") << "}\n";
+      all += line.str();
+    }
+  return all;
+}
+
+/// The reward model, checked against the policy; null without --reward.
+std::unique_ptr<Artifact> openRewardModel(const Options &options,
+                                          const Artifact &policy) {
+  if (options.reward.empty())
+    return nullptr;
+  auto reward = std::make_unique<Artifact>(options.reward);
+  if (!reward->isRewardModel())
+    throw RuntimeError("'" + options.reward +
+                       "' is not a reward model: compile one with llamac "
+                       "CONFIG --reward");
+  if (reward->shape().vocabSize != policy.shape().vocabSize)
+    throw RuntimeError("the reward model's vocabulary (" +
+                       std::to_string(reward->shape().vocabSize) +
+                       ") differs from the policy's (" +
+                       std::to_string(policy.shape().vocabSize) + ")");
+  if (options.threads)
+    reward->setThreads(options.threads);
+  return reward;
+}
+
+/// Scores every sample and writes the best per prompt to --out; returns
+/// "mean reward: first sample .., all samples .., best of K ..".
+std::string selectBest(const Options &options, const Artifact &reward,
+                       const std::vector<std::string> &prompts,
+                       std::vector<std::vector<Sample>> &samples) {
+  SafeTensors checkpoint = SafeTensors::open(options.rewardWeights);
+  BoundWeights weights(reward, checkpoint);
+  std::string best;
   double firstSum = 0, bestSum = 0, meanSum = 0;
   for (size_t i = 0; i < prompts.size(); ++i) {
-    const std::vector<Sample> &group = samples[i];
+    std::vector<Sample> &group = samples[i];
+    std::vector<const ScoredSequence *> sequences;
+    for (const Sample &sample : group)
+      sequences.push_back(&sample.scored);
+    std::vector<float> rewards =
+        scoreSequences(reward, weights.pointers(), sequences);
+    double mean = 0;
+    for (size_t k = 0; k < group.size(); ++k) {
+      group[k].reward = rewards[k];
+      mean += rewards[k];
+    }
+    mean /= double(group.size());
     auto winner = std::max_element(
         group.begin(), group.end(),
         [](const Sample &a, const Sample &b) { return a.reward < b.reward; });
-    double mean = 0;
-    for (const Sample &sample : group)
-      mean += sample.reward;
-    mean /= double(group.size());
     firstSum += group.front().reward;
     bestSum += winner->reward;
     meanSum += mean;
@@ -281,30 +314,49 @@ int run(int argc, char **argv) {
          << ", \"mean_reward\": " << mean
          << ", \"eos\": " << (winner->eos ? "true" : "false") << "}\n";
     best += line.str();
-    for (size_t k = 0; k < group.size(); ++k) {
-      std::ostringstream sample;
-      sample.precision(6);
-      sample << "{\"prompt\": " << quoteJson(prompts[i])
-             << ", \"sample\": " << k
-             << ", \"response\": " << quoteJson(group[k].text)
-             << ", \"reward\": " << group[k].reward
-             << ", \"eos\": " << (group[k].eos ? "true" : "false") << "}\n";
-      all += sample.str();
-    }
   }
   writeFile(options.out, best);
-  if (!options.samplesOut.empty())
-    writeFile(options.samplesOut, all);
   double count = double(prompts.size());
+  char summary[160];
+  std::snprintf(summary, sizeof summary,
+                "mean reward: first sample %.4f, all samples %.4f, best of "
+                "%lld %.4f; ",
+                firstSum / count, meanSum / count, (long long)options.k,
+                bestSum / count);
+  return summary;
+}
+
+int run(int argc, char **argv) {
+  Options options = parseOptions(argc, argv);
+  Artifact policy(options.policy);
+  if (options.threads)
+    policy.setThreads(options.threads);
+  std::unique_ptr<Artifact> reward = openRewardModel(options, policy);
+  std::unique_ptr<Tokenizer> tokenizer =
+      openTokenizerFor(options.tokenizer, policy.shape().vocabSize);
+  std::vector<std::string> prompts = loadPrompts(options.prompts);
+  SafeTensors policyWeights = SafeTensors::open(options.policyWeights);
+  Model model(policy, policyWeights);
+
+  std::vector<std::vector<Sample>> samples =
+      sampleAll(options, model, *tokenizer, prompts,
+                reward ? reward->rewardEntries().seq : model.shape().seqLen);
+  int64_t withoutEos = 0;
+  for (const std::vector<Sample> &group : samples)
+    for (const Sample &sample : group)
+      withoutEos += !sample.eos;
+  std::string rewards =
+      reward ? selectBest(options, *reward, prompts, samples) : "";
+  if (!options.samplesOut.empty())
+    writeFile(options.samplesOut,
+              samplesJsonl(prompts, samples, reward != nullptr));
   std::fprintf(stderr,
                "llama-rejection-sampling: %zu prompts x %lld samples at "
-               "temperature %g; mean reward: first sample %.4f, all samples "
-               "%.4f, best of %lld %.4f; %lld of %lld samples ended without "
-               "EOS (scored at their last token)\n",
+               "temperature %g; %s%lld of %lld samples ended without EOS%s\n",
                prompts.size(), (long long)options.k, options.temperature,
-               firstSum / count, meanSum / count, (long long)options.k,
-               bestSum / count, (long long)withoutEos,
-               (long long)(options.k * int64_t(prompts.size())));
+               rewards.c_str(), (long long)withoutEos,
+               (long long)(options.k * int64_t(prompts.size())),
+               reward ? " (scored at their last token)" : "");
   return 0;
 }
 
