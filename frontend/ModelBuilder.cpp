@@ -547,9 +547,14 @@ static Type weightElementType(Builder &b, WeightType weights) {
   llvm_unreachable("unknown weight type");
 }
 
-/// An empty module carrying the config, for the entry points.
+/// An empty module carrying the config, for the entry points (the dialects
+/// they use loaded).
 static OwningOpRef<ModuleOp> configuredModule(OpBuilder &b,
-                                              const ModelConfig &config) {
+                                              const ModelConfig &config,
+                                              bool train, WeightType weights) {
+  assert((!train || weights == WeightType::F32) &&
+         "training updates f32 weights");
+  loadModelDialects(*b.getContext());
   OwningOpRef<ModuleOp> module = ModuleOp::create(b.getUnknownLoc());
   (*module)->setAttr(llama::kConfigAttr, configAttr(b, config));
   return module;
@@ -559,12 +564,10 @@ OwningOpRef<ModuleOp> buildModelModule(MLIRContext &context,
                                        const ModelConfig &config,
                                        std::optional<TrainShape> train,
                                        WeightType weights) {
-  assert((!train || weights == WeightType::F32) &&
-         "training updates f32 weights");
-  loadModelDialects(context);
   OpBuilder b(&context);
+  OwningOpRef<ModuleOp> module =
+      configuredModule(b, config, bool(train), weights);
   Type weightType = weightElementType(b, weights);
-  OwningOpRef<ModuleOp> module = configuredModule(b, config);
   for (auto [name, seq] :
        {std::pair<StringRef, int64_t>{"prefill", kDynamic}, {"decode", 1}}) {
     b.setInsertionPointToEnd(module->getBody());
@@ -582,12 +585,10 @@ OwningOpRef<ModuleOp> buildRewardModule(MLIRContext &context,
                                         const ModelConfig &config,
                                         const RewardShape &shape, bool train,
                                         WeightType weights) {
-  assert((!train || weights == WeightType::F32) &&
-         "training updates f32 weights");
-  loadModelDialects(context);
   OpBuilder b(&context);
+  OwningOpRef<ModuleOp> module =
+      configuredModule(b, config, bool(train), weights);
   Type weightType = weightElementType(b, weights);
-  OwningOpRef<ModuleOp> module = configuredModule(b, config);
   b.setInsertionPointToEnd(module->getBody());
   EntryPointBuilder(b, config, weightType, Head::Score)
       .buildScore("score", 2 * shape.pairs, shape.seq);

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 
 namespace llamart {
 namespace {
@@ -239,6 +240,21 @@ const JsonValue *JsonValue::find(const std::string &key) const {
 
 JsonValue parseJson(std::string_view text, const std::string &source) {
   return Parser(text, source).parseDocument();
+}
+
+void forEachJsonLine(
+    const std::string &path, const std::string &what,
+    const std::function<void(const JsonValue &, const std::string &)> &record) {
+  std::ifstream in(path);
+  if (!in)
+    throw RuntimeError("cannot read " + what + " '" + path + "'");
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos)
+      continue;
+    std::string where = path + ":" + std::to_string(number);
+    record(parseJson(line, where), where);
+  }
 }
 
 std::string quoteJson(const std::string &text) {

@@ -8,6 +8,7 @@
 #define LLAMAC_RUNTIME_JSON_H
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -41,6 +42,14 @@ public:
 
 /// Parses `text`; throws RuntimeError naming `source` on malformed input.
 JsonValue parseJson(std::string_view text, const std::string &source);
+
+/// Calls `record(value, where)` for each non-blank line of the JSONL file
+/// at `path`, `where` naming it ("FILE:LINE") for errors. Throws
+/// RuntimeError "cannot read WHAT 'PATH'" when the file cannot be opened,
+/// and on a malformed line.
+void forEachJsonLine(
+    const std::string &path, const std::string &what,
+    const std::function<void(const JsonValue &, const std::string &)> &record);
 
 /// `text` as a JSON string literal, quotes included (tools write JSONL).
 std::string quoteJson(const std::string &text);

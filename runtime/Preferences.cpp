@@ -8,7 +8,6 @@
 #include "runtime/TrainData.h"
 
 #include <cmath>
-#include <fstream>
 
 namespace llamart {
 
@@ -87,36 +86,32 @@ Rating parseRating(const std::string &text, const std::string &where) {
 std::vector<PreferencePair> loadPreferences(const std::string &path,
                                             const Tokenizer &tokenizer,
                                             int64_t seq) {
-  std::ifstream in(path);
-  if (!in)
-    throw RuntimeError("cannot read preference data '" + path + "'");
   std::vector<PreferencePair> pairs;
-  std::string line;
-  for (int64_t number = 1; std::getline(in, line); ++number) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos)
-      continue;
-    std::string where = path + ":" + std::to_string(number);
-    JsonValue record = parseJson(line, where);
-    auto text = [&](const char *key) -> const std::string & {
-      const JsonValue *value = record.isObject() ? record.find(key) : nullptr;
-      if (!value || !value->isString())
-        throw RuntimeError(where +
-                           ": expected {\"prompt\", \"chosen\", "
-                           "\"rejected\", \"rating\"} strings, no \"" +
-                           key + "\"");
-      return value->string;
-    };
-    PreferencePair pair;
-    pair.rating = parseRating(text("rating"), where);
-    for (auto [key, sequence] :
-         {std::pair<const char *, ScoredSequence *>{"chosen", &pair.chosen},
-          {"rejected", &pair.rejected}}) {
-      if (text(key).find_first_not_of(" \t\r\n") == std::string::npos)
-        throw RuntimeError(where + ": the \"" + key + "\" response is empty");
-      *sequence = scoredSequence(tokenizer, text("prompt"), text(key), seq);
-    }
-    pairs.push_back(std::move(pair));
-  }
+  forEachJsonLine(
+      path, "preference data",
+      [&](const JsonValue &record, const std::string &where) {
+        auto text = [&](const char *key) -> const std::string & {
+          const JsonValue *value =
+              record.isObject() ? record.find(key) : nullptr;
+          if (!value || !value->isString())
+            throw RuntimeError(where +
+                               ": expected {\"prompt\", \"chosen\", "
+                               "\"rejected\", \"rating\"} strings, no \"" +
+                               key + "\"");
+          return value->string;
+        };
+        PreferencePair pair;
+        pair.rating = parseRating(text("rating"), where);
+        for (auto [key, sequence] :
+             {std::pair<const char *, ScoredSequence *>{"chosen", &pair.chosen},
+              {"rejected", &pair.rejected}}) {
+          if (text(key).find_first_not_of(" \t\r\n") == std::string::npos)
+            throw RuntimeError(where + ": the \"" + key +
+                               "\" response is empty");
+          *sequence = scoredSequence(tokenizer, text("prompt"), text(key), seq);
+        }
+        pairs.push_back(std::move(pair));
+      });
   if (pairs.empty())
     throw RuntimeError("'" + path + "' holds no preference pairs");
   return pairs;

@@ -78,30 +78,24 @@ EncodedSample encodeSample(const Tokenizer &tokenizer,
 
 TrainRows packSft(const std::string &path, const Tokenizer &tokenizer,
                   int64_t seq) {
-  std::ifstream in(path);
-  if (!in)
-    throw RuntimeError("cannot read training data '" + path + "'");
   std::vector<int32_t> stream;
   std::vector<float> targetMask; // 1 on answer tokens and EOS
-  std::string line;
-  for (int64_t number = 1; std::getline(in, line); ++number) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos)
-      continue;
-    std::string where = path + ":" + std::to_string(number);
-    JsonValue record = parseJson(line, where);
-    const JsonValue *prompt = record.find("prompt");
-    const JsonValue *answer = record.find("answer");
-    if (!record.isObject() || !prompt || !prompt->isString() || !answer ||
-        !answer->isString())
-      throw RuntimeError(
-          where + ": expected {\"prompt\": \"...\", \"answer\": \"...\"}");
-    EncodedSample sample =
-        encodeSample(tokenizer, prompt->string, answer->string);
-    stream.insert(stream.end(), sample.prompt.begin(), sample.prompt.end());
-    targetMask.insert(targetMask.end(), sample.prompt.size(), 0.0f);
-    stream.insert(stream.end(), sample.answer.begin(), sample.answer.end());
-    targetMask.insert(targetMask.end(), sample.answer.size(), 1.0f);
-  }
+  forEachJsonLine(
+      path, "training data",
+      [&](const JsonValue &record, const std::string &where) {
+        const JsonValue *prompt = record.find("prompt");
+        const JsonValue *answer = record.find("answer");
+        if (!record.isObject() || !prompt || !prompt->isString() || !answer ||
+            !answer->isString())
+          throw RuntimeError(
+              where + ": expected {\"prompt\": \"...\", \"answer\": \"...\"}");
+        EncodedSample sample =
+            encodeSample(tokenizer, prompt->string, answer->string);
+        stream.insert(stream.end(), sample.prompt.begin(), sample.prompt.end());
+        targetMask.insert(targetMask.end(), sample.prompt.size(), 0.0f);
+        stream.insert(stream.end(), sample.answer.begin(), sample.answer.end());
+        targetMask.insert(targetMask.end(), sample.answer.size(), 1.0f);
+      });
   return packStream(path, stream, targetMask, seq);
 }
 

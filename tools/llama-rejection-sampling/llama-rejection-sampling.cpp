@@ -27,10 +27,10 @@
 #include "runtime/Tokenizer.h"
 #include "runtime/TrainData.h"
 #include "tools/common/Flags.h"
+#include "tools/common/ToolMain.h"
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -149,22 +149,15 @@ Options parseOptions(int argc, char **argv) {
 }
 
 std::vector<std::string> loadPrompts(const std::string &path) {
-  std::ifstream in(path);
-  if (!in)
-    throw RuntimeError("cannot read prompts '" + path + "'");
   std::vector<std::string> prompts;
-  std::string line;
-  for (int64_t number = 1; std::getline(in, line); ++number) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos)
-      continue;
-    std::string where = path + ":" + std::to_string(number);
-    JsonValue record = parseJson(line, where);
-    const JsonValue *prompt =
-        record.isObject() ? record.find("prompt") : nullptr;
-    if (!prompt || !prompt->isString())
-      throw RuntimeError(where + ": expected {\"prompt\": \"...\"}");
-    prompts.push_back(prompt->string);
-  }
+  forEachJsonLine(
+      path, "prompts", [&](const JsonValue &record, const std::string &where) {
+        const JsonValue *prompt =
+            record.isObject() ? record.find("prompt") : nullptr;
+        if (!prompt || !prompt->isString())
+          throw RuntimeError(where + ": expected {\"prompt\": \"...\"}");
+        prompts.push_back(prompt->string);
+      });
   if (prompts.empty())
     throw RuntimeError("'" + path + "' holds no prompts");
   return prompts;
@@ -178,13 +171,6 @@ struct Sample {
   ScoredSequence scored;
   float reward = 0;
 };
-
-void writeFile(const std::string &path, const std::string &text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  if (!out.flush())
-    throw RuntimeError("cannot write '" + path + "'");
-}
 
 /// K seeded samples of each prompt; sequences are cut to `scoredSeq` tokens.
 std::vector<std::vector<Sample>>
@@ -315,7 +301,7 @@ std::string selectBest(const Options &options, const Artifact &reward,
          << ", \"eos\": " << (winner->eos ? "true" : "false") << "}\n";
     best += line.str();
   }
-  writeFile(options.out, best);
+  writeFileAtomically(options.out, best);
   double count = double(prompts.size());
   char summary[160];
   std::snprintf(summary, sizeof summary,
@@ -348,8 +334,8 @@ int run(int argc, char **argv) {
   std::string rewards =
       reward ? selectBest(options, *reward, prompts, samples) : "";
   if (!options.samplesOut.empty())
-    writeFile(options.samplesOut,
-              samplesJsonl(prompts, samples, reward != nullptr));
+    writeFileAtomically(options.samplesOut,
+                        samplesJsonl(prompts, samples, reward != nullptr));
   std::fprintf(stderr,
                "llama-rejection-sampling: %zu prompts x %lld samples at "
                "temperature %g; %s%lld of %lld samples ended without EOS%s\n",
@@ -363,13 +349,5 @@ int run(int argc, char **argv) {
 } // namespace
 
 int main(int argc, char **argv) {
-  try {
-    return run(argc, argv);
-  } catch (const RuntimeError &error) {
-    std::cerr << "llama-rejection-sampling: error: " << error.what() << "\n";
-    return 1;
-  } catch (const std::bad_alloc &) {
-    std::cerr << "llama-rejection-sampling: error: out of memory\n";
-    return 1;
-  }
+  return runTool("llama-rejection-sampling", run, argc, argv);
 }

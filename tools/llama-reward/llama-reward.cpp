@@ -27,11 +27,11 @@
 #include "runtime/Tokenizer.h"
 #include "runtime/Trainer.h"
 #include "tools/common/Flags.h"
+#include "tools/common/ToolMain.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <random>
 #include <sstream>
@@ -329,37 +329,32 @@ struct ScoreRecord {
 std::vector<ScoreRecord> loadScoreRecords(const std::string &path,
                                           const Tokenizer &tokenizer,
                                           int64_t seq) {
-  std::ifstream in(path);
-  if (!in)
-    throw RuntimeError("cannot read '" + path + "'");
   std::vector<ScoreRecord> records;
-  std::string line;
-  for (int64_t number = 1; std::getline(in, line); ++number) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos)
-      continue;
-    std::string where = path + ":" + std::to_string(number);
-    JsonValue json = parseJson(line, where);
-    auto text = [&](const char *key) -> const JsonValue * {
-      const JsonValue *value = json.isObject() ? json.find(key) : nullptr;
-      return value && value->isString() ? value : nullptr;
-    };
-    const JsonValue *prompt = text("prompt");
-    std::vector<const JsonValue *> responses = {text("response")};
-    if (!responses[0])
-      responses = {text("chosen"), text("rejected")};
-    if (!prompt || !responses[0] || (responses.size() == 2 && !responses[1]))
-      throw RuntimeError(where + ": expected {\"prompt\", \"response\"} or "
-                                 "{\"prompt\", \"chosen\", \"rejected\"} "
-                                 "strings");
-    ScoreRecord record;
-    for (const JsonValue *response : responses) {
-      if (response->string.find_first_not_of(" \t\r\n") == std::string::npos)
-        throw RuntimeError(where + ": empty response");
-      record.sequences.push_back(
-          scoredSequence(tokenizer, prompt->string, response->string, seq));
-    }
-    records.push_back(std::move(record));
-  }
+  forEachJsonLine(
+      path, "responses", [&](const JsonValue &json, const std::string &where) {
+        auto text = [&](const char *key) -> const JsonValue * {
+          const JsonValue *value = json.isObject() ? json.find(key) : nullptr;
+          return value && value->isString() ? value : nullptr;
+        };
+        const JsonValue *prompt = text("prompt");
+        std::vector<const JsonValue *> responses = {text("response")};
+        if (!responses[0])
+          responses = {text("chosen"), text("rejected")};
+        if (!prompt || !responses[0] ||
+            (responses.size() == 2 && !responses[1]))
+          throw RuntimeError(where + ": expected {\"prompt\", \"response\"} or "
+                                     "{\"prompt\", \"chosen\", \"rejected\"} "
+                                     "strings");
+        ScoreRecord record;
+        for (const JsonValue *response : responses) {
+          if (response->string.find_first_not_of(" \t\r\n") ==
+              std::string::npos)
+            throw RuntimeError(where + ": empty response");
+          record.sequences.push_back(
+              scoredSequence(tokenizer, prompt->string, response->string, seq));
+        }
+        records.push_back(std::move(record));
+      });
   if (records.empty())
     throw RuntimeError("'" + path + "' holds nothing to score");
   return records;
@@ -412,17 +407,13 @@ int score(const Options &options) {
   return 0;
 }
 
+int run(int argc, char **argv) {
+  Options options = parseOptions(argc, argv);
+  return options.command == "train" ? train(options) : score(options);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
-  try {
-    Options options = parseOptions(argc, argv);
-    return options.command == "train" ? train(options) : score(options);
-  } catch (const RuntimeError &error) {
-    std::cerr << "llama-reward: error: " << error.what() << "\n";
-    return 1;
-  } catch (const std::bad_alloc &) {
-    std::cerr << "llama-reward: error: out of memory\n";
-    return 1;
-  }
+  return runTool("llama-reward", run, argc, argv);
 }

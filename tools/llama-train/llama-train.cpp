@@ -20,6 +20,7 @@
 #include "runtime/TrainData.h"
 #include "runtime/Trainer.h"
 #include "tools/common/Flags.h"
+#include "tools/common/ToolMain.h"
 
 #include <cstdio>
 #include <fstream>
@@ -311,13 +312,5 @@ int run(int argc, char **argv) {
 } // namespace
 
 int main(int argc, char **argv) {
-  try {
-    return run(argc, argv);
-  } catch (const RuntimeError &error) {
-    std::cerr << "llama-train: error: " << error.what() << "\n";
-    return 1;
-  } catch (const std::bad_alloc &) {
-    std::cerr << "llama-train: error: out of memory\n";
-    return 1;
-  }
+  return runTool("llama-train", run, argc, argv);
 }
