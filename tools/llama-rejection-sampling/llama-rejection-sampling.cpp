@@ -33,6 +33,7 @@
 #include <cstdio>
 #include <iostream>
 #include <sstream>
+#include <unistd.h>
 
 using namespace llamart;
 
@@ -181,6 +182,8 @@ sampleAll(const Options &options, Model &model, const Tokenizer &tokenizer,
   generation.sampler.topP = float(options.topP);
   generation.stopToken = tokenizer.eosId();
   std::vector<std::vector<Sample>> samples(prompts.size());
+  // A progress line on a terminal; logs get the summary only.
+  bool progress = isatty(STDERR_FILENO);
   for (size_t i = 0; i < prompts.size(); ++i) {
     std::vector<int32_t> prompt =
         encodeSample(tokenizer, prompts[i], "", /*eos=*/false).prompt;
@@ -217,9 +220,11 @@ sampleAll(const Options &options, Model &model, const Tokenizer &tokenizer,
       }
       samples[i].push_back(std::move(sample));
     }
-    std::fprintf(stderr, "\rprompt %zu/%zu", i + 1, prompts.size());
+    if (progress)
+      std::fprintf(stderr, "\rprompt %zu/%zu", i + 1, prompts.size());
   }
-  std::fprintf(stderr, "\n");
+  if (progress)
+    std::fprintf(stderr, "\n");
   return samples;
 }
 
