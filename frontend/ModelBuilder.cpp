@@ -60,11 +60,12 @@ public:
 
 private:
   /// Creates the function with the weights after `leading` inputs (and the
-  /// caches, for inference), binds the arguments, and sets the insertion
+  /// caches, for inference), returning `result` tagged `llama.output =
+  /// output` (then the caches); binds the arguments, and sets the insertion
   /// point in its body.
   func::FuncOp declare(StringRef name, ArrayRef<Type> leading,
                        ArrayRef<std::pair<StringRef, StringRef>> leadingNames,
-                       ArrayRef<Type> results, bool withCaches);
+                       Type result, StringRef output, bool withCaches);
   /// @<entry>_layer(x [lead.., dim], positions [seq], (position,)
   ///                layer weights..., (key cache, value cache))
   ///   -> (x [lead.., dim], (key cache, value cache))
@@ -81,6 +82,9 @@ private:
   Value makePositions(Value first, int64_t count);
   /// The leading sizes, the sequence length read off `x` if dynamic.
   void setLead(ArrayRef<int64_t> shape, Value x);
+  /// A [batch, seq] block of `tokens` from position 0 with plain causal
+  /// attention and no KV cache (training and reward models).
+  void startBlock(ArrayRef<int64_t> shape, Value tokens);
   Value attention(Value x);
   Value feedForward(Value x);
 
@@ -129,8 +133,8 @@ private:
 
 func::FuncOp EntryPointBuilder::declare(
     StringRef name, ArrayRef<Type> leading,
-    ArrayRef<std::pair<StringRef, StringRef>> leadingNames,
-    ArrayRef<Type> results, bool withCaches) {
+    ArrayRef<std::pair<StringRef, StringRef>> leadingNames, Type result,
+    StringRef output, bool withCaches) {
   auto cacheType = RankedTensorType::get(
       {config.seqLen, config.nKvHeads, config.headDim()}, f32);
   std::vector<TensorSpec> specs = weightSpecs(config, head);
@@ -140,7 +144,7 @@ func::FuncOp EntryPointBuilder::declare(
   for (const TensorSpec &spec : specs)
     inputs.push_back(RankedTensorType::get(spec.shape, weightType));
   inputs.append(numCaches, cacheType);
-  SmallVector<Type> resultTypes(results.begin(), results.end());
+  SmallVector<Type> resultTypes = {result};
   resultTypes.append(numCaches, cacheType);
 
   auto func = func::FuncOp::create(b, loc, name,
@@ -159,7 +163,8 @@ func::FuncOp EntryPointBuilder::declare(
     func.setArgAttrs(argIndex++, {nameAttr(llama::kWeightAttr, spec.name)});
     argLocs.push_back(named(spec.name));
   }
-  unsigned resultIndex = results.size();
+  func.setResultAttrs(0, {nameAttr(llama::kOutputAttr, output)});
+  unsigned resultIndex = 1;
   for (int64_t layer = 0; layer < numCaches / 2; ++layer) {
     for (StringRef kind : {"key", "value"}) {
       NamedAttribute cacheName =
@@ -250,6 +255,13 @@ void EntryPointBuilder::setLead(ArrayRef<int64_t> shape, Value x) {
                                arith::ConstantIndexOp::create(b, loc, index))
                                .getResult())
             : OpFoldResult(b.getIndexAttr(size)));
+}
+
+void EntryPointBuilder::startBlock(ArrayRef<int64_t> shape, Value tokens) {
+  cached = false;
+  setLead(shape, tokens);
+  positions =
+      makePositions(arith::ConstantIndexOp::create(b, loc, 0), shape[1]);
 }
 
 Value EntryPointBuilder::makePositions(Value first, int64_t count) {
@@ -385,11 +397,7 @@ func::FuncOp EntryPointBuilder::buildInference(StringRef name, int64_t seq) {
               {{"tokens", llama::input::kTokens},
                {"position", llama::input::kPosition},
                {"logit_rows", llama::input::kLogitRows}},
-              {logitsType},
-              /*withCaches=*/true);
-  func.setResultAttrs(
-      0, {b.getNamedAttr(llama::kOutputAttr,
-                         b.getStringAttr(llama::output::kLogits))});
+              logitsType, llama::output::kLogits, /*withCaches=*/true);
   Block &entry = func.getBody().front();
   Value tokens = entry.getArgument(0);
   position = entry.getArgument(1);
@@ -414,16 +422,11 @@ func::FuncOp EntryPointBuilder::buildTrainLoss(StringRef name, int64_t batch,
   func::FuncOp func = declare(name, {tokensType, maskType},
                               {{"tokens", llama::input::kTokens},
                                {"loss_mask", llama::input::kLossMask}},
-                              {lossType},
+                              lossType, llama::output::kLoss,
                               /*withCaches=*/false);
-  func.setResultAttrs(0,
-                      {b.getNamedAttr(llama::kOutputAttr,
-                                      b.getStringAttr(llama::output::kLoss))});
   Block &entry = func.getBody().front();
   Value tokens = entry.getArgument(0), mask = entry.getArgument(1);
-  cached = false;
-  setLead({batch, seq}, tokens);
-  positions = makePositions(arith::ConstantIndexOp::create(b, loc, 0), seq);
+  startBlock({batch, seq}, tokens);
 
   // Position t predicts token t + 1.
   auto window = [&](int64_t offset, StringRef valueName) -> Value {
@@ -446,10 +449,7 @@ func::FuncOp EntryPointBuilder::buildTrainLoss(StringRef name, int64_t batch,
 Value EntryPointBuilder::rewards(func::FuncOp entry, Value tokens, Value ends) {
   auto shape = cast<RankedTensorType>(tokens.getType()).getShape();
   int64_t rows = shape[0];
-  cached = false;
-  setLead(shape, tokens);
-  positions =
-      makePositions(arith::ConstantIndexOp::create(b, loc, 0), shape[1]);
+  startBlock(shape, tokens);
   Value x = decoder(tokens, buildLayer(entry)); // [rows, seq, dim]
   // Only each sequence's last real token is normed and scored; padding after
   // it cannot reach that row through causal attention.
@@ -473,10 +473,7 @@ func::FuncOp EntryPointBuilder::buildScore(StringRef name, int64_t rows,
                RankedTensorType::get({rows}, b.getI32Type())},
               {{"tokens", llama::input::kTokens},
                {"ends", llama::input::kSequenceEnds}},
-              {rewardsType}, /*withCaches=*/false);
-  func.setResultAttrs(
-      0, {b.getNamedAttr(llama::kOutputAttr,
-                         b.getStringAttr(llama::output::kRewards))});
+              rewardsType, llama::output::kRewards, /*withCaches=*/false);
   Block &entry = func.getBody().front();
   func::ReturnOp::create(
       b, loc, rewards(func, entry.getArgument(0), entry.getArgument(1)));
@@ -494,10 +491,8 @@ func::FuncOp EntryPointBuilder::buildRewardLoss(StringRef name,
               {{"tokens", llama::input::kTokens},
                {"ends", llama::input::kSequenceEnds},
                {"margins", llama::input::kMargins}},
-              {RankedTensorType::get({}, f32)}, /*withCaches=*/false);
-  func.setResultAttrs(0,
-                      {b.getNamedAttr(llama::kOutputAttr,
-                                      b.getStringAttr(llama::output::kLoss))});
+              RankedTensorType::get({}, f32), llama::output::kLoss,
+              /*withCaches=*/false);
   Block &entry = func.getBody().front();
   Value scores = rewards(func, entry.getArgument(0), entry.getArgument(1));
   Value loss = llama::RankingLossOp::create(
