@@ -2,6 +2,8 @@
 
 #include "frontend/Weights.h"
 
+#include "runtime/llama_abi.h"
+
 #include "llvm/ADT/Twine.h"
 
 namespace llamac {
@@ -9,7 +11,7 @@ namespace llamac {
 const char *const kEmbeddingWeight = "model.embed_tokens.weight";
 const char *const kFinalNormWeight = "model.norm.weight";
 const char *const kLmHeadWeight = "lm_head.weight";
-const char *const kScoreWeight = "score.weight";
+const char *const kScoreWeight = LLAMA_ABI_SCORE_WEIGHT;
 
 std::string layerWeightName(int64_t layer, llvm::StringRef module) {
   return ("model.layers." + llvm::Twine(layer) + "." + module + ".weight")

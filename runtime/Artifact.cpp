@@ -189,9 +189,6 @@ Artifact::Artifact(const std::string &path)
     if (reward.rows % 2 != 0)
       throw RuntimeError("'" + where + "' scores an odd number of rows (" +
                          std::to_string(reward.rows) + "), not pairs");
-    if (const EntryPointInfo *grad =
-            manifest.findByKind(LLAMA_ABI_KIND_REWARD_GRAD))
-      reward.grad = reinterpret_cast<llama_reward_grad_fn>(lookup(*grad));
     if (const EntryPointInfo *step =
             manifest.findByKind(LLAMA_ABI_KIND_REWARD_STEP))
       reward.step = reinterpret_cast<llama_reward_step_fn>(lookup(*step));

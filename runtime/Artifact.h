@@ -61,11 +61,9 @@ struct TrainStepEntry {
 };
 
 /// A reward model's entry points: scores of `rows` sequences of `seq`
-/// tokens, and the ranking-loss gradients and training step over
-/// rows / 2 pairs of them.
+/// tokens, and the ranking-loss training step over rows / 2 pairs of them.
 struct RewardEntries {
   llama_score_fn score = nullptr;
-  llama_reward_grad_fn grad = nullptr;
   llama_reward_step_fn step = nullptr;
   int64_t rows = 0, seq = 0;
   int64_t pairs() const { return rows / 2; }

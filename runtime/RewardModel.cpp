@@ -6,14 +6,25 @@
 
 namespace llamart {
 
+/// Throws unless `artifact` is a reward model.
+static void checkRewardModel(const Artifact &artifact) {
+  if (!artifact.isRewardModel())
+    throw RuntimeError("'" + artifact.description() +
+                       "' is not a reward model: compile one with llamac "
+                       "CONFIG --reward");
+}
+
+std::unique_ptr<Artifact> openRewardModel(const std::string &path) {
+  auto artifact = std::make_unique<Artifact>(path);
+  checkRewardModel(*artifact);
+  return artifact;
+}
+
 std::vector<float>
 scoreSequences(const Artifact &artifact, const void *const *weights,
                const std::vector<const ScoredSequence *> &sequences) {
+  checkRewardModel(artifact);
   const RewardEntries &entries = artifact.rewardEntries();
-  if (!entries.score)
-    throw RuntimeError("'" + artifact.description() +
-                       "' is not a reward model: compile one with llamac "
-                       "--reward");
   std::vector<float> rewards;
   rewards.reserve(sequences.size());
   ScoreRows rows(entries.rows, entries.seq);

@@ -5,9 +5,15 @@
 #include "runtime/Artifact.h"
 #include "runtime/Preferences.h"
 
+#include <memory>
+#include <string>
 #include <vector>
 
 namespace llamart {
+
+/// The artifact at `path`, which must be a reward model (llamac --reward);
+/// throws RuntimeError otherwise.
+std::unique_ptr<Artifact> openRewardModel(const std::string &path);
 
 /// The reward of each sequence through the artifact's score entry point,
 /// its rows at a time (a last partial chunk is filled with copies of its

@@ -10,14 +10,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <sstream>
 #include <sys/stat.h>
 
 namespace llamart {
 namespace {
-
-const char *const kScoreWeightName = "score.weight";
 
 std::vector<float> toF32(const TensorView &tensor) {
   std::vector<float> values(tensor.numElements());
@@ -83,14 +82,14 @@ TrainState TrainState::fromWeights(const Artifact &artifact,
 TrainState TrainState::fromPolicy(const Artifact &artifact,
                                   const std::string &path, uint64_t seed) {
   SafeTensors checkpoint = SafeTensors::open(path);
-  if (checkpoint.find(kScoreWeightName))
+  if (checkpoint.find(LLAMA_ABI_SCORE_WEIGHT))
     return fromWeights(artifact, path);
   TrainState state;
   std::mt19937_64 generator(seed);
   float std = 1.0f / float(artifact.shape().dim + 1);
   std::normal_distribution<float> normal(0.0f, std);
   for (const TensorSpec &spec : artifact.weights()) {
-    if (spec.name == kScoreWeightName) {
+    if (spec.name == LLAMA_ABI_SCORE_WEIGHT) {
       std::vector<float> head(spec.numElements());
       for (float &value : head)
         value = normal(generator);
@@ -269,6 +268,22 @@ void Trainer::saveGradients(const std::string &path,
   for (size_t i = 0; i < specs.size(); ++i)
     tensors.push_back({specs[i].name, specs[i].shape, grads[i].data()});
   writeSafeTensors(path, tensors);
+}
+
+void printStep(int64_t step, int64_t steps, const StepStats &stats, float lr,
+               double tokens) {
+  std::fprintf(
+      stderr,
+      "step %lld/%lld  loss %.4f  grad_norm %.4f  lr %.3g  %.0f tok/s\n",
+      (long long)step, (long long)steps, stats.loss, stats.gradNorm, lr,
+      tokens / stats.seconds);
+}
+
+std::string lossCsvFields(int64_t step, const StepStats &stats, float lr) {
+  std::ostringstream fields;
+  fields.precision(9);
+  fields << step << "," << stats.loss << "," << stats.gradNorm << "," << lr;
+  return fields.str();
 }
 
 void makeDirectory(const std::string &dir) {

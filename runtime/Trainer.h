@@ -47,6 +47,14 @@ struct StepStats {
   double seconds = 0;
 };
 
+/// How the training tools report step `step` of `steps` at learning rate
+/// `lr` over `tokens` tokens: "step S/N  loss L  grad_norm G  lr R  T tok/s"
+/// on stderr.
+void printStep(int64_t step, int64_t steps, const StepStats &stats, float lr,
+               double tokens);
+/// Its loss.csv fields "step,loss,grad_norm,lr" (no newline).
+std::string lossCsvFields(int64_t step, const StepStats &stats, float lr);
+
 class Trainer {
 public:
   /// Throws RuntimeError if the artifact has no training step (a language

@@ -54,6 +54,9 @@ typedef void (*llama_set_threads_fn)(int32_t threads);
 #define LLAMA_ABI_KIND_REWARD_LOSS "reward_loss"
 #define LLAMA_ABI_KIND_REWARD_GRAD "reward_grad"
 #define LLAMA_ABI_KIND_REWARD_STEP "reward_step"
+/* The reward head's weight [1, dim] (HF LlamaForSequenceClassification's),
+ * which a reward model started from a policy checkpoint gets fresh. */
+#define LLAMA_ABI_SCORE_WEIGHT "score.weight"
 
 /* tokens [n_tokens] at `position`, caches updated in place; logits
  * [logit_rows, vocab] of the last logit_rows tokens (1 <= logit_rows <=

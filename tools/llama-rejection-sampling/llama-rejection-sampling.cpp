@@ -249,15 +249,11 @@ std::string samplesJsonl(const std::vector<std::string> &prompts,
 }
 
 /// The reward model, checked against the policy; null without --reward.
-std::unique_ptr<Artifact> openRewardModel(const Options &options,
-                                          const Artifact &policy) {
+std::unique_ptr<Artifact> openReward(const Options &options,
+                                     const Artifact &policy) {
   if (options.reward.empty())
     return nullptr;
-  auto reward = std::make_unique<Artifact>(options.reward);
-  if (!reward->isRewardModel())
-    throw RuntimeError("'" + options.reward +
-                       "' is not a reward model: compile one with llamac "
-                       "CONFIG --reward");
+  std::unique_ptr<Artifact> reward = openRewardModel(options.reward);
   if (reward->shape().vocabSize != policy.shape().vocabSize)
     throw RuntimeError("the reward model's vocabulary (" +
                        std::to_string(reward->shape().vocabSize) +
@@ -322,7 +318,7 @@ int run(int argc, char **argv) {
   Artifact policy(options.policy);
   if (options.threads)
     policy.setThreads(options.threads);
-  std::unique_ptr<Artifact> reward = openRewardModel(options, policy);
+  std::unique_ptr<Artifact> reward = openReward(options, policy);
   std::unique_ptr<Tokenizer> tokenizer =
       openTokenizerFor(options.tokenizer, policy.shape().vocabSize);
   std::vector<std::string> prompts = loadPrompts(options.prompts);

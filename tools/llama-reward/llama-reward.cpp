@@ -172,12 +172,8 @@ Options parseOptions(int argc, char **argv) {
 
 /// The reward model of `options.artifact`, threads set; throws for any other
 /// artifact.
-std::unique_ptr<Artifact> openRewardModel(const Options &options) {
-  auto artifact = std::make_unique<Artifact>(options.artifact);
-  if (!artifact->isRewardModel())
-    throw RuntimeError("'" + options.artifact +
-                       "' is not a reward model: compile one with llamac "
-                       "CONFIG --reward");
+std::unique_ptr<Artifact> openArtifact(const Options &options) {
+  std::unique_ptr<Artifact> artifact = openRewardModel(options.artifact);
   if (options.threads)
     artifact->setThreads(options.threads);
   return artifact;
@@ -218,7 +214,7 @@ int countCut(const std::vector<PreferencePair> &pairs) {
 }
 
 int train(const Options &options) {
-  std::unique_ptr<Artifact> artifact = openRewardModel(options);
+  std::unique_ptr<Artifact> artifact = openArtifact(options);
   if (!artifact->rewardEntries().step)
     throw RuntimeError("'" + options.artifact +
                        "' has no training step: compile it with llamac "
@@ -301,17 +297,9 @@ int train(const Options &options) {
         float(learningRate(trainer.stepsDone(), steps, warmup, options.lr));
     StepStats stats = trainer.step(pairs, margins, lr);
     int64_t step = trainer.stepsDone();
-    std::fprintf(stderr,
-                 "step %lld/%lld  loss %.4f  grad_norm %.4f  lr %.3g  %.0f "
-                 "tok/s\n",
-                 (long long)step, (long long)steps, stats.loss, stats.gradNorm,
-                 lr,
-                 double(2 * trainer.batch() * trainer.seq()) / stats.seconds);
-    std::ostringstream line;
-    line.precision(9);
-    line << step << "," << stats.loss << "," << stats.gradNorm << "," << lr
-         << "\n";
-    losses += line.str();
+    printStep(step, steps, stats, lr,
+              double(2 * trainer.batch() * trainer.seq()));
+    losses += lossCsvFields(step, stats, lr) + "\n";
     if (step == steps || (options.evalEvery && step % options.evalEvery == 0))
       evaluate(step);
   }
@@ -363,7 +351,7 @@ std::vector<ScoreRecord> loadScoreRecords(const std::string &path,
 /// Prints one JSON line per record: {"reward": r} or {"chosen": r,
 /// "rejected": r}, with "cut": true where a sequence was cut.
 int score(const Options &options) {
-  std::unique_ptr<Artifact> artifact = openRewardModel(options);
+  std::unique_ptr<Artifact> artifact = openArtifact(options);
   if (options.weights.empty())
     throw RuntimeError("--weights is required");
   std::unique_ptr<Tokenizer> tokenizer =

@@ -278,15 +278,10 @@ int run(int argc, char **argv) {
         learningRate(trainer.stepsDone(), options.steps, warmup, options.lr));
     StepStats stats = trainer.step(data, lr);
     int64_t step = trainer.stepsDone();
-    std::fprintf(
-        stderr,
-        "step %lld/%lld  loss %.4f  grad_norm %.4f  lr %.3g  %.0f tok/s\n",
-        (long long)step, (long long)options.steps, stats.loss, stats.gradNorm,
-        lr, double(entry.batch * entry.seq) / stats.seconds);
+    printStep(step, options.steps, stats, lr, double(entry.batch * entry.seq));
     std::ostringstream line;
     line.precision(9);
-    line << step << "," << stats.loss << "," << stats.gradNorm << "," << lr
-         << ",";
+    line << lossCsvFields(step, stats, lr) << ",";
     if (validate && (step % evalEvery == 0 || step == options.steps)) {
       double valLoss = trainer.evaluate(validation);
       std::fprintf(stderr, "step %lld: validation loss %.4f (%lld rows)\n",
