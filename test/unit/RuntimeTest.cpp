@@ -3,6 +3,7 @@
 #include "runtime/Error.h"
 #include "runtime/Json.h"
 #include "runtime/Npy.h"
+#include "runtime/Preferences.h"
 #include "runtime/SafeTensors.h"
 #include "runtime/Sampler.h"
 #include "runtime/Schedule.h"
@@ -237,6 +238,56 @@ TEST(TrainData, MalformedSftLineIsNamed) {
         << error.what();
   }
   std::remove(path.c_str());
+}
+
+TEST(Preferences, MarginsFollowTable27AndRatingsParse) {
+  // Llama 2, Table 27, strongest rating first.
+  const Rating ratings[] = {Rating::SignificantlyBetter, Rating::Better,
+                            Rating::SlightlyBetter, Rating::Negligible};
+  const float small[] = {1.0f, 2.0f / 3.0f, 1.0f / 3.0f, 0.0f};
+  const float large[] = {3.0f, 2.0f, 1.0f, 0.0f};
+  for (int i = 0; i < kNumRatings; ++i) {
+    EXPECT_EQ(margin(MarginSet::None, ratings[i]), 0.0f);
+    EXPECT_EQ(margin(MarginSet::Small, ratings[i]), small[i]);
+    EXPECT_EQ(margin(MarginSet::Large, ratings[i]), large[i]);
+  }
+  EXPECT_EQ(parseMarginSet("large"), MarginSet::Large);
+
+  Tokenizer tokenizer(LLAMAC_SOURCE_DIR "/examples/tiny/tokenizer.model");
+  std::string path = testing::TempDir() + "/pairs.jsonl";
+  std::ofstream(path) << "{\"prompt\": \"p\", \"chosen\": \"a\", \"rejected\": "
+                         "\"b\", \"rating\": \"better\"}\n"
+                      << "{\"prompt\": \"p\", \"chosen\": \"a\", \"rejected\": "
+                         "\"b\", \"rating\": \"unsure\"}\n";
+  std::vector<PreferencePair> pairs = loadPreferences(path, tokenizer, 64);
+  ASSERT_EQ(pairs.size(), 2u);
+  EXPECT_EQ(pairs[0].rating, Rating::Better);
+  EXPECT_EQ(pairs[1].rating, Rating::Negligible);
+  std::remove(path.c_str());
+}
+
+TEST(Preferences, SequencesAreSftFormattedRightPaddedAndCut) {
+  Tokenizer tokenizer(LLAMAC_SOURCE_DIR "/examples/tiny/tokenizer.model");
+  // BOS prompt "\n" | response EOS, the score read at the EOS.
+  EncodedSample sample = encodeSample(tokenizer, "We test", "fast code");
+  std::vector<int32_t> expected = sample.prompt;
+  expected.insert(expected.end(), sample.answer.begin(), sample.answer.end());
+  ScoredSequence whole = scoredSequence(tokenizer, "We test", "fast code", 64);
+  EXPECT_EQ(whole.tokens, expected);
+  EXPECT_EQ(whole.tokens.back(), tokenizer.eosId());
+  EXPECT_FALSE(whole.cut);
+  ScoredSequence cut = scoredSequence(tokenizer, "We test", "fast code", 4);
+  EXPECT_EQ(cut.tokens,
+            std::vector<int32_t>(expected.begin(), expected.begin() + 4));
+  EXPECT_TRUE(cut.cut);
+
+  ScoreRows rows(2, 8);
+  rows.tokens.assign(16, 7); // a previous batch's tokens
+  rows.put(1, cut);
+  for (int64_t t = 0; t < 8; ++t)
+    EXPECT_EQ(rows.tokens[8 + t], t < 4 ? cut.tokens[t] : 0) << t;
+  EXPECT_EQ(rows.ends[1], 3); // the last kept token
+  EXPECT_EQ(rows.tokens[0], 7);
 }
 
 // Found by fuzz_npy: a shape whose element count overflows, or exceeds what
