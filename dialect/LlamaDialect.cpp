@@ -44,12 +44,14 @@ LogicalResult verifyValueAttribute(Operation *op, NamedAttribute attr,
   if (name == kInputAttr && onArgument)
     return oneOf({input::kTokens, input::kPosition, input::kLogitRows,
                   input::kLossMask, input::kStepParams, input::kSequenceEnds,
-                  input::kMargins});
+                  input::kMargins, input::kPPOParams, input::kOldLogprobs,
+                  input::kAdvantages, input::kOldValues, input::kReturns});
   // Results, and the out-parameters bufferization makes of them (which keep
   // their attributes).
   if (name == kOutputAttr)
-    return oneOf(
-        {output::kLogits, output::kLoss, output::kGradNorm, output::kRewards});
+    return oneOf({output::kLogits, output::kLoss, output::kGradNorm,
+                  output::kRewards, output::kLogprobs, output::kEntropy,
+                  output::kValues, output::kClipFraction, output::kApproxKl});
   if (name == kUpdatedAttr)
     return oneOf({updated::kWeight, updated::kAdamM, updated::kAdamV});
   // A tensor's name: weights, caches, moments on arguments; gradients and

@@ -42,6 +42,14 @@ constexpr llvm::StringLiteral kStepParams = "step_params"; // [lr, step]
 // margin of each preference pair.
 constexpr llvm::StringLiteral kSequenceEnds = "sequence_ends";
 constexpr llvm::StringLiteral kMargins = "margins";
+// PPO: [temperature, clip range, value clip range]; per predicted position
+// the sampling policy's log-probabilities and values, the advantages and the
+// returns.
+constexpr llvm::StringLiteral kPPOParams = "ppo_params";
+constexpr llvm::StringLiteral kOldLogprobs = "old_logprobs";
+constexpr llvm::StringLiteral kAdvantages = "advantages";
+constexpr llvm::StringLiteral kOldValues = "old_values";
+constexpr llvm::StringLiteral kReturns = "returns";
 } // namespace input
 
 /// The values of llama.output.
@@ -50,6 +58,12 @@ constexpr llvm::StringLiteral kLogits = "logits";
 constexpr llvm::StringLiteral kLoss = "loss";
 constexpr llvm::StringLiteral kGradNorm = "grad_norm";
 constexpr llvm::StringLiteral kRewards = "rewards";
+// PPO: per predicted position, and the losses' statistics.
+constexpr llvm::StringLiteral kLogprobs = "logprobs";
+constexpr llvm::StringLiteral kEntropy = "entropy";
+constexpr llvm::StringLiteral kValues = "values";
+constexpr llvm::StringLiteral kClipFraction = "clip_fraction";
+constexpr llvm::StringLiteral kApproxKl = "approx_kl";
 } // namespace output
 
 /// The values of llama.updated: what an in-place result updates.

@@ -94,6 +94,36 @@ SmallVector<Value> RankingLossOp::buildGradient(OpBuilder &b,
   return {drewards, Value()};
 }
 
+SmallVector<Value> TokenLogprobsOp::buildGradient(OpBuilder &b,
+                                                  ValueRange resultGradients) {
+  Value dlogits = TokenLogprobsGradOp::create(
+      b, getLoc(), getLogits().getType(), getLogits(), getTokens(),
+      getTemperature(), resultGradients[0]);
+  return {dlogits, Value(), Value()};
+}
+
+// Only the losses carry a gradient; clip fractions and approximate KL are
+// statistics (their cotangents, if any, are ignored).
+SmallVector<Value> PPOPolicyLossOp::buildGradient(OpBuilder &b,
+                                                  ValueRange resultGradients) {
+  if (!resultGradients[0])
+    return {Value(), Value(), Value(), Value(), Value()};
+  Value dlogprobs = PPOPolicyLossGradOp::create(
+      b, getLoc(), getLogprobs().getType(), getLogprobs(), getOldLogprobs(),
+      getAdvantages(), getMask(), getClip(), resultGradients[0]);
+  return {dlogprobs, Value(), Value(), Value(), Value()};
+}
+
+SmallVector<Value> PPOValueLossOp::buildGradient(OpBuilder &b,
+                                                 ValueRange resultGradients) {
+  if (!resultGradients[0])
+    return {Value(), Value(), Value(), Value(), Value()};
+  Value dvalues = PPOValueLossGradOp::create(
+      b, getLoc(), getValues().getType(), getValues(), getOldValues(),
+      getReturns(), getMask(), getClip(), resultGradients[0]);
+  return {dvalues, Value(), Value(), Value(), Value()};
+}
+
 namespace {
 
 /// A reshape's vector-Jacobian product: the inverse reshape of the result's

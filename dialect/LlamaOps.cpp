@@ -499,6 +499,55 @@ LogicalResult RankingLossGradOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// PPO ops
+//===----------------------------------------------------------------------===//
+
+/// Rows of `logits` [..., vocab_size]: `rows` has the logits' rank - 1 and
+/// their leading dimensions.
+static LogicalResult verifyLogitRows(Operation *op, RankedTensorType logits,
+                                     StringRef rowsName,
+                                     RankedTensorType rows) {
+  if (logits.getRank() < 1)
+    return op->emitOpError() << "logits must be [..., vocab_size], got rank 0";
+  if (rows.getRank() != logits.getRank() - 1)
+    return op->emitOpError()
+           << rowsName << " must have rank " << logits.getRank() - 1
+           << " (the logits' without vocab_size), got rank " << rows.getRank();
+  return verifyLeadingDims(op, rowsName, rows, "logits", logits,
+                           rows.getRank());
+}
+
+/// The rules of token_logprobs, shared with its gradient: one token per row
+/// of logits, and one log-probability per token.
+static LogicalResult verifyTokenLogprobs(Operation *op, RankedTensorType logits,
+                                         RankedTensorType tokens,
+                                         RankedTensorType logprobs) {
+  if (failed(verifyLogitRows(op, logits, "tokens", tokens)))
+    return failure();
+  if (logprobs.getRank() != tokens.getRank())
+    return op->emitOpError()
+           << "log-probabilities must have the tokens' rank ("
+           << tokens.getRank() << "), got rank " << logprobs.getRank();
+  return verifyLeadingDims(op, "log-probabilities", logprobs, "tokens", tokens,
+                           tokens.getRank());
+}
+
+LogicalResult TokenLogprobsOp::verify() {
+  return verifyTokenLogprobs(*this, getLogits().getType(),
+                             getTokens().getType(), getResult().getType());
+}
+
+LogicalResult TokenLogprobsGradOp::verify() {
+  return verifyTokenLogprobs(*this, getLogits().getType(),
+                             getTokens().getType(), getDy().getType());
+}
+
+LogicalResult TokenEntropyOp::verify() {
+  return verifyLogitRows(*this, getLogits().getType(), "entropy",
+                         getResult().getType());
+}
+
+//===----------------------------------------------------------------------===//
 // Gradient ops: each checks its forward op's rules with dy as the result.
 //===----------------------------------------------------------------------===//
 

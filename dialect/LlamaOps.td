@@ -382,6 +382,132 @@ def Llama_RankingLossOp : Llama_Op<"ranking_loss",
 }
 
 //===----------------------------------------------------------------------===//
+// PPO: the policy's log-probabilities of its samples, and the clipped losses
+//===----------------------------------------------------------------------===//
+
+def Llama_TokenLogprobsOp : Llama_Op<"token_logprobs",
+    [Pure, DeclareOpInterfaceMethods<Llama_DifferentiableOpInterface>]> {
+  let summary = "Log-probability of each given token under softmax(logits / T)";
+  let description = [{
+    `logits` is `[..., vocab_size]`, `tokens` the ids to score with the
+    logits' shape minus its last dimension, `temperature` the sampling
+    temperature T > 0. With `z = logits / T`, the result (f32, the tokens'
+    shape) is
+
+    ```
+    z[token] - logsumexp(z)
+    ```
+
+    computed from each row's max and sum of exponentials: the
+    `[..., vocab_size]` log-softmax is never stored. Token ids must lie in
+    `[0, vocab_size)`.
+
+    ```mlir
+    %lp = llama.token_logprobs %logits[%targets], %temperature
+        : (tensor<4x63x512xf32>, tensor<4x63xi32>, f32) -> tensor<4x63xf32>
+    ```
+  }];
+  let arguments = (ins Llama_FloatTensor:$logits, Llama_IdTensor:$tokens,
+                       F32:$temperature);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $logits `[` $tokens `]` `,` $temperature attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Llama_TokenEntropyOp : Llama_Op<"token_entropy", [Pure]> {
+  let summary = "Entropy of softmax(logits / T) per row";
+  let description = [{
+    `logsumexp(z) - sum(softmax(z) * z)` with `z = logits / T`, per row of
+    `logits` `[..., vocab_size]` (result: f32, the logits' shape minus its
+    last dimension). A statistic PPO logs, not differentiated: a loss that
+    uses it fails in the autodiff pass.
+
+    ```mlir
+    %h = llama.token_entropy %logits, %temperature
+        : (tensor<4x63x512xf32>, f32) -> tensor<4x63xf32>
+    ```
+  }];
+  let arguments = (ins Llama_FloatTensor:$logits, F32:$temperature);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $logits `,` $temperature attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Llama_PPOPolicyLossOp : Llama_Op<"ppo_policy_loss",
+    [Pure, DeclareOpInterfaceMethods<Llama_DifferentiableOpInterface>,
+     AllTypesMatch<["logprobs", "old_logprobs", "advantages", "mask"]>]> {
+  let summary = "PPO's clipped surrogate policy loss";
+  let description = [{
+    Per position, with the probability ratio `r = exp(logprobs -
+    old_logprobs)` of the policy being trained against the one that sampled,
+    the advantage `A` and the clip range `clip`:
+
+    ```
+    loss        = sum(mask * max(-A * r, -A * clamp(r, 1 - clip, 1 + clip))) / sum(mask)
+    clip_fraction = sum(mask * (clipped branch > unclipped branch)) / sum(mask)
+    approx_kl   = sum(mask * (logprobs - old_logprobs)^2) / (2 sum(mask))
+    ```
+
+    (TRL's PPOTrainer; sums in f64). Only `loss` is differentiated, with
+    respect to `logprobs`; the other two are statistics.
+
+    ```mlir
+    %loss, %clipped, %kl = llama.ppo_policy_loss %lp, %old, %adv, %mask, %clip
+        : (tensor<4x63xf32>, tensor<4x63xf32>, tensor<4x63xf32>,
+           tensor<4x63xf32>, f32) -> (tensor<f32>, tensor<f32>, tensor<f32>)
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$logprobs,
+                       RankedTensorOf<[F32]>:$old_logprobs,
+                       RankedTensorOf<[F32]>:$advantages,
+                       RankedTensorOf<[F32]>:$mask, F32:$clip);
+  let results = (outs Llama_LossTensor:$loss, Llama_LossTensor:$clip_fraction,
+                      Llama_LossTensor:$approx_kl);
+  let assemblyFormat = [{
+    $logprobs `,` $old_logprobs `,` $advantages `,` $mask `,` $clip attr-dict
+    `:` functional-type(operands, results)
+  }];
+}
+
+def Llama_PPOValueLossOp : Llama_Op<"ppo_value_loss",
+    [Pure, DeclareOpInterfaceMethods<Llama_DifferentiableOpInterface>,
+     AllTypesMatch<["values", "old_values", "returns", "mask"]>]> {
+  let summary = "PPO's clipped value loss";
+  let description = [{
+    Per position, with `v_clip = old_values + clamp(values - old_values,
+    -clip, clip)`:
+
+    ```
+    loss          = sum(mask * max((values - returns)^2, (v_clip - returns)^2)) / (2 sum(mask))
+    clip_fraction = sum(mask * ((v_clip - returns)^2 > (values - returns)^2)) / sum(mask)
+    ```
+
+    (TRL's PPOTrainer; sums in f64). Only `loss` is differentiated, with
+    respect to `values`.
+
+    ```mlir
+    %loss, %clipped = llama.ppo_value_loss %v, %old, %returns, %mask, %clip
+        : (tensor<4x63xf32>, tensor<4x63xf32>, tensor<4x63xf32>,
+           tensor<4x63xf32>, f32) -> (tensor<f32>, tensor<f32>)
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$values,
+                       RankedTensorOf<[F32]>:$old_values,
+                       RankedTensorOf<[F32]>:$returns,
+                       RankedTensorOf<[F32]>:$mask, F32:$clip);
+  let results = (outs Llama_LossTensor:$loss, Llama_LossTensor:$clip_fraction);
+  let assemblyFormat = [{
+    $values `,` $old_values `,` $returns `,` $mask `,` $clip attr-dict
+    `:` functional-type(operands, results)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // Gradients (reverse mode)
 //
 // One op per forward op: given the forward operands and the cotangent of the
@@ -591,6 +717,81 @@ def Llama_RankingLossGradOp : Llama_Op<"ranking_loss_grad",
     functional-type(operands, results)
   }];
   let hasVerifier = 1;
+}
+
+def Llama_TokenLogprobsGradOp : Llama_Op<"token_logprobs_grad",
+    [Pure, AllTypesMatch<["logits", "dlogits"]>]> {
+  let summary = "Gradient of token_logprobs with respect to the logits";
+  let description = [{
+    `dlogits = dy / T * (onehot(token) - softmax(logits / T))` row by row.
+
+    ```mlir
+    %dlogits = llama.token_logprobs_grad %logits[%targets], %temperature, %dlp
+        : (tensor<4x63x512xf32>, tensor<4x63xi32>, f32, tensor<4x63xf32>)
+        -> tensor<4x63x512xf32>
+    ```
+  }];
+  let arguments = (ins Llama_FloatTensor:$logits, Llama_IdTensor:$tokens,
+                       F32:$temperature, RankedTensorOf<[F32]>:$dy);
+  let results = (outs Llama_FloatTensor:$dlogits);
+  let assemblyFormat = [{
+    $logits `[` $tokens `]` `,` $temperature `,` $dy attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Llama_PPOPolicyLossGradOp : Llama_Op<"ppo_policy_loss_grad",
+    [Pure, AllTypesMatch<["logprobs", "old_logprobs", "advantages", "mask",
+                          "dlogprobs"]>]> {
+  let summary = "Gradient of ppo_policy_loss with respect to the logprobs";
+  let description = [{
+    `dloss * mask / sum(mask) * (-A * r)` where the unclipped branch is the
+    larger (`-A * r >= -A * clamp(r, 1 - clip, 1 + clip)`), 0 where the
+    clipped one is: there the clamp is flat.
+
+    ```mlir
+    %dlp = llama.ppo_policy_loss_grad %lp, %old, %adv, %mask, %clip, %dloss
+        : (tensor<4x63xf32>, tensor<4x63xf32>, tensor<4x63xf32>,
+           tensor<4x63xf32>, f32, tensor<f32>) -> tensor<4x63xf32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$logprobs,
+                       RankedTensorOf<[F32]>:$old_logprobs,
+                       RankedTensorOf<[F32]>:$advantages,
+                       RankedTensorOf<[F32]>:$mask, F32:$clip,
+                       Llama_LossTensor:$dloss);
+  let results = (outs RankedTensorOf<[F32]>:$dlogprobs);
+  let assemblyFormat = [{
+    $logprobs `,` $old_logprobs `,` $advantages `,` $mask `,` $clip `,` $dloss
+    attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Llama_PPOValueLossGradOp : Llama_Op<"ppo_value_loss_grad",
+    [Pure, AllTypesMatch<["values", "old_values", "returns", "mask",
+                          "dvalues"]>]> {
+  let summary = "Gradient of ppo_value_loss with respect to the values";
+  let description = [{
+    `dloss * mask / sum(mask) * (values - returns)` where the unclipped
+    error is the larger, 0 where the clipped one is.
+
+    ```mlir
+    %dv = llama.ppo_value_loss_grad %v, %old, %returns, %mask, %clip, %dloss
+        : (tensor<4x63xf32>, tensor<4x63xf32>, tensor<4x63xf32>,
+           tensor<4x63xf32>, f32, tensor<f32>) -> tensor<4x63xf32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$values,
+                       RankedTensorOf<[F32]>:$old_values,
+                       RankedTensorOf<[F32]>:$returns,
+                       RankedTensorOf<[F32]>:$mask, F32:$clip,
+                       Llama_LossTensor:$dloss);
+  let results = (outs RankedTensorOf<[F32]>:$dvalues);
+  let assemblyFormat = [{
+    $values `,` $old_values `,` $returns `,` $mask `,` $clip `,` $dloss
+    attr-dict `:` functional-type(operands, results)
+  }];
 }
 
 //===----------------------------------------------------------------------===//

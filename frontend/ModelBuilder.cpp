@@ -58,14 +58,35 @@ public:
   ///   -> ranking loss
   func::FuncOp buildRewardLoss(StringRef name, const RewardShape &shape);
 
+  /// (tokens [batch, seq + 1], ppo_params, weights...)
+  ///   -> (logprobs, entropy) [batch, seq]
+  func::FuncOp buildLogprobs(StringRef name, const TrainShape &shape);
+  /// (tokens, loss_mask [batch, seq], ppo_params, old_logprobs, advantages,
+  ///  weights...) -> (loss, clip_fraction, approx_kl)
+  func::FuncOp buildPolicyLoss(StringRef name, const TrainShape &shape);
+  /// (tokens [batch, seq + 1], weights...) -> values [batch, seq]
+  func::FuncOp buildValues(StringRef name, const TrainShape &shape);
+  /// (tokens, loss_mask, ppo_params, old_values, returns, weights...)
+  ///   -> (loss, clip_fraction)
+  func::FuncOp buildValueLoss(StringRef name, const TrainShape &shape);
+
 private:
+  /// tokens [batch, seq + 1] -> (inputs, targets) [batch, seq]: position t
+  /// predicts token t + 1.
+  std::pair<Value, Value> shiftTokens(Value tokens, const TrainShape &shape);
+  /// ppo_params[index] as an f32 scalar.
+  Value ppoParam(Value params, int64_t index, StringRef name);
+  /// The PPO loss entries' leading inputs: tokens [batch, seq + 1],
+  /// loss_mask [batch, seq], ppo_params, then two more [batch, seq].
+  SmallVector<Type> ppoLossInputs(const TrainShape &shape) const;
   /// Creates the function with the weights after `leading` inputs (and the
-  /// caches, for inference), returning `result` tagged `llama.output =
-  /// output` (then the caches); binds the arguments, and sets the insertion
-  /// point in its body.
+  /// caches, for inference), returning `outputs` (each type tagged
+  /// `llama.output = name`; then the caches); binds the arguments, and sets
+  /// the insertion point in its body.
   func::FuncOp declare(StringRef name, ArrayRef<Type> leading,
                        ArrayRef<std::pair<StringRef, StringRef>> leadingNames,
-                       Type result, StringRef output, bool withCaches);
+                       ArrayRef<std::pair<Type, StringRef>> outputs,
+                       bool withCaches);
   /// @<entry>_layer(x [lead.., dim], positions [seq], (position,)
   ///                layer weights..., (key cache, value cache))
   ///   -> (x [lead.., dim], (key cache, value cache))
@@ -76,6 +97,8 @@ private:
   /// x [lead.., dim] -> logits [lead.., vocab_size]; with `logitRows`
   /// (inference), of the last logitRows positions only.
   Value lmHead(Value x, Value logitRows = {});
+  /// x [batch, seq, dim] -> values [batch, seq] (the score head everywhere).
+  Value valueHead(Value x);
   /// The reward entries' body up to the rewards [rows]: tokens [rows, seq]
   /// through the decoder, then the score head at each row's `ends`.
   Value rewards(func::FuncOp entry, Value tokens, Value ends);
@@ -133,8 +156,8 @@ private:
 
 func::FuncOp EntryPointBuilder::declare(
     StringRef name, ArrayRef<Type> leading,
-    ArrayRef<std::pair<StringRef, StringRef>> leadingNames, Type result,
-    StringRef output, bool withCaches) {
+    ArrayRef<std::pair<StringRef, StringRef>> leadingNames,
+    ArrayRef<std::pair<Type, StringRef>> outputs, bool withCaches) {
   auto cacheType = RankedTensorType::get(
       {config.seqLen, config.nKvHeads, config.headDim()}, f32);
   std::vector<TensorSpec> specs = weightSpecs(config, head);
@@ -144,7 +167,9 @@ func::FuncOp EntryPointBuilder::declare(
   for (const TensorSpec &spec : specs)
     inputs.push_back(RankedTensorType::get(spec.shape, weightType));
   inputs.append(numCaches, cacheType);
-  SmallVector<Type> resultTypes = {result};
+  SmallVector<Type> resultTypes;
+  for (auto [type, output] : outputs)
+    resultTypes.push_back(type);
   resultTypes.append(numCaches, cacheType);
 
   auto func = func::FuncOp::create(b, loc, name,
@@ -163,8 +188,9 @@ func::FuncOp EntryPointBuilder::declare(
     func.setArgAttrs(argIndex++, {nameAttr(llama::kWeightAttr, spec.name)});
     argLocs.push_back(named(spec.name));
   }
-  func.setResultAttrs(0, {nameAttr(llama::kOutputAttr, output)});
-  unsigned resultIndex = 1;
+  unsigned resultIndex = 0;
+  for (auto [type, output] : outputs)
+    func.setResultAttrs(resultIndex++, {nameAttr(llama::kOutputAttr, output)});
   for (int64_t layer = 0; layer < numCaches / 2; ++layer) {
     for (StringRef kind : {"key", "value"}) {
       NamedAttribute cacheName =
@@ -397,7 +423,7 @@ func::FuncOp EntryPointBuilder::buildInference(StringRef name, int64_t seq) {
               {{"tokens", llama::input::kTokens},
                {"position", llama::input::kPosition},
                {"logit_rows", llama::input::kLogitRows}},
-              logitsType, llama::output::kLogits, /*withCaches=*/true);
+              {{logitsType, llama::output::kLogits}}, /*withCaches=*/true);
   Block &entry = func.getBody().front();
   Value tokens = entry.getArgument(0);
   position = entry.getArgument(1);
@@ -422,27 +448,146 @@ func::FuncOp EntryPointBuilder::buildTrainLoss(StringRef name, int64_t batch,
   func::FuncOp func = declare(name, {tokensType, maskType},
                               {{"tokens", llama::input::kTokens},
                                {"loss_mask", llama::input::kLossMask}},
-                              lossType, llama::output::kLoss,
+                              {{lossType, llama::output::kLoss}},
                               /*withCaches=*/false);
   Block &entry = func.getBody().front();
-  Value tokens = entry.getArgument(0), mask = entry.getArgument(1);
-  startBlock({batch, seq}, tokens);
-
-  // Position t predicts token t + 1.
-  auto window = [&](int64_t offset, StringRef valueName) -> Value {
-    return tensor::ExtractSliceOp::create(
-        b, named(valueName), tokens,
-        ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(offset)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(batch), b.getIndexAttr(seq)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
-  };
-  Value inputs = window(0, "inputs");   // [batch, seq]
-  Value targets = window(1, "targets"); // [batch, seq]
+  Value mask = entry.getArgument(1);
+  auto [inputs, targets] = shiftTokens(entry.getArgument(0), {batch, seq});
   Value logits =
       lmHead(decoder(inputs, buildLayer(func))); // [batch, seq, vocab]
   Value loss =
       llama::CrossEntropyOp::create(b, named("loss"), logits, targets, mask);
   func::ReturnOp::create(b, loc, loss);
+  return func;
+}
+
+std::pair<Value, Value>
+EntryPointBuilder::shiftTokens(Value tokens, const TrainShape &shape) {
+  startBlock({shape.batch, shape.seq}, tokens);
+  auto window = [&](int64_t offset, StringRef valueName) -> Value {
+    return tensor::ExtractSliceOp::create(
+        b, named(valueName), tokens,
+        ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(offset)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(shape.batch),
+                               b.getIndexAttr(shape.seq)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+  };
+  return {window(0, "inputs"), window(1, "targets")};
+}
+
+Value EntryPointBuilder::ppoParam(Value params, int64_t index, StringRef name) {
+  return tensor::ExtractOp::create(
+      b, named(name), params,
+      ValueRange{arith::ConstantIndexOp::create(b, loc, index)});
+}
+
+SmallVector<Type>
+EntryPointBuilder::ppoLossInputs(const TrainShape &shape) const {
+  auto positions = RankedTensorType::get({shape.batch, shape.seq}, f32);
+  return {RankedTensorType::get({shape.batch, shape.seq + 1}, b.getI32Type()),
+          positions, RankedTensorType::get({LLAMA_ABI_PPO_PARAMS}, f32),
+          positions, positions};
+}
+
+func::FuncOp EntryPointBuilder::buildLogprobs(StringRef name,
+                                              const TrainShape &shape) {
+  SmallVector<Type> inputs = ppoLossInputs(shape);
+  Type positionsType = inputs[1];
+  func::FuncOp func = declare(name, {inputs[0], inputs[2]},
+                              {{"tokens", llama::input::kTokens},
+                               {"ppo_params", llama::input::kPPOParams}},
+                              {{positionsType, llama::output::kLogprobs},
+                               {positionsType, llama::output::kEntropy}},
+                              /*withCaches=*/false);
+  Block &entry = func.getBody().front();
+  auto [tokens, targets] = shiftTokens(entry.getArgument(0), shape);
+  Value temperature =
+      ppoParam(entry.getArgument(1), LLAMA_ABI_PPO_TEMPERATURE, "temperature");
+  Value logits =
+      lmHead(decoder(tokens, buildLayer(func))); // [batch, seq, vocab]
+  Value logprobs = llama::TokenLogprobsOp::create(
+      b, named("logprobs"), positionsType, logits, targets, temperature);
+  Value entropy = llama::TokenEntropyOp::create(
+      b, named("entropy"), positionsType, logits, temperature);
+  func::ReturnOp::create(b, loc, ValueRange{logprobs, entropy});
+  return func;
+}
+
+func::FuncOp EntryPointBuilder::buildPolicyLoss(StringRef name,
+                                                const TrainShape &shape) {
+  Type scalar = RankedTensorType::get({}, f32);
+  func::FuncOp func = declare(name, ppoLossInputs(shape),
+                              {{"tokens", llama::input::kTokens},
+                               {"loss_mask", llama::input::kLossMask},
+                               {"ppo_params", llama::input::kPPOParams},
+                               {"old_logprobs", llama::input::kOldLogprobs},
+                               {"advantages", llama::input::kAdvantages}},
+                              {{scalar, llama::output::kLoss},
+                               {scalar, llama::output::kClipFraction},
+                               {scalar, llama::output::kApproxKl}},
+                              /*withCaches=*/false);
+  Block &entry = func.getBody().front();
+  auto [tokens, targets] = shiftTokens(entry.getArgument(0), shape);
+  Value params = entry.getArgument(2);
+  Value logits =
+      lmHead(decoder(tokens, buildLayer(func))); // [batch, seq, vocab]
+  Value logprobs = llama::TokenLogprobsOp::create(
+      b, named("logprobs"), entry.getArgument(1).getType(), logits, targets,
+      ppoParam(params, LLAMA_ABI_PPO_TEMPERATURE, "temperature"));
+  auto loss = llama::PPOPolicyLossOp::create(
+      b, named("loss"), scalar, scalar, scalar, logprobs, entry.getArgument(3),
+      entry.getArgument(4), entry.getArgument(1),
+      ppoParam(params, LLAMA_ABI_PPO_CLIP_RANGE, "clip_range"));
+  func::ReturnOp::create(b, loc, loss.getResults());
+  return func;
+}
+
+/// x [batch, seq, dim] -> values [batch, seq]: the final norm and the
+/// reward model's scalar head at every position.
+Value EntryPointBuilder::valueHead(Value x) {
+  auto shape = cast<RankedTensorType>(x.getType()).getShape();
+  x = rmsNorm(x, weights.lookup(kFinalNormWeight), "final_norm");
+  Value values = linear(x, weights.lookup(kScoreWeight),
+                        "score"); // [batch, seq, 1]
+  return tensor::CollapseShapeOp::create(
+      b, named("values"), RankedTensorType::get({shape[0], shape[1]}, f32),
+      values, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+}
+
+func::FuncOp EntryPointBuilder::buildValues(StringRef name,
+                                            const TrainShape &shape) {
+  SmallVector<Type> inputs = ppoLossInputs(shape);
+  func::FuncOp func =
+      declare(name, {inputs[0]}, {{"tokens", llama::input::kTokens}},
+              {{inputs[1], llama::output::kValues}},
+              /*withCaches=*/false);
+  Block &entry = func.getBody().front();
+  Value tokens = shiftTokens(entry.getArgument(0), shape).first;
+  func::ReturnOp::create(b, loc, valueHead(decoder(tokens, buildLayer(func))));
+  return func;
+}
+
+func::FuncOp EntryPointBuilder::buildValueLoss(StringRef name,
+                                               const TrainShape &shape) {
+  Type scalar = RankedTensorType::get({}, f32);
+  func::FuncOp func = declare(
+      name, ppoLossInputs(shape),
+      {{"tokens", llama::input::kTokens},
+       {"loss_mask", llama::input::kLossMask},
+       {"ppo_params", llama::input::kPPOParams},
+       {"old_values", llama::input::kOldValues},
+       {"returns", llama::input::kReturns}},
+      {{scalar, llama::output::kLoss}, {scalar, llama::output::kClipFraction}},
+      /*withCaches=*/false);
+  Block &entry = func.getBody().front();
+  Value tokens = shiftTokens(entry.getArgument(0), shape).first;
+  Value values = valueHead(decoder(tokens, buildLayer(func)));
+  auto loss = llama::PPOValueLossOp::create(
+      b, named("loss"), scalar, scalar, values, entry.getArgument(3),
+      entry.getArgument(4), entry.getArgument(1),
+      ppoParam(entry.getArgument(2), LLAMA_ABI_PPO_VALUE_CLIP_RANGE,
+               "value_clip_range"));
+  func::ReturnOp::create(b, loc, loss.getResults());
   return func;
 }
 
@@ -473,7 +618,7 @@ func::FuncOp EntryPointBuilder::buildScore(StringRef name, int64_t rows,
                RankedTensorType::get({rows}, b.getI32Type())},
               {{"tokens", llama::input::kTokens},
                {"ends", llama::input::kSequenceEnds}},
-              rewardsType, llama::output::kRewards, /*withCaches=*/false);
+              {{rewardsType, llama::output::kRewards}}, /*withCaches=*/false);
   Block &entry = func.getBody().front();
   func::ReturnOp::create(
       b, loc, rewards(func, entry.getArgument(0), entry.getArgument(1)));
@@ -491,7 +636,7 @@ func::FuncOp EntryPointBuilder::buildRewardLoss(StringRef name,
               {{"tokens", llama::input::kTokens},
                {"ends", llama::input::kSequenceEnds},
                {"margins", llama::input::kMargins}},
-              RankedTensorType::get({}, f32), llama::output::kLoss,
+              {{RankedTensorType::get({}, f32), llama::output::kLoss}},
               /*withCaches=*/false);
   Block &entry = func.getBody().front();
   Value scores = rewards(func, entry.getArgument(0), entry.getArgument(1));
@@ -555,6 +700,17 @@ static OwningOpRef<ModuleOp> configuredModule(OpBuilder &b,
   return module;
 }
 
+/// prefill and decode, at the end of `module`.
+static void addInferenceEntries(OpBuilder &b, ModuleOp module,
+                                const ModelConfig &config, Type weightType) {
+  for (auto [name, seq] :
+       {std::pair<StringRef, int64_t>{LLAMA_ABI_ENTRY_PREFILL, kDynamic},
+        {LLAMA_ABI_ENTRY_DECODE, 1}}) {
+    b.setInsertionPointToEnd(module.getBody());
+    EntryPointBuilder(b, config, weightType).buildInference(name, seq);
+  }
+}
+
 OwningOpRef<ModuleOp> buildModelModule(MLIRContext &context,
                                        const ModelConfig &config,
                                        std::optional<TrainShape> train,
@@ -563,11 +719,7 @@ OwningOpRef<ModuleOp> buildModelModule(MLIRContext &context,
   OwningOpRef<ModuleOp> module =
       configuredModule(b, config, bool(train), weights);
   Type weightType = weightElementType(b, weights);
-  for (auto [name, seq] :
-       {std::pair<StringRef, int64_t>{"prefill", kDynamic}, {"decode", 1}}) {
-    b.setInsertionPointToEnd(module->getBody());
-    EntryPointBuilder(b, config, weightType).buildInference(name, seq);
-  }
+  addInferenceEntries(b, *module, config, weightType);
   if (train) {
     b.setInsertionPointToEnd(module->getBody());
     EntryPointBuilder(b, config, weightType)
@@ -591,6 +743,28 @@ OwningOpRef<ModuleOp> buildRewardModule(MLIRContext &context,
     b.setInsertionPointToEnd(module->getBody());
     EntryPointBuilder(b, config, weightType, Head::Score)
         .buildRewardLoss("reward_loss", shape);
+  }
+  return module;
+}
+
+OwningOpRef<ModuleOp> buildPPOModule(MLIRContext &context,
+                                     const ModelConfig &config,
+                                     const TrainShape &shape, PPOModel model) {
+  OpBuilder b(&context);
+  OwningOpRef<ModuleOp> module =
+      configuredModule(b, config, /*train=*/true, WeightType::F32);
+  Type f32 = b.getF32Type();
+  auto entry = [&](Head head) {
+    b.setInsertionPointToEnd(module->getBody());
+    return EntryPointBuilder(b, config, f32, head);
+  };
+  if (model == PPOModel::Policy) {
+    addInferenceEntries(b, *module, config, f32);
+    entry(Head::LanguageModel).buildLogprobs("logprobs", shape);
+    entry(Head::LanguageModel).buildPolicyLoss("policy_loss", shape);
+  } else {
+    entry(Head::Score).buildValues("values", shape);
+    entry(Head::Score).buildValueLoss("value_loss", shape);
   }
   return module;
 }

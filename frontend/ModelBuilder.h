@@ -64,6 +64,27 @@ buildRewardModule(mlir::MLIRContext &context, const ModelConfig &config,
                   const RewardShape &shape, bool train,
                   WeightType weights = WeightType::F32);
 
+/// The two models PPO trains.
+enum class PPOModel { Policy, Value };
+
+/// Builds PPO's entry points over blocks of `shape.batch` rows of tokens
+/// [batch, seq + 1] (prompt, response, padding); position t stands for the
+/// prediction of token t + 1, every per-position tensor is [batch, seq], and
+/// ppo_params is [temperature, clip range, value clip range]. The policy
+/// (f32 LM) has prefill and decode to sample with, and
+///   logprobs(tokens, ppo_params, weights...) -> (logprobs, entropy)
+///   policy_loss(tokens, loss_mask, ppo_params, old_logprobs, advantages,
+///               weights...) -> (loss, clip_fraction, approx_kl)
+/// The value model (the reward model's shape: score.weight [1, dim] in place
+/// of the LM head, read at every position) has
+///   values(tokens, weights...) -> values
+///   value_loss(tokens, loss_mask, ppo_params, old_values, returns,
+///              weights...) -> (loss, clip_fraction)
+mlir::OwningOpRef<mlir::ModuleOp> buildPPOModule(mlir::MLIRContext &context,
+                                                 const ModelConfig &config,
+                                                 const TrainShape &shape,
+                                                 PPOModel model);
+
 } // namespace llamac
 
 #endif // LLAMAC_FRONTEND_MODELBUILDER_H

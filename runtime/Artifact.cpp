@@ -8,6 +8,7 @@
 #include <climits>
 #include <dlfcn.h>
 #include <malloc.h>
+#include <type_traits>
 
 namespace llamart {
 
@@ -193,6 +194,26 @@ Artifact::Artifact(const std::string &path)
             manifest.findByKind(LLAMA_ABI_KIND_REWARD_STEP))
       reward.step = reinterpret_cast<llama_reward_step_fn>(lookup(*step));
     return;
+  }
+  // PPO: the block both models' entry points share.
+  auto bindPPO = [&](const char *kind, auto &slot) {
+    const EntryPointInfo *entry = manifest.findByKind(kind);
+    if (!entry)
+      throw RuntimeError("'" + where + "' lacks PPO's " + kind +
+                         " entry point");
+    slot = reinterpret_cast<std::remove_reference_t<decltype(slot)>>(
+        lookup(*entry));
+    ppo.batch = entry->batch;
+    ppo.seq = entry->seq;
+  };
+  if (manifest.findByKind(LLAMA_ABI_KIND_VALUES)) {
+    bindPPO(LLAMA_ABI_KIND_VALUES, ppo.values);
+    bindPPO(LLAMA_ABI_KIND_VALUE_STEP, ppo.valueStep);
+    return;
+  }
+  if (manifest.findByKind(LLAMA_ABI_KIND_POLICY_STEP)) {
+    bindPPO(LLAMA_ABI_KIND_LOGPROBS, ppo.logprobs);
+    bindPPO(LLAMA_ABI_KIND_POLICY_STEP, ppo.policyStep);
   }
   for (auto [name, slot] : {std::pair<const char *, llama_inference_fn *>{
                                 LLAMA_ABI_ENTRY_PREFILL, &prefillFn},

@@ -69,6 +69,17 @@ struct RewardEntries {
   int64_t pairs() const { return rows / 2; }
 };
 
+/// PPO's entry points (llamac --ppo), over blocks of `batch` rows of
+/// seq + 1 tokens: the policy's (with prefill and decode) or the value
+/// model's.
+struct PPOEntries {
+  llama_logprobs_fn logprobs = nullptr;
+  llama_policy_step_fn policyStep = nullptr;
+  llama_values_fn values = nullptr;
+  llama_value_step_fn valueStep = nullptr;
+  int64_t batch = 0, seq = 0;
+};
+
 class Artifact {
 public:
   /// Loads the library at `path`, or with an empty path the model linked
@@ -93,7 +104,13 @@ public:
   /// A reward model (llamac --reward) scores; it has no prefill and decode.
   bool isRewardModel() const { return reward.score != nullptr; }
   const RewardEntries &rewardEntries() const { return reward; }
-  /// Null for a reward model.
+  /// A PPO value model (llamac --ppo value) scores every position; it has
+  /// no prefill and decode either.
+  bool isValueModel() const { return ppo.values != nullptr; }
+  /// A PPO policy (llamac --ppo policy) also generates.
+  bool isPPOPolicy() const { return ppo.policyStep != nullptr; }
+  const PPOEntries &ppoEntries() const { return ppo; }
+  /// Null for a reward or value model.
   llama_inference_fn prefill() const { return prefillFn; }
   llama_inference_fn decode() const { return decodeFn; }
   /// The training step, when compiled with --train (fn null otherwise).
@@ -114,6 +131,7 @@ private:
   TrainGradEntry grad;
   TrainLossEntry loss;
   RewardEntries reward;
+  PPOEntries ppo;
 };
 
 } // namespace llamart

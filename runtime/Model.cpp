@@ -75,6 +75,10 @@ static const Artifact &generator(const Artifact &artifact) {
     throw RuntimeError("'" + artifact.description() +
                        "' is a reward model (llamac --reward): it scores "
                        "sequences and cannot generate; use llama-reward score");
+  if (artifact.isValueModel())
+    throw RuntimeError("'" + artifact.description() +
+                       "' is a PPO value model (llamac --ppo value): it "
+                       "values positions and cannot generate");
   return artifact;
 }
 

@@ -35,7 +35,8 @@ private:
 /// position.
 class Model {
 public:
-  /// Throws RuntimeError for a reward model, which cannot generate.
+  /// Throws RuntimeError for a reward or value model, which cannot
+  /// generate.
   Model(const Artifact &artifact, const SafeTensors &checkpoint);
 
   const ModelConfig &shape() const { return artifact.shape(); }

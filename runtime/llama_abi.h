@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define LLAMA_ABI_FORMAT "llamac-artifact"
-#define LLAMA_ABI_VERSION 5
+#define LLAMA_ABI_VERSION 6
 
 /* The NUL-terminated JSON manifest every artifact exports. */
 #define LLAMA_ABI_MANIFEST_SYMBOL "llama_manifest"
@@ -54,6 +54,23 @@ typedef void (*llama_set_threads_fn)(int32_t threads);
 #define LLAMA_ABI_KIND_REWARD_LOSS "reward_loss"
 #define LLAMA_ABI_KIND_REWARD_GRAD "reward_grad"
 #define LLAMA_ABI_KIND_REWARD_STEP "reward_step"
+/* PPO (llamac --ppo policy|value): a policy artifact also has prefill and
+ * decode (it samples its own rollouts); a value model has the reward
+ * model's head, read at every position. */
+#define LLAMA_ABI_KIND_LOGPROBS "logprobs"
+#define LLAMA_ABI_KIND_POLICY_LOSS "policy_loss"
+#define LLAMA_ABI_KIND_POLICY_GRAD "policy_grad"
+#define LLAMA_ABI_KIND_POLICY_STEP "policy_step"
+#define LLAMA_ABI_KIND_VALUES "values"
+#define LLAMA_ABI_KIND_VALUE_LOSS "value_loss"
+#define LLAMA_ABI_KIND_VALUE_GRAD "value_grad"
+#define LLAMA_ABI_KIND_VALUE_STEP "value_step"
+/* ppo_params [LLAMA_ABI_PPO_PARAMS]: what PPO's entry points read at run
+ * time (each reads the ones it needs). */
+#define LLAMA_ABI_PPO_TEMPERATURE 0      /* the logits are divided by it */
+#define LLAMA_ABI_PPO_CLIP_RANGE 1       /* the policy ratio's: 1 +- this */
+#define LLAMA_ABI_PPO_VALUE_CLIP_RANGE 2 /* the value change's: +- this */
+#define LLAMA_ABI_PPO_PARAMS 3
 /* The reward head's weight [1, dim] (HF LlamaForSequenceClassification's),
  * which a reward model started from a policy checkpoint gets fresh. */
 #define LLAMA_ABI_SCORE_WEIGHT "score.weight"
@@ -107,6 +124,28 @@ typedef void (*llama_reward_step_fn)(
     const float *step_params, float *const *weights, float *const *adam_m,
     float *const *adam_v, float *loss, float *grad_norm);
 
+/* PPO. tokens [batch, seq + 1] (prompt, response, padding); every per-
+ * position tensor is [batch, seq]: position t is the prediction of token
+ * t + 1 (its log-probability, entropy, value: the state before it). */
+typedef void (*llama_logprobs_fn)(const int32_t *tokens,
+                                  const float *ppo_params,
+                                  float *const *weights, float *logprobs,
+                                  float *entropy);
+/* The clipped surrogate over the positions loss_mask selects. */
+typedef void (*llama_policy_step_fn)(
+    const int32_t *tokens, const float *loss_mask, const float *ppo_params,
+    const float *old_logprobs, const float *advantages,
+    const float *step_params, float *const *weights, float *const *adam_m,
+    float *const *adam_v, float *loss, float *grad_norm, float *clip_fraction,
+    float *approx_kl);
+typedef void (*llama_values_fn)(const int32_t *tokens, float *const *weights,
+                                float *values);
+typedef void (*llama_value_step_fn)(
+    const int32_t *tokens, const float *loss_mask, const float *ppo_params,
+    const float *old_values, const float *returns, const float *step_params,
+    float *const *weights, float *const *adam_m, float *const *adam_v,
+    float *loss, float *grad_norm, float *clip_fraction);
+
 /* What each parameter of an entry point holds. A C entry point takes the
  * roles it has in this order (tokens are followed by n_tokens when 1-D);
  * LLAMA_ABI_ROLE_OUTPUT parameters come last, one per output. */
@@ -117,6 +156,11 @@ enum llama_abi_role {
   LLAMA_ABI_ROLE_LOSS_MASK,     /* const float * */
   LLAMA_ABI_ROLE_SEQUENCE_ENDS, /* const int32_t * */
   LLAMA_ABI_ROLE_MARGINS,       /* const float * */
+  LLAMA_ABI_ROLE_PPO_PARAMS,    /* const float * */
+  LLAMA_ABI_ROLE_OLD_LOGPROBS,  /* const float * */
+  LLAMA_ABI_ROLE_ADVANTAGES,    /* const float * */
+  LLAMA_ABI_ROLE_OLD_VALUES,    /* const float * */
+  LLAMA_ABI_ROLE_RETURNS,       /* const float * */
   LLAMA_ABI_ROLE_STEP_PARAMS,   /* const float * */
   LLAMA_ABI_ROLE_WEIGHTS,       /* float *const * (inference: dtype) */
   LLAMA_ABI_ROLE_KV_CACHES,     /* float *const * */

@@ -47,7 +47,12 @@ FailureOr<SmallVector<ArgRole>> argumentRoles(func::FuncOp func) {
               .Case(llama::input::kLossMask, LLAMA_ABI_ROLE_LOSS_MASK)
               .Case(llama::input::kStepParams, LLAMA_ABI_ROLE_STEP_PARAMS)
               .Case(llama::input::kSequenceEnds, LLAMA_ABI_ROLE_SEQUENCE_ENDS)
-              .Case(llama::input::kMargins, LLAMA_ABI_ROLE_MARGINS));
+              .Case(llama::input::kMargins, LLAMA_ABI_ROLE_MARGINS)
+              .Case(llama::input::kPPOParams, LLAMA_ABI_ROLE_PPO_PARAMS)
+              .Case(llama::input::kOldLogprobs, LLAMA_ABI_ROLE_OLD_LOGPROBS)
+              .Case(llama::input::kAdvantages, LLAMA_ABI_ROLE_ADVANTAGES)
+              .Case(llama::input::kOldValues, LLAMA_ABI_ROLE_OLD_VALUES)
+              .Case(llama::input::kReturns, LLAMA_ABI_ROLE_RETURNS));
     } else if (has(llama::kWeightAttr)) {
       roles.push_back(LLAMA_ABI_ROLE_WEIGHTS);
     } else if (has(llama::kKvCacheAttr)) {
@@ -75,18 +80,38 @@ FailureOr<SmallVector<ArgRole>> argumentRoles(func::FuncOp func) {
   return roles;
 }
 
+/// An entry's kind, from the inputs it takes: a loss (and its gradient and
+/// step, told apart by what they add) by the data that defines it.
 const char *entryKind(ArrayRef<ArgRole> roles) {
   auto has = [&](ArgRole role) { return llvm::is_contained(roles, role); };
   if (has(LLAMA_ABI_ROLE_POSITION))
     return LLAMA_ABI_KIND_INFERENCE;
   if (has(LLAMA_ABI_ROLE_SEQUENCE_ENDS) && !has(LLAMA_ABI_ROLE_MARGINS))
     return LLAMA_ABI_KIND_SCORE;
-  bool reward = has(LLAMA_ABI_ROLE_MARGINS);
+  // [loss, gradient, step] of each training objective.
+  const char *const train[] = {LLAMA_ABI_KIND_TRAIN_LOSS,
+                               LLAMA_ABI_KIND_TRAIN_GRAD,
+                               LLAMA_ABI_KIND_TRAIN_STEP};
+  const char *const reward[] = {LLAMA_ABI_KIND_REWARD_LOSS,
+                                LLAMA_ABI_KIND_REWARD_GRAD,
+                                LLAMA_ABI_KIND_REWARD_STEP};
+  const char *const policy[] = {LLAMA_ABI_KIND_POLICY_LOSS,
+                                LLAMA_ABI_KIND_POLICY_GRAD,
+                                LLAMA_ABI_KIND_POLICY_STEP};
+  const char *const value[] = {LLAMA_ABI_KIND_VALUE_LOSS,
+                               LLAMA_ABI_KIND_VALUE_GRAD,
+                               LLAMA_ABI_KIND_VALUE_STEP};
+  const char *const *objective = has(LLAMA_ABI_ROLE_MARGINS)      ? reward
+                                 : has(LLAMA_ABI_ROLE_ADVANTAGES) ? policy
+                                 : has(LLAMA_ABI_ROLE_RETURNS)    ? value
+                                 : has(LLAMA_ABI_ROLE_LOSS_MASK)  ? train
+                                                                  : nullptr;
+  if (!objective) // no loss: PPO's per-position outputs
+    return has(LLAMA_ABI_ROLE_PPO_PARAMS) ? LLAMA_ABI_KIND_LOGPROBS
+                                          : LLAMA_ABI_KIND_VALUES;
   if (has(LLAMA_ABI_ROLE_ADAM_M))
-    return reward ? LLAMA_ABI_KIND_REWARD_STEP : LLAMA_ABI_KIND_TRAIN_STEP;
-  if (has(LLAMA_ABI_ROLE_GRADIENTS))
-    return reward ? LLAMA_ABI_KIND_REWARD_GRAD : LLAMA_ABI_KIND_TRAIN_GRAD;
-  return reward ? LLAMA_ABI_KIND_REWARD_LOSS : LLAMA_ABI_KIND_TRAIN_LOSS;
+    return objective[2];
+  return has(LLAMA_ABI_ROLE_GRADIENTS) ? objective[1] : objective[0];
 }
 
 class WrapperBuilder {
@@ -138,8 +163,9 @@ public:
 
   /// void llama_<name>(tokens[, n_tokens][, position][, logit_rows]
   ///                    [, loss_mask][, sequence_ends][, margins]
-  ///                    [, step_params], weights[, kv_caches][, adam_m,
-  ///                    adam_v][, gradients], outputs...)
+  ///                    [, ppo_params][, old_logprobs][, advantages]
+  ///                    [, old_values][, returns][, step_params], weights[,
+  ///                    kv_caches][, adam_m, adam_v][, gradients], outputs...)
   /// n_tokens comes with 1-D (inference) tokens, each other parameter with
   /// its role; arrays hold one pointer per tensor, in argument order.
   void build(ModuleOp module, func::FuncOp entry, ArrayRef<ArgRole> roles) {
@@ -197,6 +223,11 @@ public:
       case LLAMA_ABI_ROLE_LOSS_MASK:
       case LLAMA_ABI_ROLE_SEQUENCE_ENDS:
       case LLAMA_ABI_ROLE_MARGINS:
+      case LLAMA_ABI_ROLE_PPO_PARAMS:
+      case LLAMA_ABI_ROLE_OLD_LOGPROBS:
+      case LLAMA_ABI_ROLE_ADVANTAGES:
+      case LLAMA_ABI_ROLE_OLD_VALUES:
+      case LLAMA_ABI_ROLE_RETURNS:
       case LLAMA_ABI_ROLE_STEP_PARAMS:
         operands.push_back(memrefOver(param(role), memref, {}));
         break;

@@ -21,8 +21,11 @@ using namespace mlir::llama;
 
 namespace {
 
+/// A loss function returns the loss first; any further results are
+/// statistics of the same computation (PPO's clip fractions), returned
+/// alongside but not differentiated.
 bool isLossFunction(func::FuncOp func) {
-  if (func.getNumResults() != 1)
+  if (func.getNumResults() < 1)
     return false;
   auto output = func.getResultAttrOfType<StringAttr>(0, kOutputAttr);
   return output && output.getValue() == output::kLoss;
@@ -319,10 +322,15 @@ LogicalResult differentiate(ReverseMode &reverse, func::FuncOp lossFunc) {
     return failure();
   reverse.eraseReplacedCalls();
 
-  // Return the loss, then d(loss)/d(weight) for each weight, in order.
-  SmallVector<Value> results = {loss};
-  SmallVector<Attribute> resultAttrs = {b.getDictionaryAttr(
-      b.getNamedAttr(kOutputAttr, b.getStringAttr(output::kLoss)))};
+  // Return the loss and the statistics, then d(loss)/d(weight) for each
+  // weight, in order.
+  SmallVector<Value> results(grad.ret.getOperands());
+  SmallVector<Attribute> resultAttrs;
+  for (unsigned i = 0, e = results.size(); i < e; ++i)
+    if (DictionaryAttr attrs = lossFunc.getResultAttrDict(i))
+      resultAttrs.push_back(attrs);
+    else
+      resultAttrs.push_back(b.getDictionaryAttr({}));
   for (BlockArgument arg : grad.body->getArguments()) {
     auto name =
         grad.func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), kWeightAttr);

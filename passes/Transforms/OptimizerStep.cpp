@@ -16,9 +16,13 @@ using namespace mlir::llama;
 
 namespace {
 
+/// A gradient function returns the loss, any statistics, then one gradient
+/// per weight.
 bool isGradientFunction(func::FuncOp func) {
-  return func.getNumResults() > 1 &&
-         func.getResultAttr(1, kGradAttr) != nullptr;
+  for (unsigned i = 0, e = func.getNumResults(); i < e; ++i)
+    if (func.getResultAttr(i, kGradAttr))
+      return true;
+  return false;
 }
 
 struct LlamaOptimizerStepPass
@@ -67,11 +71,23 @@ struct LlamaOptimizerStepPass
         argAttrs.push_back(named(kind, name));
       }
 
+    // Results: the loss, the gradient norm, the loss's statistics, then the
+    // updated weights and moments.
+    unsigned numStatistics = 0;
+    while (!grad.getResultAttr(1 + numStatistics, kGradAttr))
+      ++numStatistics;
     Type scalar = RankedTensorType::get({}, b.getF32Type());
     SmallVector<Type> results = {scalar, scalar};
     SmallVector<Attribute> resultAttrs = {
         named(kOutputAttr, output::kLoss),
         named(kOutputAttr, output::kGradNorm)};
+    for (unsigned i = 1; i <= numStatistics; ++i) {
+      results.push_back(grad.getResultTypes()[i]);
+      if (DictionaryAttr attrs = grad.getResultAttrDict(i))
+        resultAttrs.push_back(attrs);
+      else
+        resultAttrs.push_back(b.getDictionaryAttr({}));
+    }
     for (StringRef kind : {updated::kWeight, updated::kAdamM, updated::kAdamV})
       for (unsigned arg : weightArgs) {
         results.push_back(grad.getArgumentTypes()[arg]);
@@ -103,7 +119,8 @@ struct LlamaOptimizerStepPass
                                                            : arg(input++));
     auto call = func::CallOp::create(b, loc, grad, callArgs);
     Value loss = call.getResult(0);
-    ValueRange gradients = call.getResults().drop_front();
+    ValueRange statistics = call.getResults().slice(1, numStatistics);
+    ValueRange gradients = call.getResults().drop_front(1 + numStatistics);
     Value norm = GlobalNormOp::create(b, loc, scalar, gradients);
 
     SmallVector<Value> newWeights, newM, newV;
@@ -120,6 +137,7 @@ struct LlamaOptimizerStepPass
       newV.push_back(update.getNewV());
     }
     SmallVector<Value> returned = {loss, norm};
+    returned.append(statistics.begin(), statistics.end());
     returned.append(newWeights);
     returned.append(newM);
     returned.append(newV);

@@ -163,3 +163,32 @@ func.func @nested(%tokens: tensor<2xi32> {llama.input = "tokens"}, %tgt: tensor<
   %loss = llama.cross_entropy %logits, %tgt, %mask : (tensor<2x16xf32>, tensor<2xi32>, tensor<2xf32>) -> tensor<f32>
   return %loss : tensor<f32>
 }
+
+// -----
+
+// Tests a loss with statistics (PPO's policy loss): @ppo_grad returns the
+// loss and the statistics as they were, then the gradients; only the loss is
+// seeded, so the statistics get no backward ops, and the temperature and clip
+// range (scalars read from ppo_params) none either.
+// CHECK-LABEL: func.func @ppo_grad(
+// CHECK-SAME: -> (tensor<f32> {llama.output = "loss"}, tensor<f32> {llama.output = "clip_fraction"}, tensor<f32> {llama.output = "approx_kl"}, tensor<16x8xf32> {llama.grad = "embed"})
+// CHECK: %[[T:.*]] = tensor.extract %{{.*}}[%{{.*}}] : tensor<3xf32>
+// CHECK: %[[LP:.*]] = llama.token_logprobs %[[LOGITS:.*]][%{{.*}}], %[[T]]
+// CHECK: %[[LOSS:.*]], %[[CLIPPED:.*]], %[[KL:.*]] = llama.ppo_policy_loss %[[LP]]
+// CHECK: %[[DLP:.*]] = llama.ppo_policy_loss_grad %[[LP]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} :
+// CHECK: llama.token_logprobs_grad %[[LOGITS]][%{{.*}}], %[[T]], %[[DLP]]
+// CHECK: return %[[LOSS]], %[[CLIPPED]], %[[KL]], %{{.*}} :
+func.func @ppo(%tokens: tensor<2x4xi32> {llama.input = "tokens"}, %mask: tensor<2x4xf32> {llama.input = "loss_mask"},
+               %params: tensor<3xf32> {llama.input = "ppo_params"}, %old: tensor<2x4xf32> {llama.input = "old_logprobs"},
+               %adv: tensor<2x4xf32> {llama.input = "advantages"}, %embed: tensor<16x8xf32> {llama.weight = "embed"})
+    -> (tensor<f32> {llama.output = "loss"}, tensor<f32> {llama.output = "clip_fraction"}, tensor<f32> {llama.output = "approx_kl"}) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %t = tensor.extract %params[%c0] : tensor<3xf32>
+  %clip = tensor.extract %params[%c1] : tensor<3xf32>
+  %x = llama.embedding %embed[%tokens] : (tensor<16x8xf32>, tensor<2x4xi32>) -> tensor<2x4x8xf32>
+  %logits = llama.linear %x, %embed : (tensor<2x4x8xf32>, tensor<16x8xf32>) -> tensor<2x4x16xf32>
+  %lp = llama.token_logprobs %logits[%tokens], %t : (tensor<2x4x16xf32>, tensor<2x4xi32>, f32) -> tensor<2x4xf32>
+  %loss:3 = llama.ppo_policy_loss %lp, %old, %adv, %mask, %clip : (tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>, f32) -> (tensor<f32>, tensor<f32>, tensor<f32>)
+  return %loss#0, %loss#1, %loss#2 : tensor<f32>, tensor<f32>, tensor<f32>
+}

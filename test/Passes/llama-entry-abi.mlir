@@ -25,7 +25,7 @@
 // CHECK: call @prefill(
 // CHECK: llvm.mlir.global external constant @llama_manifest("{\22compiler\22:\22llamac {{.*}}\22,\22config\22:{\22dim\22:4,
 // CHECK-SAME: \22dtype\22:\22f32\22,\22entry_points\22:[{\22kind\22:\22inference\22,\22max_tokens\22:null,\22name\22:\22prefill\22,\22symbol\22:\22llama_prefill\22}]
-// CHECK-SAME: \22format\22:\22llamac-artifact\22,\22kv_caches\22:[{\22name\22:\22layers.0.key\22,\22shape\22:[16,1,2]}],\22version\22:5,
+// CHECK-SAME: \22format\22:\22llamac-artifact\22,\22kv_caches\22:[{\22name\22:\22layers.0.key\22,\22shape\22:[16,1,2]}],\22version\22:6,
 // CHECK-SAME: \22weights\22:[{\22name\22:\22embed\22,\22shape\22:[10,4]},{\22name\22:\22norm\22,\22shape\22:[4]}]}\00")
 module attributes {llama.config = {dim = 4 : i64, hidden_dim = 8 : i64, n_layers = 1 : i64, n_heads = 2 : i64, n_kv_heads = 1 : i64, head_dim = 2 : i64, vocab_size = 10 : i64, seq_len = 16 : i64, norm_eps = 1.0e-05 : f64, rope_theta = 1.0e+04 : f64, tie_embeddings = true}} {
   func.func private @layer(%x: memref<?x4xf32>) -> memref<?x4xf32> {
@@ -113,6 +113,54 @@ module attributes {llama.config = {dim = 4 : i64, hidden_dim = 8 : i64, n_layers
                                 %head: memref<1x4xf32> {llama.weight = "score.weight"},
                                 %m: memref<1x4xf32> {llama.adam_m = "score.weight"}, %v: memref<1x4xf32> {llama.adam_v = "score.weight"},
                                 %loss: memref<f32> {llama.output = "loss"}, %norm: memref<f32> {llama.output = "grad_norm"}) {
+    return
+  }
+}
+
+// -----
+
+// Tests PPO's entry points: the kinds follow from the inputs (logprobs takes
+// ppo_params, the policy step advantages, values nothing but tokens, the
+// value step returns); the C parameters come in role order whatever the
+// arguments' order, the statistics after the loss and the gradient norm;
+// "seq" is the tokens' columns - 1 (position t predicts token t + 1).
+// CHECK-LABEL: func.func @llama_logprobs(
+// CHECK-SAME: %{{[a-z0-9]+}}: !llvm.ptr, %{{[a-z0-9]+}}: !llvm.ptr, %{{[a-z0-9]+}}: !llvm.ptr, %[[LP:[a-z0-9]+]]: !llvm.ptr, %[[H:[a-z0-9]+]]: !llvm.ptr)
+// CHECK-LABEL: func.func @llama_policy_step(
+// CHECK-SAME: %[[TOKENS:[a-z0-9]+]]: !llvm.ptr, %[[MASK:[a-z0-9]+]]: !llvm.ptr, %[[PARAMS:[a-z0-9]+]]: !llvm.ptr, %[[OLD:[a-z0-9]+]]: !llvm.ptr, %[[ADV:[a-z0-9]+]]: !llvm.ptr, %[[STEP:[a-z0-9]+]]: !llvm.ptr, %[[W:[a-z0-9]+]]: !llvm.ptr, %[[M:[a-z0-9]+]]: !llvm.ptr, %[[V:[a-z0-9]+]]: !llvm.ptr, %[[LOSS:[a-z0-9]+]]: !llvm.ptr, %[[NORM:[a-z0-9]+]]: !llvm.ptr, %[[CLIPPED:[a-z0-9]+]]: !llvm.ptr, %[[KL:[a-z0-9]+]]: !llvm.ptr)
+// CHECK: call @policy_step(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}})
+// CHECK-LABEL: func.func @llama_values(
+// CHECK-SAME: %{{[a-z0-9]+}}: !llvm.ptr, %{{[a-z0-9]+}}: !llvm.ptr, %{{[a-z0-9]+}}: !llvm.ptr)
+// CHECK-LABEL: func.func @llama_value_step(
+// CHECK-SAME: %[[TOKENS:[a-z0-9]+]]: !llvm.ptr, %[[MASK:[a-z0-9]+]]: !llvm.ptr, %[[PARAMS:[a-z0-9]+]]: !llvm.ptr, %[[OLD:[a-z0-9]+]]: !llvm.ptr, %[[RET:[a-z0-9]+]]: !llvm.ptr, %[[STEP:[a-z0-9]+]]: !llvm.ptr, %{{[a-z0-9]+}}: !llvm.ptr, %{{[a-z0-9]+}}: !llvm.ptr, %{{[a-z0-9]+}}: !llvm.ptr, %[[LOSS:[a-z0-9]+]]: !llvm.ptr, %[[NORM:[a-z0-9]+]]: !llvm.ptr, %[[CLIPPED:[a-z0-9]+]]: !llvm.ptr)
+// CHECK: llama_manifest("{{.*}}\22entry_points\22:[{\22batch\22:2,\22kind\22:\22logprobs\22,\22name\22:\22logprobs\22,\22seq\22:5,\22symbol\22:\22llama_logprobs\22},{\22batch\22:2,\22kind\22:\22policy_step\22,\22name\22:\22policy_step\22,\22seq\22:5,\22symbol\22:\22llama_policy_step\22},{\22batch\22:2,\22kind\22:\22values\22,\22name\22:\22values\22,\22seq\22:5,\22symbol\22:\22llama_values\22},{\22batch\22:2,\22kind\22:\22value_step\22,\22name\22:\22value_step\22,\22seq\22:5,\22symbol\22:\22llama_value_step\22}]
+module attributes {llama.config = {dim = 4 : i64, hidden_dim = 8 : i64, n_layers = 1 : i64, n_heads = 2 : i64, n_kv_heads = 1 : i64, head_dim = 2 : i64, vocab_size = 10 : i64, seq_len = 16 : i64, norm_eps = 1.0e-05 : f64, rope_theta = 1.0e+04 : f64, tie_embeddings = true}} {
+  func.func private @logprobs(%tokens: memref<2x6xi32> {llama.input = "tokens"}, %params: memref<3xf32> {llama.input = "ppo_params"},
+                              %embed: memref<10x4xf32> {llama.weight = "embed"},
+                              %lp: memref<2x5xf32> {llama.output = "logprobs"}, %h: memref<2x5xf32> {llama.output = "entropy"}) {
+    return
+  }
+  func.func private @policy_step(%tokens: memref<2x6xi32> {llama.input = "tokens"}, %adv: memref<2x5xf32> {llama.input = "advantages"},
+                                 %old: memref<2x5xf32> {llama.input = "old_logprobs"}, %params: memref<3xf32> {llama.input = "ppo_params"},
+                                 %mask: memref<2x5xf32> {llama.input = "loss_mask"}, %step: memref<2xf32> {llama.input = "step_params"},
+                                 %embed: memref<10x4xf32> {llama.weight = "embed"},
+                                 %m: memref<10x4xf32> {llama.adam_m = "embed"}, %v: memref<10x4xf32> {llama.adam_v = "embed"},
+                                 %loss: memref<f32> {llama.output = "loss"}, %norm: memref<f32> {llama.output = "grad_norm"},
+                                 %clipped: memref<f32> {llama.output = "clip_fraction"}, %kl: memref<f32> {llama.output = "approx_kl"}) {
+    return
+  }
+  func.func private @values(%tokens: memref<2x6xi32> {llama.input = "tokens"},
+                            %head: memref<1x4xf32> {llama.weight = "score.weight"},
+                            %values: memref<2x5xf32> {llama.output = "values"}) {
+    return
+  }
+  func.func private @value_step(%tokens: memref<2x6xi32> {llama.input = "tokens"}, %mask: memref<2x5xf32> {llama.input = "loss_mask"},
+                                %params: memref<3xf32> {llama.input = "ppo_params"}, %old: memref<2x5xf32> {llama.input = "old_values"},
+                                %returns: memref<2x5xf32> {llama.input = "returns"}, %step: memref<2xf32> {llama.input = "step_params"},
+                                %head: memref<1x4xf32> {llama.weight = "score.weight"},
+                                %m: memref<1x4xf32> {llama.adam_m = "score.weight"}, %v: memref<1x4xf32> {llama.adam_v = "score.weight"},
+                                %loss: memref<f32> {llama.output = "loss"}, %norm: memref<f32> {llama.output = "grad_norm"},
+                                %clipped: memref<f32> {llama.output = "clip_fraction"}) {
     return
   }
 }

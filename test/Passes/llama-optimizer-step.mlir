@@ -1,4 +1,4 @@
-// RUN: llama-opt %s --llama-optimizer-step="weight-decay=0.05 max-grad-norm=0.5" | FileCheck %s
+// RUN: llama-opt %s --split-input-file --llama-optimizer-step="weight-decay=0.05 max-grad-norm=0.5" | FileCheck %s
 
 // Tests that the pass adds @train_step for a gradient function: the inputs,
 // step_params, then weights, first and second moments; it calls the
@@ -20,4 +20,22 @@ func.func @loss_grad(%tokens: tensor<2x5xi32> {llama.input = "tokens"}, %w: tens
     -> (tensor<f32> {llama.output = "loss"}, tensor<4x4xf32> {llama.grad = "w"}, tensor<4xf32> {llama.grad = "g"}) {
   %loss = arith.constant dense<1.0> : tensor<f32>
   return %loss, %w, %g : tensor<f32>, tensor<4x4xf32>, tensor<4xf32>
+}
+
+// -----
+
+// Tests that the statistics a loss returns beside it (PPO's clip fraction)
+// come after the loss and the gradient norm, keeping their tags, and that
+// only the gradients reach the optimizer.
+// CHECK-LABEL: func.func @train_step(
+// CHECK-SAME: -> (tensor<f32> {llama.output = "loss"}, tensor<f32> {llama.output = "grad_norm"}, tensor<f32> {llama.output = "clip_fraction"}, tensor<4xf32> {llama.updated = "weight"},
+// CHECK: %[[GRADS:.*]]:3 = call @value_loss_grad(
+// CHECK: %[[NORM:.*]] = llama.global_norm %[[GRADS]]#2 :
+// CHECK: llama.adamw %{{.*}}, %[[GRADS]]#2,
+// CHECK: return %[[GRADS]]#0, %[[NORM]], %[[GRADS]]#1, 
+func.func @value_loss_grad(%tokens: tensor<2x5xi32> {llama.input = "tokens"}, %g: tensor<4xf32> {llama.weight = "g"})
+    -> (tensor<f32> {llama.output = "loss"}, tensor<f32> {llama.output = "clip_fraction"}, tensor<4xf32> {llama.grad = "g"}) {
+  %loss = arith.constant dense<1.0> : tensor<f32>
+  %clipped = arith.constant dense<0.5> : tensor<f32>
+  return %loss, %clipped, %g : tensor<f32>, tensor<f32>, tensor<4xf32>
 }

@@ -2,7 +2,7 @@
 //
 //   llamac CONFIG -o ARTIFACT [--emit=STAGE] [--max-seq-len N]
 //                 [--weight-type f32|bf16|f16] [--train] [--batch B] [--seq T]
-//                 [--reward [--reward-centering C]]
+//                 [--reward [--reward-centering C]] [--ppo policy|value]
 //                 [--cpu NAME] [--mattr FEATURES] [-O N]
 //
 // CONFIG is an HF config.json, a Meta params.json, a directory holding one,
@@ -110,6 +110,18 @@ cl::opt<double> rewardCentering(
     cl::desc("With --reward --train: coefficient c of the reward-centering "
              "term c * mean((r_chosen + r_rejected)^2) (default 0: none)"),
     cl::value_desc("c"));
+enum class PPOChoice { None, Policy, Value };
+cl::opt<PPOChoice> ppo(
+    "ppo", cl::init(PPOChoice::None), cl::cat(category),
+    cl::desc("Compile one of PPO's two models for blocks of batch rows of "
+             "seq + 1 tokens (prompt, response, padding)"),
+    cl::values(clEnumValN(PPOChoice::Policy, "policy",
+                          "the policy: prefill and decode to sample with, "
+                          "logprobs and the clipped policy-loss training step"),
+               clEnumValN(PPOChoice::Value, "value",
+                          "the value model (a reward model's shape, its head "
+                          "read at every position): values and the clipped "
+                          "value-loss training step")));
 cl::opt<int64_t> trainBatch(
     "batch", cl::init(4), cl::cat(category),
     cl::desc("Training batch size; preference pairs with --reward (default 4)"),
@@ -213,7 +225,14 @@ int main(int argc, char **argv) {
   }
 
   std::optional<llamac::TrainShape> trainShape;
-  if (train || reward) {
+  bool ppoModel = ppo != PPOChoice::None;
+  if (ppoModel && (train || reward))
+    return fail("--ppo compiles its own training steps; drop --train and "
+                "--reward");
+  if (ppoModel && weightType != llamac::WeightType::F32)
+    return fail("--ppo keeps f32 weights (AdamW updates them in place); "
+                "drop --weight-type");
+  if (train || reward || ppoModel) {
     int64_t seq =
         trainSeq.getNumOccurrences() ? trainSeq.getValue() : config->seqLen;
     if (trainBatch <= 0 || trainBatch > 65536)
@@ -227,7 +246,7 @@ int main(int argc, char **argv) {
       return fail("--train keeps f32 weights (AdamW updates them in place); "
                   "drop --weight-type");
   } else if (trainBatch.getNumOccurrences() || trainSeq.getNumOccurrences()) {
-    return fail("--batch and --seq apply to --train and --reward");
+    return fail("--batch and --seq apply to --train, --reward and --ppo");
   }
   if (rewardCentering.getNumOccurrences() && !(reward && train))
     return fail("--reward-centering applies to --reward --train");
@@ -259,13 +278,17 @@ int main(int argc, char **argv) {
   mlir::llama::registerDifferentiableExternalModels(registry);
   mlir::MLIRContext context(registry);
   mlir::OwningOpRef<mlir::ModuleOp> module =
-      reward ? llamac::buildRewardModule(
-                   context, *config,
-                   {trainShape->batch, trainShape->seq, rewardCentering}, train,
-                   weightType)
-             : llamac::buildModelModule(context, *config,
-                                        train ? trainShape : std::nullopt,
-                                        weightType);
+      ppoModel ? llamac::buildPPOModule(context, *config, *trainShape,
+                                        ppo == PPOChoice::Policy
+                                            ? llamac::PPOModel::Policy
+                                            : llamac::PPOModel::Value)
+      : reward ? llamac::buildRewardModule(
+                     context, *config,
+                     {trainShape->batch, trainShape->seq, rewardCentering},
+                     train, weightType)
+               : llamac::buildModelModule(context, *config,
+                                          train ? trainShape : std::nullopt,
+                                          weightType);
   // The builder's output must verify; if it does not, that is our bug, and
   // the verifier has already said where.
   if (failed(mlir::verify(*module)))

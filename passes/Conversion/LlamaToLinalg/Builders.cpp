@@ -402,8 +402,14 @@ Value rotate(OpBuilder &builder, Location loc, Value x, Value positions,
       });
 }
 
+Value scaledF32(OpBuilder &b, Location loc, Value x, Value scale) {
+  Value value = castFloat(b, loc, x, b.getF32Type());
+  return scale ? arith::MulFOp::create(b, loc, value, scale).getResult()
+               : value;
+}
+
 std::pair<Value, Value> softmaxStatistics(OpBuilder &b, Location loc,
-                                          Value logits) {
+                                          Value logits, Value scale) {
   MLIRContext *ctx = b.getContext();
   Type f32 = b.getF32Type(), f64 = b.getF64Type();
   unsigned rank = cast<RankedTensorType>(logits.getType()).getRank();
@@ -421,7 +427,7 @@ std::pair<Value, Value> softmaxStatistics(OpBuilder &b, Location loc,
               [&](OpBuilder &nb, Location l, ValueRange args) {
                 yield(nb, l,
                       arith::MaximumFOp::create(
-                          nb, l, castFloat(nb, l, args[0], f32), args[1]));
+                          nb, l, scaledF32(nb, l, args[0], scale), args[1]));
               }); // [...]
   // A row is the whole vocabulary (32000 terms): sum the exponentials in f64.
   Value sumExp64 = generic(
@@ -429,7 +435,7 @@ std::pair<Value, Value> softmaxStatistics(OpBuilder &b, Location loc,
       filledTensor(b, loc, rowSizes, f64, 0.0), {identity, rowMap, rowMap},
       reduceLast, [&](OpBuilder &nb, Location l, ValueRange args) {
         Value shifted = arith::SubFOp::create(
-            nb, l, castFloat(nb, l, args[0], f32), args[1]);
+            nb, l, scaledF32(nb, l, args[0], scale), args[1]);
         Value term = castFloat(nb, l, math::ExpOp::create(nb, l, shifted), f64);
         yield(nb, l, reassociableAdd(nb, l, args[2], term));
       }); // [...] f64

@@ -81,10 +81,13 @@ Value sumOverKeys(OpBuilder &b, Location loc, unsigned nb, Value weights,
 Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
                       Value keys, Value values, Value offset, double scale);
 
-/// Per row of logits [..., V]: the max and sum(exp(logits - max)), both f32
-/// (the sum accumulated in f64).
+/// Per row of z = logits [..., V] * scale (an f32 scalar; none: 1): the
+/// max and sum(exp(z - max)), both f32 (the sum accumulated in f64). A
+/// positive scale is 1 / temperature.
 std::pair<Value, Value> softmaxStatistics(OpBuilder &b, Location loc,
-                                          Value logits);
+                                          Value logits, Value scale = {});
+/// `x` (a float of any width) as f32, times `scale` when given.
+Value scaledF32(OpBuilder &b, Location loc, Value x, Value scale);
 
 /// lhs + rhs with fastmath reassoc, so that LLVM may vectorize a reduction
 /// (partial sums in another order).

@@ -346,6 +346,7 @@ struct ConvertLlamaToLinalgPass
     populateGradientLoweringPatterns(patterns);
     populateOptimizerLoweringPatterns(patterns);
     populateRewardLoweringPatterns(patterns);
+    populatePPOLoweringPatterns(patterns);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();

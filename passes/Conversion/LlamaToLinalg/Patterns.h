@@ -34,6 +34,10 @@ void populateGradientLoweringPatterns(RewritePatternSet &patterns);
 /// RewardToLinalg.cpp.
 void populateRewardLoweringPatterns(RewritePatternSet &patterns);
 
+/// The lowerings of token_logprobs, token_entropy, the PPO losses and their
+/// gradients, PPOToLinalg.cpp.
+void populatePPOLoweringPatterns(RewritePatternSet &patterns);
+
 /// The lowerings of global_norm and adamw, OptimizerToLinalg.cpp.
 void populateOptimizerLoweringPatterns(RewritePatternSet &patterns);
 

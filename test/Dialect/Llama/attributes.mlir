@@ -14,7 +14,7 @@ module attributes {llama.config = {dim = 4 : i64, hidden_dim = 8 : i64, n_layers
 // -----
 
 // Tests that llama.input names one of the inputs the ABI knows.
-// expected-error @+1 {{'llama.input' must be one of tokens, position, logit_rows, loss_mask, step_params, sequence_ends, margins, got "weights"}}
+// expected-error @+1 {{'llama.input' must be one of tokens, position, logit_rows, loss_mask, step_params, sequence_ends, margins, ppo_params, old_logprobs, advantages, old_values, returns, got "weights"}}
 func.func @f(%x: tensor<2xf32> {llama.input = "weights"}) {
   return
 }
@@ -38,7 +38,7 @@ func.func @f(%x: tensor<2xf32> {llama.weight = ""}) {
 // -----
 
 // Tests that llama.output is one of the outputs the ABI knows.
-// expected-error @+1 {{'llama.output' must be one of logits, loss, grad_norm, rewards, got "probs"}}
+// expected-error @+1 {{'llama.output' must be one of logits, loss, grad_norm, rewards, logprobs, entropy, values, clip_fraction, approx_kl, got "probs"}}
 func.func @f(%x: tensor<2xf32>) -> (tensor<2xf32> {llama.output = "probs"}) {
   return %x : tensor<2xf32>
 }

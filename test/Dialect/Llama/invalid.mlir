@@ -688,3 +688,48 @@ func.func @ranking_loss_center(%r: tensor<8xf32>, %m: tensor<4xf32>, %dl: tensor
   %0 = llama.ranking_loss_grad %r, %m, %dl {center = -0.01} : (tensor<8xf32>, tensor<4xf32>, tensor<f32>) -> tensor<8xf32>
   return
 }
+
+// -----
+
+// Tests that token_logprobs takes one token per row of logits.
+func.func @token_logprobs_tokens(%l: tensor<2x8x100xf32>, %ids: tensor<2x7xi32>, %t: f32) {
+  // expected-error @+1 {{tokens dimension 1 (7) does not match logits dimension 1 (8)}}
+  %0 = llama.token_logprobs %l[%ids], %t : (tensor<2x8x100xf32>, tensor<2x7xi32>, f32) -> tensor<2x7xf32>
+  return
+}
+
+// -----
+
+// Tests that token_logprobs returns one log-probability per token.
+func.func @token_logprobs_result(%l: tensor<2x8x100xf32>, %ids: tensor<2x8xi32>, %t: f32) {
+  // expected-error @+1 {{log-probabilities must have the tokens' rank (2), got rank 1}}
+  %0 = llama.token_logprobs %l[%ids], %t : (tensor<2x8x100xf32>, tensor<2x8xi32>, f32) -> tensor<16xf32>
+  return
+}
+
+// -----
+
+// Tests that token_entropy has one value per row of logits.
+func.func @token_entropy_rows(%l: tensor<2x8x100xf32>, %t: f32) {
+  // expected-error @+1 {{entropy must have rank 2 (the logits' without vocab_size), got rank 3}}
+  %0 = llama.token_entropy %l, %t : (tensor<2x8x100xf32>, f32) -> tensor<2x8x100xf32>
+  return
+}
+
+// -----
+
+// Tests that the policy loss's tensors share one shape.
+func.func @ppo_policy_loss_shapes(%lp: tensor<2x8xf32>, %x: tensor<2x7xf32>, %c: f32) {
+  // expected-error @+1 {{failed to verify that all of {logprobs, old_logprobs, advantages, mask} have same type}}
+  %0:3 = llama.ppo_policy_loss %lp, %x, %lp, %lp, %c : (tensor<2x8xf32>, tensor<2x7xf32>, tensor<2x8xf32>, tensor<2x8xf32>, f32) -> (tensor<f32>, tensor<f32>, tensor<f32>)
+  return
+}
+
+// -----
+
+// Tests that the value loss's tensors share one shape.
+func.func @ppo_value_loss_shapes(%v: tensor<2x8xf32>, %x: tensor<8xf32>, %c: f32) {
+  // expected-error @+1 {{failed to verify that all of {values, old_values, returns, mask} have same type}}
+  %0:2 = llama.ppo_value_loss %v, %v, %x, %v, %c : (tensor<2x8xf32>, tensor<2x8xf32>, tensor<8xf32>, tensor<2x8xf32>, f32) -> (tensor<f32>, tensor<f32>)
+  return
+}

@@ -169,3 +169,26 @@ func.func @reward(%h: tensor<4x16x32xf32>, %ends: tensor<4xi32>, %r: tensor<4xf3
   %dr = llama.ranking_loss_grad %r, %m, %dl {center = 0.0} : (tensor<4xf32>, tensor<2xf32>, tensor<f32>) -> tensor<4xf32>
   return
 }
+
+// Tests PPO's ops: the sampled tokens' log-probabilities at a temperature,
+// the entropy, the clipped policy and value losses with their statistics,
+// and the gradients.
+// CHECK-LABEL: func.func @ppo
+// CHECK: llama.token_logprobs %{{.*}}[%{{.*}}], %{{.*}} : (tensor<2x8x100xf32>, tensor<2x8xi32>, f32) -> tensor<2x8xf32>
+// CHECK: llama.token_entropy %{{.*}}, %{{.*}} : (tensor<2x8x100xf32>, f32) -> tensor<2x8xf32>
+// CHECK: llama.token_logprobs_grad %{{.*}}[%{{.*}}], %{{.*}}, %{{.*}} : (tensor<2x8x100xf32>, tensor<2x8xi32>, f32, tensor<2x8xf32>) -> tensor<2x8x100xf32>
+// CHECK: %loss, %clip_fraction, %approx_kl = llama.ppo_policy_loss %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : (tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>, f32) -> (tensor<f32>, tensor<f32>, tensor<f32>)
+// CHECK: llama.ppo_policy_loss_grad
+// CHECK: %loss_0, %clip_fraction_1 = llama.ppo_value_loss %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : (tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>, f32) -> (tensor<f32>, tensor<f32>)
+// CHECK: llama.ppo_value_loss_grad
+func.func @ppo(%l: tensor<2x8x100xf32>, %ids: tensor<2x8xi32>, %t: f32, %x: tensor<2x8xf32>,
+               %m: tensor<2x8xf32>, %c: f32, %dl: tensor<f32>) {
+  %lp = llama.token_logprobs %l[%ids], %t : (tensor<2x8x100xf32>, tensor<2x8xi32>, f32) -> tensor<2x8xf32>
+  %h = llama.token_entropy %l, %t : (tensor<2x8x100xf32>, f32) -> tensor<2x8xf32>
+  %dlogits = llama.token_logprobs_grad %l[%ids], %t, %lp : (tensor<2x8x100xf32>, tensor<2x8xi32>, f32, tensor<2x8xf32>) -> tensor<2x8x100xf32>
+  %pl:3 = llama.ppo_policy_loss %lp, %x, %x, %m, %c : (tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>, f32) -> (tensor<f32>, tensor<f32>, tensor<f32>)
+  %dlp = llama.ppo_policy_loss_grad %lp, %x, %x, %m, %c, %dl : (tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>, f32, tensor<f32>) -> tensor<2x8xf32>
+  %vl:2 = llama.ppo_value_loss %x, %x, %x, %m, %c : (tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>, f32) -> (tensor<f32>, tensor<f32>)
+  %dv = llama.ppo_value_loss_grad %x, %x, %x, %m, %c, %dl : (tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>, f32, tensor<f32>) -> tensor<2x8xf32>
+  return
+}
