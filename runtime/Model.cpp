@@ -83,7 +83,17 @@ static const Artifact &generator(const Artifact &artifact) {
 }
 
 Model::Model(const Artifact &artifact, const SafeTensors &checkpoint)
-    : artifact(generator(artifact)), weights(artifact, checkpoint) {
+    : artifact(generator(artifact)), bound(std::in_place, artifact, checkpoint),
+      weights(bound->pointers()) {
+  allocateCaches();
+}
+
+Model::Model(const Artifact &artifact, const void *const *weights)
+    : artifact(generator(artifact)), weights(weights) {
+  allocateCaches();
+}
+
+void Model::allocateCaches() {
   for (const TensorSpec &spec : artifact.kvCaches()) {
     caches.emplace_back(spec.numElements(), 0.0f);
     cachePointers.push_back(caches.back().data());
@@ -111,8 +121,8 @@ std::vector<float> Model::prefill(const std::vector<int32_t> &tokens,
   check(tokens);
   int64_t rows = allRows ? int64_t(tokens.size()) : 1;
   std::vector<float> logits(rows * shape().vocabSize);
-  artifact.prefill()(tokens.data(), int64_t(tokens.size()), pos, rows,
-                     weights.pointers(), cachePointers.data(), logits.data());
+  artifact.prefill()(tokens.data(), int64_t(tokens.size()), pos, rows, weights,
+                     cachePointers.data(), logits.data());
   pos += int64_t(tokens.size());
   return logits;
 }
@@ -121,8 +131,8 @@ std::vector<float> Model::decode(int32_t token) {
   std::vector<int32_t> tokens = {token};
   check(tokens);
   std::vector<float> logits(shape().vocabSize);
-  artifact.decode()(tokens.data(), 1, pos, 1, weights.pointers(),
-                    cachePointers.data(), logits.data());
+  artifact.decode()(tokens.data(), 1, pos, 1, weights, cachePointers.data(),
+                    logits.data());
   pos += 1;
   return logits;
 }

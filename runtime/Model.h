@@ -6,6 +6,7 @@
 #include "runtime/SafeTensors.h"
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace llamart {
@@ -38,6 +39,10 @@ public:
   /// Throws RuntimeError for a reward or value model, which cannot
   /// generate.
   Model(const Artifact &artifact, const SafeTensors &checkpoint);
+  /// Runs with weights kept elsewhere (one pointer per weight, manifest
+  /// order, of the artifact's weightType), read at each call: a trainer's,
+  /// updated in place between calls. They must outlive the model.
+  Model(const Artifact &artifact, const void *const *weights);
 
   const ModelConfig &shape() const { return artifact.shape(); }
   int64_t position() const { return pos; }
@@ -58,8 +63,11 @@ public:
 private:
   void check(const std::vector<int32_t> &tokens) const;
 
+  void allocateCaches();
+
   const Artifact &artifact;
-  BoundWeights weights;
+  std::optional<BoundWeights> bound; // a checkpoint's, when given one
+  const void *const *weights;
   std::vector<std::vector<float>> caches; // [seq_len, n_kv_heads, head_dim]
   std::vector<float *> cachePointers;
   int64_t pos = 0;

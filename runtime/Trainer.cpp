@@ -137,7 +137,12 @@ TrainState TrainState::resume(const Artifact &artifact,
 Trainer::Trainer(const Artifact &artifact, TrainState initial)
     : artifact(artifact), entry(artifact.trainStep()),
       state(std::move(initial)) {
-  if (artifact.isRewardModel() ? !artifact.rewardEntries().step : !entry.fn)
+  const PPOEntries &ppo = artifact.ppoEntries();
+  bool hasStep = artifact.isRewardModel()  ? bool(artifact.rewardEntries().step)
+                 : artifact.isValueModel() ? bool(ppo.valueStep)
+                 : artifact.isPPOPolicy()  ? bool(ppo.policyStep)
+                                           : bool(entry.fn);
+  if (!hasStep)
     throw RuntimeError("'" + artifact.description() +
                        "' has no training step: compile it with llamac "
                        "--train");
@@ -146,12 +151,21 @@ Trainer::Trainer(const Artifact &artifact, TrainState initial)
   adamV = pointers(state.adamV);
 }
 
+/// Whether the artifact is one of PPO's two models.
+static bool isPPOModel(const Artifact &artifact) {
+  return artifact.isValueModel() || artifact.isPPOPolicy();
+}
+
 int64_t Trainer::batch() const {
+  if (isPPOModel(artifact))
+    return artifact.ppoEntries().batch;
   return artifact.isRewardModel() ? artifact.rewardEntries().pairs()
                                   : entry.batch;
 }
 
 int64_t Trainer::seq() const {
+  if (isPPOModel(artifact))
+    return artifact.ppoEntries().seq;
   return artifact.isRewardModel() ? artifact.rewardEntries().seq : entry.seq;
 }
 
@@ -200,6 +214,36 @@ StepStats Trainer::step(const std::vector<PreferencePair> &pairs,
                    });
 }
 
+StepStats Trainer::step(const PPOBlock &block, const float *ppoParams,
+                        float lr) {
+  const PPOEntries &ppo = artifact.ppoEntries();
+  if (!isPPOModel(artifact))
+    throw RuntimeError("'" + artifact.description() +
+                       "' is not a PPO model (llamac --ppo)");
+  size_t positions = size_t(ppo.batch * ppo.seq);
+  if (block.tokens.size() != size_t(ppo.batch * (ppo.seq + 1)) ||
+      block.mask.size() != positions || block.old.size() != positions ||
+      block.target.size() != positions)
+    throw RuntimeError("a PPO block of another shape than the artifact's");
+  float clipFraction = 0, approxKl = 0;
+  StepStats stats =
+      timedStep(lr, [&](const float *stepParams, float *loss, float *gradNorm) {
+        if (artifact.isValueModel())
+          ppo.valueStep(block.tokens.data(), block.mask.data(), ppoParams,
+                        block.old.data(), block.target.data(), stepParams,
+                        weights.data(), adamM.data(), adamV.data(), loss,
+                        gradNorm, &clipFraction);
+        else
+          ppo.policyStep(block.tokens.data(), block.mask.data(), ppoParams,
+                         block.old.data(), block.target.data(), stepParams,
+                         weights.data(), adamM.data(), adamV.data(), loss,
+                         gradNorm, &clipFraction, &approxKl);
+      });
+  stats.clipFraction = clipFraction;
+  stats.approxKl = approxKl;
+  return stats;
+}
+
 double Trainer::evaluate(const TrainRows &data) const {
   const TrainLossEntry &lossEntry = artifact.trainLoss();
   if (!lossEntry.fn)
@@ -241,8 +285,10 @@ void Trainer::saveCheckpoint(const std::string &dir) const {
     moments.push_back(
         {"adam_v." + specs[i].name, specs[i].shape, state.adamV[i].data()});
   }
-  writeFileAtomically(dir + "/config.json",
-                      hfConfigJson(artifact.shape(), artifact.isRewardModel()));
+  writeFileAtomically(
+      dir + "/config.json",
+      hfConfigJson(artifact.shape(),
+                   artifact.isRewardModel() || artifact.isValueModel()));
   writeSafeTensors(dir + "/model.safetensors", weightFiles);
   writeSafeTensors(dir + "/optimizer.safetensors", moments,
                    {{"step", std::to_string(state.step)}});

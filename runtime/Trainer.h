@@ -43,8 +43,19 @@ struct TrainState {
 
 /// What one optimizer step reports.
 struct StepStats {
-  float loss = 0, gradNorm = 0; // the norm before clipping
+  float loss = 0, gradNorm = 0;         // the norm before clipping
+  float clipFraction = 0, approxKl = 0; // PPO's steps only
   double seconds = 0;
+};
+
+/// A block of PPO's training data for one step: rows of tokens [batch,
+/// seq + 1] (prompt, response, padding), the response positions `mask`, and
+/// per position the sampling policy's log-probabilities and the advantages
+/// (the policy's step), or the old values and the returns (the value
+/// model's); all [batch, seq].
+struct PPOBlock {
+  std::vector<int32_t> tokens;
+  std::vector<float> mask, old, target;
 };
 
 /// How the training tools report step `step` of `steps` at learning rate
@@ -58,7 +69,7 @@ std::string lossCsvFields(int64_t step, const StepStats &stats, float lr);
 class Trainer {
 public:
   /// Throws RuntimeError if the artifact has no training step (a language
-  /// model's, or a reward model's).
+  /// model's, a reward model's, or one of PPO's).
   Trainer(const Artifact &artifact, TrainState state);
 
   /// Rows per step, or preference pairs for a reward model.
@@ -78,6 +89,9 @@ public:
   /// on (wrapping around), each with its rating's margin from `margins`.
   StepStats step(const std::vector<PreferencePair> &pairs, MarginSet margins,
                  float lr);
+  /// One PPO step of a policy or value model (llamac --ppo) on `block`,
+  /// with ppo_params [LLAMA_ABI_PPO_PARAMS] (temperature, clip ranges).
+  StepStats step(const PPOBlock &block, const float *ppoParams, float lr);
   /// The mean loss over every unmasked target of `data` (a validation set)
   /// at the current weights, through the artifact's loss entry point; NaN
   /// when no target is unmasked.

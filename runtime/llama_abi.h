@@ -129,7 +129,7 @@ typedef void (*llama_reward_step_fn)(
  * t + 1 (its log-probability, entropy, value: the state before it). */
 typedef void (*llama_logprobs_fn)(const int32_t *tokens,
                                   const float *ppo_params,
-                                  float *const *weights, float *logprobs,
+                                  const float *const *weights, float *logprobs,
                                   float *entropy);
 /* The clipped surrogate over the positions loss_mask selects. */
 typedef void (*llama_policy_step_fn)(
@@ -138,8 +138,8 @@ typedef void (*llama_policy_step_fn)(
     const float *step_params, float *const *weights, float *const *adam_m,
     float *const *adam_v, float *loss, float *grad_norm, float *clip_fraction,
     float *approx_kl);
-typedef void (*llama_values_fn)(const int32_t *tokens, float *const *weights,
-                                float *values);
+typedef void (*llama_values_fn)(const int32_t *tokens,
+                                const float *const *weights, float *values);
 typedef void (*llama_value_step_fn)(
     const int32_t *tokens, const float *loss_mask, const float *ppo_params,
     const float *old_values, const float *returns, const float *step_params,

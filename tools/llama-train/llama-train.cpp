@@ -20,6 +20,7 @@
 #include "runtime/TrainData.h"
 #include "runtime/Trainer.h"
 #include "tools/common/Flags.h"
+#include "tools/common/Plot.h"
 #include "tools/common/ToolMain.h"
 
 #include <cstdio>
@@ -169,28 +170,17 @@ Options parseOptions(int argc, char **argv) {
   return options;
 }
 
-/// DIR/loss.png from DIR/loss.csv with gnuplot (Debian's gnuplot-nox);
-/// without gnuplot the CSV is all there is, and we say so.
+/// DIR/loss.png from DIR/loss.csv.
 void plotLoss(const std::string &dir, bool validation) {
-  std::string script =
-      "set terminal pngcairo size 800,500; set output '" + dir +
-      "/loss.png'; set datafile separator ','; set datafile missing ''; "
-      "set key autotitle "
-      "columnhead; set xlabel 'step'; set ylabel 'loss'; set grid; plot '" +
-      dir + "/loss.csv' using 1:2 with lines linewidth 2 title 'training loss'";
+  std::string script = "set key autotitle columnhead; set xlabel 'step'; "
+                       "set ylabel 'loss'; plot '" +
+                       dir +
+                       "/loss.csv' using 1:2 with lines linewidth 2 title "
+                       "'training loss'";
   if (validation)
     script += ", '' using 1:5 with linespoints linewidth 2 pointtype 7 title "
               "'validation loss'";
-  FILE *gnuplot = popen("gnuplot 2>/dev/null", "w");
-  if (gnuplot) {
-    std::fputs(script.c_str(), gnuplot);
-    if (pclose(gnuplot) == 0)
-      return;
-  }
-  std::fprintf(stderr,
-               "llama-train: note: gnuplot failed or is missing; "
-               "no %s/loss.png\n",
-               dir.c_str());
+  plotWithGnuplot("llama-train", script, dir + "/loss.png");
 }
 
 int run(int argc, char **argv) {
