@@ -64,6 +64,21 @@ TrainRows packText(const std::string &path, const Tokenizer &tokenizer,
   return packStream(path, stream, std::vector<float>(stream.size(), 1.0f), seq);
 }
 
+std::vector<std::string> loadPrompts(const std::string &path) {
+  std::vector<std::string> prompts;
+  forEachJsonLine(
+      path, "prompts", [&](const JsonValue &record, const std::string &where) {
+        const JsonValue *prompt =
+            record.isObject() ? record.find("prompt") : nullptr;
+        if (!prompt || !prompt->isString())
+          throw RuntimeError(where + ": expected {\"prompt\": \"...\"}");
+        prompts.push_back(prompt->string);
+      });
+  if (prompts.empty())
+    throw RuntimeError("'" + path + "' holds no prompts");
+  return prompts;
+}
+
 EncodedSample encodeSample(const Tokenizer &tokenizer,
                            const std::string &prompt, const std::string &answer,
                            bool eos) {

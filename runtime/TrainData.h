@@ -35,6 +35,11 @@ EncodedSample encodeSample(const Tokenizer &tokenizer,
                            const std::string &prompt, const std::string &answer,
                            bool eos = true);
 
+/// The "prompt" string of each line of a JSONL file (other fields
+/// ignored): what sampling tools respond to. Throws, naming the line, on a
+/// line without one, or if there is none.
+std::vector<std::string> loadPrompts(const std::string &path);
+
 /// JSONL supervised fine-tuning records {"prompt": ..., "answer": ...}, one
 /// per line (Llama 2 SFT): each becomes BOS + prompt + "\n" + answer + EOS,
 /// and the samples are packed into rows like packText. The loss mask is 1

@@ -7,6 +7,10 @@ corpus, the prompts, the preference oracle, the rated pairs and the numbers.
                                           -> WORK/pairs-{train,heldout}.jsonl
     demo.py rm-accuracy PAIRS.jsonl SCORES.jsonl   accuracy per rating
     demo.py best-of-k SAMPLES.jsonl [RS_SAMPLES.jsonl]   oracle of the reward model's pick
+    demo.py optimum SAMPLES.jsonl BETA...   the KL-regularised optimum, from many
+                                          samples per prompt -> optimum.json beside them
+    demo.py ppo-report RUN_DIR [OPTIMUM.json BETA]   oracle, reward-model score and KL
+                                          at each evaluation of a llama-ppo run
 
 The oracle is known to the script, never to the models: the number of
 distinct words of ORACLE_WORDS in a response. Needs only the standard
@@ -151,7 +155,73 @@ def best_of_k(samples_path, rs_samples_path=None):
               f"vs {before:.3f} before ({after - before:+.3f})")
 
 
+def optimum(samples_path, *betas):
+    """The optimum of E[R] - beta KL(pi || pi0) is pi* ~ pi0 exp(R / beta);
+    reweighting N samples of pi0 per prompt by w ~ exp(R / beta) estimates
+    its oracle score sum(w r*), its reward sum(w R) and its KL sum(w log(N
+    w)), averaged over the prompts. An estimate is only as good as its
+    effective sample size 1 / sum(w^2), reported as its median over prompts."""
+    import math
+    groups = list(by_prompt(load(samples_path)).values())
+    n = len(groups[0])
+    result = {"pi0": {"oracle": sum(oracle(s["response"]) for g in groups for s in g) / (n * len(groups)),
+                      "score": sum(s["reward"] for g in groups for s in g) / (n * len(groups))}}
+    print(f"pi0: mean oracle {result['pi0']['oracle']:.3f}, mean reward-model score "
+          f"{result['pi0']['score']:.3f} ({len(groups)} prompts x {n} samples)")
+    for beta in map(float, betas):
+        oracle_sum = score_sum = kl_sum = 0.0
+        sizes = []
+        for g in groups:
+            top = max(s["reward"] for s in g)
+            w = [math.exp((s["reward"] - top) / beta) for s in g]
+            total = sum(w)
+            w = [x / total for x in w]
+            oracle_sum += sum(x * oracle(s["response"]) for x, s in zip(w, g))
+            score_sum += sum(x * s["reward"] for x, s in zip(w, g))
+            kl_sum += sum(x * math.log(len(g) * x) for x in w if x > 0)
+            sizes.append(1 / sum(x * x for x in w))
+        sizes.sort()
+        entry = {"oracle": oracle_sum / len(groups), "score": score_sum / len(groups),
+                 "kl": kl_sum / len(groups), "ess": sizes[len(sizes) // 2]}
+        result[str(beta)] = entry
+        print(f"beta {beta:g}: optimum oracle {entry['oracle']:.3f} (gain "
+              f"{entry['oracle'] - result['pi0']['oracle']:+.3f}), score {entry['score']:.3f}, "
+              f"KL {entry['kl']:.3f}; median effective sample size {entry['ess']:.0f}")
+    with open(os.path.join(os.path.dirname(samples_path) or ".", "optimum.json"), "w") as f:
+        json.dump(result, f, indent=1)
+
+
+def ppo_report(run_dir, optimum_path=None, beta=None):
+    """The held-out samples of each evaluation of a llama-ppo run judged by
+    the oracle, next to the reward model's score and the KL to the initial
+    policy; with the optimum, the share of its oracle gain reached."""
+    evals = sorted((int(name[5:-6]), os.path.join(run_dir, name))
+                   for name in os.listdir(run_dir) if re.fullmatch(r"eval-\d+\.jsonl", name))
+    rows = []
+    print(f"{run_dir}: iteration  oracle  RM score  KL   (held-out samples)")
+    for iteration, path in evals:
+        samples = load(path)
+        rows.append((iteration,
+                     sum(oracle(s["response"]) for s in samples) / len(samples),
+                     sum(s["score"] for s in samples) / len(samples),
+                     sum(s["kl"] for s in samples) / len(samples)))
+        print("  {:9d}  {:6.3f}  {:8.3f}  {:6.3f}".format(*rows[-1]))
+    with open(os.path.join(run_dir, "eval.dat"), "w") as f:
+        f.write("# iteration oracle score kl\n")
+        for row in rows:
+            f.write(" ".join(f"{v:g}" for v in row) + "\n")
+    if optimum_path:
+        with open(optimum_path) as f:
+            opt = json.load(f)
+        target = opt[str(float(beta))]
+        gain = rows[-1][1] - rows[0][1]
+        best = target["oracle"] - opt["pi0"]["oracle"]
+        print(f"oracle gain {gain:+.3f} = {gain / best:.2f} of the optimum's {best:+.3f}; "
+              f"KL {rows[-1][3]:.3f} = {rows[-1][3] / target['kl']:.2f} x the optimum's "
+              f"{target['kl']:.3f}")
+
+
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     {"corpus": corpus, "pairs": pairs, "rm-accuracy": rm_accuracy,
-     "best-of-k": best_of_k}[command](*args)
+     "best-of-k": best_of_k, "optimum": optimum, "ppo-report": ppo_report}[command](*args)

@@ -49,4 +49,23 @@ double parseNumber(const std::string &flag, const std::string &text, double min,
   return value;
 }
 
+void takePositional(const std::string &arg,
+                    std::initializer_list<std::string *> slots) {
+  if (!arg.empty() && arg[0] == '-')
+    throw RuntimeError("unknown option '" + arg + "' (see --help)");
+  for (std::string *slot : slots)
+    if (slot->empty()) {
+      *slot = arg;
+      return;
+    }
+  throw RuntimeError("unexpected argument '" + arg + "' (see --help)");
+}
+
+void requireFlags(
+    std::initializer_list<std::pair<const char *, const std::string *>> flags) {
+  for (auto [flag, value] : flags)
+    if (value->empty())
+      throw RuntimeError(std::string(flag) + " is required");
+}
+
 } // namespace llamart

@@ -3,6 +3,7 @@
 #define LLAMAC_TOOLS_COMMON_FLAGS_H
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,16 @@ private:
   size_t index = 0;
   std::string current;
 };
+
+/// A positional argument into the first empty slot; throws RuntimeError for
+/// an unknown option (`-...`) or when every slot is taken.
+void takePositional(const std::string &arg,
+                    std::initializer_list<std::string *> slots);
+
+/// Throws RuntimeError "FLAG is required" for the first (flag, value) pair
+/// whose value is empty.
+void requireFlags(
+    std::initializer_list<std::pair<const char *, const std::string *>> flags);
 
 /// The whole of `text` as an integer >= min; otherwise throws RuntimeError
 /// "FLAG expects an integer of at least MIN, got 'TEXT'".

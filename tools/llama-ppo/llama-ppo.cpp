@@ -204,23 +204,16 @@ Options parseOptions(int argc, char **argv) {
       s.whitenScores = false;
     } else if (arg == "--no-whiten-advantages") {
       s.whitenAdvantages = false;
-    } else if (!arg.empty() && arg[0] == '-') {
-      throw RuntimeError("unknown option '" + arg + "' (see --help)");
-    } else if (options.policy.empty()) {
-      options.policy = arg;
     } else {
-      throw RuntimeError("unexpected argument '" + arg + "' (see --help)");
+      takePositional(arg, {&options.policy});
     }
   }
   if (options.policy.empty())
     throw RuntimeError("no POLICY artifact given (see --help)");
-  for (auto [flag, value] : {std::pair<const char *, const std::string *>{
-                                 "--policy-weights", &options.policyWeights},
-                             {"--value", &options.value},
-                             {"--tokenizer", &options.tokenizer},
-                             {"--out", &options.out}})
-    if (value->empty())
-      throw RuntimeError(std::string(flag) + " is required");
+  requireFlags({{"--policy-weights", &options.policyWeights},
+                {"--value", &options.value},
+                {"--tokenizer", &options.tokenizer},
+                {"--out", &options.out}});
   if (options.prompts.empty() == options.replay.empty())
     throw RuntimeError("give either --prompts or --replay");
   bool model = !options.reward.empty() || !options.rewardWeights.empty();
@@ -242,21 +235,13 @@ Options parseOptions(int argc, char **argv) {
   return options;
 }
 
-/// "prompt" of each JSONL line, encoded as BOS + prompt + "\n".
-std::vector<std::vector<int32_t>> loadPrompts(const std::string &path,
-                                              const Tokenizer &tokenizer) {
+/// The prompts of a JSONL file, each encoded as BOS + prompt + "\n".
+std::vector<std::vector<int32_t>> encodePrompts(const std::string &path,
+                                                const Tokenizer &tokenizer) {
   std::vector<std::vector<int32_t>> prompts;
-  forEachJsonLine(
-      path, "prompts", [&](const JsonValue &record, const std::string &where) {
-        const JsonValue *prompt =
-            record.isObject() ? record.find("prompt") : nullptr;
-        if (!prompt || !prompt->isString())
-          throw RuntimeError(where + ": expected {\"prompt\": \"...\"}");
-        prompts.push_back(
-            encodeSample(tokenizer, prompt->string, "", /*eos=*/false).prompt);
-      });
-  if (prompts.empty())
-    throw RuntimeError("'" + path + "' holds no prompts");
+  for (const std::string &prompt : loadPrompts(path))
+    prompts.push_back(
+        encodeSample(tokenizer, prompt, "", /*eos=*/false).prompt);
   return prompts;
 }
 
@@ -498,10 +483,10 @@ int run(int argc, char **argv) {
       openTokenizerFor(options.tokenizer, policy.shape().vocabSize);
   std::vector<std::vector<int32_t>> prompts;
   if (!options.prompts.empty())
-    prompts = loadPrompts(options.prompts, *tokenizer);
+    prompts = encodePrompts(options.prompts, *tokenizer);
   std::vector<std::vector<int32_t>> evalPrompts;
   if (!options.evalPrompts.empty())
-    evalPrompts = loadPrompts(options.evalPrompts, *tokenizer);
+    evalPrompts = encodePrompts(options.evalPrompts, *tokenizer);
 
   std::vector<Response> replay;
   if (!options.replay.empty()) {

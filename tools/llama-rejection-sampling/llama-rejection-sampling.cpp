@@ -122,22 +122,15 @@ Options parseOptions(int argc, char **argv) {
       options.seed = uint64_t(parseInteger(arg, value(), 0));
     } else if (arg == "-t") {
       options.threads = parseInteger(arg, value(), 1);
-    } else if (!arg.empty() && arg[0] == '-') {
-      throw RuntimeError("unknown option '" + arg + "' (see --help)");
-    } else if (options.policy.empty()) {
-      options.policy = arg;
     } else {
-      throw RuntimeError("unexpected argument '" + arg + "' (see --help)");
+      takePositional(arg, {&options.policy});
     }
   }
   if (options.policy.empty())
     throw RuntimeError("no POLICY artifact given (see --help)");
-  for (auto [flag, value] : {std::pair<const char *, const std::string *>{
-                                 "--policy-weights", &options.policyWeights},
-                             {"--tokenizer", &options.tokenizer},
-                             {"--prompts", &options.prompts}})
-    if (value->empty())
-      throw RuntimeError(std::string(flag) + " is required");
+  requireFlags({{"--policy-weights", &options.policyWeights},
+                {"--tokenizer", &options.tokenizer},
+                {"--prompts", &options.prompts}});
   if (options.reward.empty()) {
     if (!options.rewardWeights.empty() || !options.out.empty())
       throw RuntimeError("--reward-weights and --out need --reward");
@@ -147,21 +140,6 @@ Options parseOptions(int argc, char **argv) {
     throw RuntimeError("--reward needs --reward-weights and --out");
   }
   return options;
-}
-
-std::vector<std::string> loadPrompts(const std::string &path) {
-  std::vector<std::string> prompts;
-  forEachJsonLine(
-      path, "prompts", [&](const JsonValue &record, const std::string &where) {
-        const JsonValue *prompt =
-            record.isObject() ? record.find("prompt") : nullptr;
-        if (!prompt || !prompt->isString())
-          throw RuntimeError(where + ": expected {\"prompt\": \"...\"}");
-        prompts.push_back(prompt->string);
-      });
-  if (prompts.empty())
-    throw RuntimeError("'" + path + "' holds no prompts");
-  return prompts;
 }
 
 /// One sampled response: its text (EOS not included), whether it ended with

@@ -148,25 +148,16 @@ Options parseOptions(int argc, char **argv) {
       options.seed = uint64_t(parseInteger(arg, value(), 0));
     } else if (arg == "-t") {
       options.threads = parseInteger(arg, value(), 1);
-    } else if (!arg.empty() && arg[0] == '-') {
-      throw RuntimeError("unknown option '" + arg + "' (see --help)");
-    } else if (options.command.empty()) {
-      options.command = arg;
-    } else if (options.artifact.empty()) {
-      options.artifact = arg;
     } else {
-      throw RuntimeError("unexpected argument '" + arg + "' (see --help)");
+      takePositional(arg, {&options.command, &options.artifact});
     }
   }
   if (options.command != "train" && options.command != "score")
     throw RuntimeError("expected the command train or score (see --help)");
   if (options.artifact.empty())
     throw RuntimeError("no ARTIFACT given (see --help)");
-  for (auto [flag, value] :
-       {std::pair<const char *, const std::string *>{"--data", &options.data},
-        {"--tokenizer", &options.tokenizer}})
-    if (value->empty())
-      throw RuntimeError(std::string(flag) + " is required");
+  requireFlags(
+      {{"--data", &options.data}, {"--tokenizer", &options.tokenizer}});
   return options;
 }
 

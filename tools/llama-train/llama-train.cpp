@@ -145,12 +145,8 @@ Options parseOptions(int argc, char **argv) {
       options.threads = parseInteger(arg, value(), 1);
     } else if (arg == "--lr") {
       options.lr = parseNumber(arg, value(), 0, 10, false);
-    } else if (!arg.empty() && arg[0] == '-') {
-      throw RuntimeError("unknown option '" + arg + "' (see --help)");
-    } else if (options.artifact.empty()) {
-      options.artifact = arg;
     } else {
-      throw RuntimeError("unexpected argument '" + arg + "' (see --help)");
+      takePositional(arg, {&options.artifact});
     }
   }
   if (options.artifact.empty())
@@ -162,11 +158,7 @@ Options parseOptions(int argc, char **argv) {
       1)
     throw RuntimeError(
         "give exactly one of --weights, --init-random and --resume");
-  for (auto [flag, value] :
-       {std::pair<const char *, const std::string *>{"--data", &options.data},
-        {"--out", &options.out}})
-    if (value->empty())
-      throw RuntimeError(std::string(flag) + " is required");
+  requireFlags({{"--data", &options.data}, {"--out", &options.out}});
   return options;
 }
 

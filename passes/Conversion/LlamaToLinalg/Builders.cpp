@@ -449,6 +449,42 @@ std::pair<Value, Value> softmaxStatistics(OpBuilder &b, Location loc,
   return {rowMax, sumExp};
 }
 
+Value weightedSoftmaxMinusOnehot(OpBuilder &b, Location loc, Value logits,
+                                 Value targets, Value rowWeight, Value scale) {
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  auto type = cast<RankedTensorType>(logits.getType());
+  unsigned rank = type.getRank();
+  auto [rowMax, sumExp] = softmaxStatistics(b, loc, logits, scale);
+  AffineMap identity = b.getMultiDimIdentityMap(rank);
+  AffineMap rowMap = dimsMap(ctx, rank, 0, rank - 1);
+  return generic(
+      b, loc, ValueRange{logits, targets, rowMax, sumExp, rowWeight},
+      emptyTensor(b, loc, tensor::getMixedSizes(b, loc, logits),
+                  type.getElementType()),
+      {identity, rowMap, rowMap, rowMap, rowMap, identity},
+      SmallVector<IteratorType>(rank, IteratorType::parallel),
+      [&](OpBuilder &nb, Location l, ValueRange a) {
+        Value v = linalg::IndexOp::create(nb, l, rank - 1);
+        Value target =
+            arith::IndexCastOp::create(nb, l, nb.getIndexType(), a[1]);
+        Value isTarget =
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, v, target);
+        Value shifted =
+            arith::SubFOp::create(nb, l, scaledF32(nb, l, a[0], scale), a[2]);
+        Value prob = arith::DivFOp::create(
+            nb, l, math::ExpOp::create(nb, l, shifted), a[3]);
+        Value grad = arith::SubFOp::create(
+            nb, l, prob,
+            arith::SelectOp::create(nb, l, isTarget,
+                                    floatConstant(nb, l, f32, 1.0),
+                                    floatConstant(nb, l, f32, 0.0)));
+        yield(nb, l,
+              castFloat(nb, l, arith::MulFOp::create(nb, l, a[4], grad),
+                        type.getElementType()));
+      });
+}
+
 Value reassociableAdd(OpBuilder &b, Location loc, Value lhs, Value rhs) {
   return arith::AddFOp::create(
       b, loc, lhs, rhs,

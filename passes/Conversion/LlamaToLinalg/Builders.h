@@ -86,6 +86,13 @@ Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
 /// positive scale is 1 / temperature.
 std::pair<Value, Value> softmaxStatistics(OpBuilder &b, Location loc,
                                           Value logits, Value scale = {});
+/// rowWeight[...] * (softmax(z) - onehot(target)) per row of logits [..., V],
+/// z = logits * scale (none: 1): the gradient of -log softmax(z)[target]
+/// with respect to z, weighted per row by the f32 tensor rowWeight [...]
+/// (cross-entropy's and token_logprobs' gradients). Of the logits' type.
+Value weightedSoftmaxMinusOnehot(OpBuilder &b, Location loc, Value logits,
+                                 Value targets, Value rowWeight,
+                                 Value scale = {});
 /// `x` (a float of any width) as f32, times `scale` when given.
 Value scaledF32(OpBuilder &b, Location loc, Value x, Value scale);
 

@@ -358,48 +358,26 @@ struct CrossEntropyGradLowering : OpConversionPattern<CrossEntropyGradOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     auto &b = rewriter;
-    MLIRContext *ctx = b.getContext();
     Type f32 = b.getF32Type();
-    Value logits = adaptor.getLogits();
-    RankedTensorType type = op.getLogits().getType();
-    unsigned rank = type.getRank();
-    auto [rowMax, sumExp] = softmaxStatistics(b, loc, logits);
-    Value maskSum = totalSum(b, loc, adaptor.getMask());
+    Value mask = adaptor.getMask();
+    auto maskType = cast<RankedTensorType>(mask.getType());
+    unsigned rank = maskType.getRank();
+    // Per row: dloss * mask / sum(mask).
+    Value maskSum = totalSum(b, loc, mask);
     AffineMap identity = b.getMultiDimIdentityMap(rank);
-    AffineMap rowMap = dimsMap(ctx, rank, 0, rank - 1);
-    AffineMap scalarMap = AffineMap::get(rank, 0, {}, ctx);
-    Value dlogits = generic(
-        b, loc,
-        ValueRange{logits, adaptor.getTargets(), adaptor.getMask(), rowMax,
-                   sumExp, maskSum, adaptor.getDloss()},
-        emptyTensor(b, loc, tensor::getMixedSizes(b, loc, logits),
-                    type.getElementType()),
-        {identity, rowMap, rowMap, rowMap, rowMap, scalarMap, scalarMap,
-         identity},
-        iterators(rank, 0), [&](OpBuilder &nb, Location l, ValueRange a) {
-          Value v = linalg::IndexOp::create(nb, l, rank - 1);
-          Value target =
-              arith::IndexCastOp::create(nb, l, nb.getIndexType(), a[1]);
-          Value isTarget =
-              arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, v, target);
-          Value shifted =
-              arith::SubFOp::create(nb, l, castFloat(nb, l, a[0], f32), a[3]);
-          Value prob = arith::DivFOp::create(
-              nb, l, math::ExpOp::create(nb, l, shifted), a[4]);
-          Value grad = arith::SubFOp::create(
-              nb, l, prob,
-              arith::SelectOp::create(nb, l, isTarget,
-                                      floatConstant(nb, l, f32, 1.0),
-                                      floatConstant(nb, l, f32, 0.0)));
-          Value weight = arith::DivFOp::create(
-              nb, l,
-              arith::MulFOp::create(nb, l, castFloat(nb, l, a[2], f32), a[6]),
-              a[5]);
-          yield(nb, l,
-                castFloat(nb, l, arith::MulFOp::create(nb, l, weight, grad),
-                          type.getElementType()));
-        });
-    rewriter.replaceOp(op, dlogits);
+    AffineMap scalarMap = AffineMap::get(rank, 0, {}, b.getContext());
+    Value rowWeight =
+        generic(b, loc, ValueRange{mask, maskSum, adaptor.getDloss()},
+                emptyTensor(b, loc, tensor::getMixedSizes(b, loc, mask), f32),
+                {identity, scalarMap, scalarMap, identity}, iterators(rank, 0),
+                [&](OpBuilder &nb, Location l, ValueRange a) {
+                  Value weighted = arith::MulFOp::create(
+                      nb, l, castFloat(nb, l, a[0], f32), a[2]);
+                  yield(nb, l, arith::DivFOp::create(nb, l, weighted, a[1]));
+                }); // [...]
+    rewriter.replaceOp(
+        op, weightedSoftmaxMinusOnehot(b, loc, adaptor.getLogits(),
+                                       adaptor.getTargets(), rowWeight));
     return success();
   }
 };

@@ -113,7 +113,7 @@ struct TokenEntropyLowering : OpConversionPattern<TokenEntropyOp> {
   }
 };
 
-/// dlogits = dy / T * (onehot(token) - exp(z - max) / sumExp)
+/// dlogits = dy / T * (onehot(token) - softmax(logits / T))
 struct TokenLogprobsGradLowering : OpConversionPattern<TokenLogprobsGradOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -121,42 +121,18 @@ struct TokenLogprobsGradLowering : OpConversionPattern<TokenLogprobsGradOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     auto &b = rewriter;
-    MLIRContext *ctx = b.getContext();
-    Type f32 = b.getF32Type();
-    Value logits = adaptor.getLogits();
-    RankedTensorType type = op.getLogits().getType();
-    unsigned rank = type.getRank();
     Value scale = inverse(b, loc, adaptor.getTemperature());
-    auto [rowMax, sumExp] = softmaxStatistics(b, loc, logits, scale);
-    AffineMap identity = b.getMultiDimIdentityMap(rank);
-    AffineMap rowMap = dimsMap(ctx, rank, 0, rank - 1);
-    Value dlogits = generic(
-        b, loc,
-        ValueRange{logits, adaptor.getTokens(), rowMax, sumExp,
-                   adaptor.getDy()},
-        emptyTensor(b, loc, tensor::getMixedSizes(b, loc, logits),
-                    type.getElementType()),
-        {identity, rowMap, rowMap, rowMap, rowMap, identity},
-        SmallVector<IteratorType>(rank, IteratorType::parallel),
+    // Per row: -dy / T, the weight of softmax - onehot.
+    Value rowWeight = elementwise(
+        b, loc, adaptor.getDy(), op.getDy().getType(),
         [&](OpBuilder &nb, Location l, ValueRange a) {
-          Value v = linalg::IndexOp::create(nb, l, rank - 1);
-          Value token =
-              arith::IndexCastOp::create(nb, l, nb.getIndexType(), a[1]);
-          Value isToken =
-              arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, v, token);
-          Value shifted =
-              arith::SubFOp::create(nb, l, scaledF32(nb, l, a[0], scale), a[2]);
-          Value prob = arith::DivFOp::create(
-              nb, l, math::ExpOp::create(nb, l, shifted), a[3]);
-          Value onehot = arith::SelectOp::create(
-              nb, l, isToken, floatConstant(nb, l, f32, 1.0),
-              floatConstant(nb, l, f32, 0.0));
-          Value slope = arith::MulFOp::create(nb, l, a[4], scale);
-          Value grad = arith::MulFOp::create(
-              nb, l, slope, arith::SubFOp::create(nb, l, onehot, prob));
-          yield(nb, l, castFloat(nb, l, grad, type.getElementType()));
+          yield(nb, l,
+                arith::NegFOp::create(
+                    nb, l, arith::MulFOp::create(nb, l, a[0], scale)));
         });
-    rewriter.replaceOp(op, dlogits);
+    rewriter.replaceOp(
+        op, weightedSoftmaxMinusOnehot(b, loc, adaptor.getLogits(),
+                                       adaptor.getTokens(), rowWeight, scale));
     return success();
   }
 };

@@ -119,18 +119,22 @@ func.func @swiglu_grad(%gate: tensor<2x8x172xf32>, %up: tensor<2x8x172xf32>, %dy
 
 // -----
 
-// Tests that the cross-entropy gradient recomputes the softmax statistics
-// (the sum in f64), counts the mask (in f64), and writes
-// dloss * mask * (softmax - onehot(target)) / count per logit.
+// Tests that the cross-entropy gradient counts the mask (in f64), weighs each
+// row by dloss * mask / count, recomputes the softmax statistics (the sum in
+// f64), and writes weight * (softmax - onehot(target)) per logit.
 // CHECK-LABEL: func.func @cross_entropy_grad(
 // CHECK-SAME: %[[L:.*]]: tensor<2x8x100xf32>, %[[T:.*]]: tensor<2x8xi32>, %[[M:.*]]: tensor<2x8xf32>, %[[DL:.*]]: tensor<f32>
+// CHECK: %[[COUNT64:.*]] = linalg.generic {{.*}} ins(%[[M]] : tensor<2x8xf32>) outs(%{{.*}} : tensor<f64>)
+// CHECK: %[[COUNT:.*]] = linalg.generic {{.*}} ins(%[[COUNT64]] : tensor<f64>)
+// CHECK: %[[W:.*]] = linalg.generic {{.*}} ins(%[[M]], %[[COUNT]], %[[DL]] : {{.*}}) outs(%{{.*}} : tensor<2x8xf32>)
 // CHECK: %[[MAX:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}} ins(%[[L]] : {{.*}})
 // CHECK: %[[SUM64:.*]] = linalg.generic {{.*}} ins(%[[L]], %[[MAX]] : {{.*}}) outs(%{{.*}} : tensor<2x8xf64>)
 // CHECK: %[[SUM:.*]] = linalg.generic {{.*}} ins(%[[SUM64]] : tensor<2x8xf64>)
-// CHECK: %[[COUNT64:.*]] = linalg.generic {{.*}} ins(%[[M]] : tensor<2x8xf32>) outs(%{{.*}} : tensor<f64>)
-// CHECK: %[[COUNT:.*]] = linalg.generic {{.*}} ins(%[[COUNT64]] : tensor<f64>)
-// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel"]{{.*}} ins(%[[L]], %[[T]], %[[M]], %[[MAX]], %[[SUM]], %[[COUNT]], %[[DL]] : {{.*}})
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel"]{{.*}} ins(%[[L]], %[[T]], %[[MAX]], %[[SUM]], %[[W]] : {{.*}})
 // CHECK: math.exp
+// CHECK: %[[ONEHOT:.*]] = arith.select
+// CHECK: %[[G:.*]] = arith.subf %{{.*}}, %[[ONEHOT]]
+// CHECK: arith.mulf %{{.*}}, %[[G]]
 func.func @cross_entropy_grad(%l: tensor<2x8x100xf32>, %ids: tensor<2x8xi32>, %m: tensor<2x8xf32>, %dl: tensor<f32>) -> tensor<2x8x100xf32> {
   %0 = llama.cross_entropy_grad %l, %ids, %m, %dl : (tensor<2x8x100xf32>, tensor<2x8xi32>, tensor<2x8xf32>, tensor<f32>) -> tensor<2x8x100xf32>
   return %0 : tensor<2x8x100xf32>

@@ -42,16 +42,22 @@ func.func @token_entropy(%l: tensor<2x8x100xf32>, %t: f32) -> tensor<2x8xf32> {
 
 // -----
 
-// Tests that the gradient is dy / T * (onehot - softmax) over the vocabulary.
+// Tests that the gradient is (-dy / T) * (softmax(logits / T) - onehot) over
+// the vocabulary: the row weight first, then one pass over the logits.
 // CHECK-LABEL: func.func @token_logprobs_grad
-// CHECK: linalg.generic {{.*}}["parallel", "parallel", "parallel"]{{.*}} outs(%{{.*}} : tensor<2x8x100xf32>)
+// CHECK-SAME: %[[DY:[^:]*]]: tensor<2x8xf32>)
+// CHECK: %[[S:.*]] = arith.divf %{{.*}}, %{{.*}} : f32
+// CHECK: %[[W:.*]] = linalg.generic {{.*}} ins(%[[DY]] : tensor<2x8xf32>)
+// CHECK: arith.mulf %{{.*}}, %[[S]]
+// CHECK: arith.negf
+// CHECK: linalg.generic {{.*}}["parallel", "parallel", "parallel"]{{.*}} ins({{.*}}, %[[W]] : {{.*}}) outs(%{{.*}} : tensor<2x8x100xf32>)
 // CHECK: %[[V:.*]] = linalg.index 2
 // CHECK: arith.cmpi eq, %[[V]]
+// CHECK: arith.mulf %{{.*}}, %[[S]]
 // CHECK: %[[P:.*]] = arith.divf
 // CHECK: %[[ONEHOT:.*]] = arith.select
-// CHECK: %[[SLOPE:.*]] = arith.mulf
-// CHECK: %[[DIFF:.*]] = arith.subf %[[ONEHOT]], %[[P]]
-// CHECK: arith.mulf %[[SLOPE]], %[[DIFF]]
+// CHECK: %[[DIFF:.*]] = arith.subf %[[P]], %[[ONEHOT]]
+// CHECK: arith.mulf %{{.*}}, %[[DIFF]]
 func.func @token_logprobs_grad(%l: tensor<2x8x100xf32>, %ids: tensor<2x8xi32>, %t: f32, %dy: tensor<2x8xf32>) -> tensor<2x8x100xf32> {
   %d = llama.token_logprobs_grad %l[%ids], %t, %dy : (tensor<2x8x100xf32>, tensor<2x8xi32>, f32, tensor<2x8xf32>) -> tensor<2x8x100xf32>
   return %d : tensor<2x8x100xf32>
