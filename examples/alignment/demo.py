@@ -213,8 +213,10 @@ def ppo_report(run_dir, optimum_path=None, beta=None):
     if optimum_path:
         with open(optimum_path) as f:
             opt = json.load(f)
+        # Both gains from pi0's mean over all its samples (the first
+        # evaluation has only a few hundred).
         target = opt[str(float(beta))]
-        gain = rows[-1][1] - rows[0][1]
+        gain = rows[-1][1] - opt["pi0"]["oracle"]
         best = target["oracle"] - opt["pi0"]["oracle"]
         print(f"oracle gain {gain:+.3f} = {gain / best:.2f} of the optimum's {best:+.3f}; "
               f"KL {rows[-1][3]:.3f} = {rows[-1][3] / target['kl']:.2f} x the optimum's "

@@ -9,10 +9,21 @@
 #   3. best-of-K on held-out prompts, K = 1 .. 16, picked by the reward model
 #      and judged by the oracle;
 #   4. one round of rejection-sampling fine-tuning (best of 8 per prompt,
-#      prompt masked out of the loss) and the policy's oracle score at K = 1.
+#      prompt masked out of the loss) and the policy's oracle score at K = 1;
+#   5. PPO from the policy on the reward model's score with a KL penalty,
+#      against the KL-regularised optimum estimated from many samples, and
+#      without the penalty (beta = 0), where the reward model is hacked.
 # Writes everything under WORK (default build/alignment-demo), with the
-# plot alignment.png.
+# plots alignment.png and ppo.png.
 set -euo pipefail
+# PPO (step 5): the KL penalty, the smallest whose optimum is estimated from
+# an effective 50+ of the 256 samples per prompt; the learning rates of the
+# run with it and of the run without it (beta = 0, 10x: to reach the reward
+# model's blind spots within the iterations); the iterations of each.
+beta=1.5
+ppo_lr=1e-4
+hacking_lr=1e-3
+ppo_iterations=40
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(realpath -m "${1:-$root/build/alignment-demo}")
 bin=$root/build/bin
@@ -86,6 +97,35 @@ $bin/llama-rejection-sampling policy.so --policy-weights rs-policy --tokenizer "
   --samples-out rs-heldout-samples.jsonl
 $demo best-of-k heldout-samples.jsonl rs-heldout-samples.jsonl | tee results.txt
 
+step "5. PPO: the reward model's score with a KL penalty to the policy (beta $beta), and beta = 0"
+# Held-out prompts: 64, each sampled 8 times at every evaluation.
+head -64 heldout-prompts.jsonl > ppo-heldout-prompts.jsonl
+for i in 1 2 3 4 5 6 7 8; do cat ppo-heldout-prompts.jsonl; done > ppo-eval-prompts.jsonl
+# The KL-regularised optimum, estimated from 256 samples of the policy per
+# held-out prompt reweighted by exp(score / beta).
+$bin/llama-rejection-sampling policy.so --policy-weights "$policy" --reward rm.so \
+  --reward-weights rm --tokenizer "$tok" --prompts ppo-heldout-prompts.jsonl -k 256 \
+  --max-new-tokens 48 --seed 4 --out optimum-best.jsonl --samples-out optimum-samples.jsonl
+$demo optimum optimum-samples.jsonl $beta | tee optimum.txt
+$bin/llamac policy.json --ppo policy --batch 16 --seq 63 -o ppo-policy.so
+$bin/llamac policy.json --ppo value --batch 16 --seq 63 -o ppo-value.so
+# The raw score (no whitening): a stationary reward, whose optimum is the one
+# estimated above. The value model starts from the reward model.
+for b in $beta 0; do
+  lr=$ppo_lr
+  [ "$b" = 0 ] && lr=$hacking_lr
+  $bin/llama-ppo ppo-policy.so --policy-weights "$policy" --value ppo-value.so \
+    --reward rm.so --reward-weights rm --tokenizer "$tok" --prompts rs-prompts.jsonl \
+    --eval-prompts ppo-eval-prompts.jsonl --eval-every 5 --rollout 64 --epochs 2 \
+    --iterations $ppo_iterations --beta $b --lr $lr --no-whiten-scores \
+    --max-new-tokens 48 --out ppo-beta$b 2> ppo-beta$b.log
+  if [ "$b" = 0 ]; then
+    $demo ppo-report ppo-beta$b | tee -a results.txt
+  else
+    $demo ppo-report ppo-beta$b optimum.json $beta | tee -a results.txt
+  fi
+done
+
 step "plot"
 gnuplot <<EOF
 set terminal pngcairo size 1100,420
@@ -108,5 +148,26 @@ plot '$work/heldout-samples-best-of-k.dat' using 1:2 with linespoints lw 2 pt 7 
      '' using 1:4 with linespoints lw 2 dt 2 title 'oracle pick (ceiling)', \
      $(python3 -c "import json; r=[json.loads(l) for l in open('$work/rs-heldout-samples.jsonl')]; import sys; sys.path.insert(0,'$root/examples/alignment'); import demo; print(sum(demo.oracle(x['response']) for x in r)/len(r))") with lines lw 2 lc rgb 'black' title 'after rejection sampling, K = 1'
 unset multiplot
+set output '$work/ppo.png'
+set multiplot layout 1,2
+unset logscale x
+set xrange [*:*]
+set yrange [*:*]
+set xlabel 'PPO iteration'
+set key right bottom
+set title 'PPO, beta $beta: held-out samples'
+set ylabel 'oracle score / reward-model score'
+set y2label 'KL to the initial policy (nats)'
+set ytics nomirror
+set y2tics
+plot '$work/ppo-beta$beta/eval.dat' using 1:2 with linespoints lw 2 pt 7 title 'oracle', \
+     '' using 1:3 with linespoints lw 2 title 'reward-model score', \
+     '' using 1:4 axes x1y2 with linespoints lw 2 dt 2 title 'KL', \
+     $(python3 -c "import json; o = json.load(open('$work/optimum.json')); print(o[str(float('$beta'))]['oracle'])") with lines lc rgb 'black' title 'oracle of the optimum'
+set title 'beta = 0: reward hacking'
+plot '$work/ppo-beta0/eval.dat' using 1:2 with linespoints lw 2 pt 7 title 'oracle', \
+     '' using 1:3 with linespoints lw 2 title 'reward-model score', \
+     '' using 1:4 axes x1y2 with linespoints lw 2 dt 2 title 'KL'
+unset multiplot
 EOF
-step "done: $work/alignment.png"
+step "done: $work/alignment.png, $work/ppo.png"
