@@ -29,6 +29,8 @@ import torch
 import transformers
 from safetensors.numpy import load_file
 
+from llama2_optimizer import clipped_step, llama2_adamw
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples"))
 from llama_weights import Config, random_weights, write_safetensors  # noqa: E402
 
@@ -55,14 +57,6 @@ def hf_model(cls, config, weights, **extra):
     assert not unexpected, unexpected
     assert all("rotary_emb" in m or m == "lm_head.weight" for m in missing), missing
     return model.to(torch.float64)
-
-
-def optimizer(model):
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    return torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},
-                              {"params": no_decay, "weight_decay": 0.0}],
-                             lr=LR, betas=(0.9, 0.95), eps=1e-5)
 
 
 def logprobs(model, ids):
@@ -115,7 +109,7 @@ def reference_rollout(policy, ref, value, rm, ids, mask, eos, kl_estimator):
 def reference_update(policy, value, ids, mask, rollout, order):
     """The epochs of mini-batch steps on TRL's clipped losses; returns the
     mean policy loss and clip fraction over the steps."""
-    policy_opt, value_opt = optimizer(policy), optimizer(value)
+    policy_opt, value_opt = llama2_adamw(policy, LR), llama2_adamw(value, LR)
     losses, clipped = [], []
     for epoch in range(EPOCHS):
         for start in range(0, ids.shape[0], BLOCK):
@@ -129,8 +123,7 @@ def reference_update(policy, value, ids, mask, rollout, order):
             clipped.append(float(((pg_losses2 > pg_losses).double() * m).sum() / m.sum()))
             policy_opt.zero_grad()
             pg_loss.backward()
-            torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
-            policy_opt.step()
+            clipped_step(policy, policy_opt)
 
             v, old_v = values(value, ids[rows]), rollout["values"][rows]
             ret = rollout["returns"][rows]
@@ -138,8 +131,7 @@ def reference_update(policy, value, ids, mask, rollout, order):
             vf = 0.5 * (torch.max((v - ret) ** 2, (v_clipped - ret) ** 2) * m).sum() / m.sum()
             value_opt.zero_grad()
             vf.backward()
-            torch.nn.utils.clip_grad_norm_(value.parameters(), 1.0)
-            value_opt.step()
+            clipped_step(value, value_opt)
     return float(np.mean(losses)), float(np.mean(clipped))
 
 

@@ -31,6 +31,7 @@ import torch
 import transformers
 
 from check_model import BASE
+from llama2_optimizer import clipped_step, llama2_adamw
 from train_artifacts import load_artifact, pointer_array
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples"))
@@ -122,13 +123,7 @@ def load(model, weights):
 
 
 def adamw_step(model):
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},
-                                   {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=LR, betas=(0.9, 0.95), eps=1e-5)
-    norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0))
-    optimizer.step()
+    norm = clipped_step(model, llama2_adamw(model, LR))
     return norm, {n: p.detach().numpy() for n, p in model.named_parameters()}
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from hf_llama import build_hf_model, labels_for
+from llama2_optimizer import clipped_step, llama2_adamw
 from train_artifacts import (compile_train_model, load_artifact, pointer_array,
                              run_variants)
 
@@ -30,11 +31,7 @@ def learning_rate(step, total=STEPS, warmup=WARMUP, peak=PEAK):
 
 def torch_training(config, weights, batches):
     model = build_hf_model(config, weights, torch.float64)
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},
-                                   {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=PEAK, betas=(0.9, 0.95), eps=1e-5)
+    optimizer = llama2_adamw(model, PEAK)
     history = []
     for step, (tokens, mask) in enumerate(batches):
         for group in optimizer.param_groups:
@@ -43,9 +40,8 @@ def torch_training(config, weights, batches):
         loss = model(torch.from_numpy(tokens.astype(np.int64)),
                      labels=labels_for(tokens, mask)).loss
         loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        history.append((float(loss), float(norm)))
+        norm = clipped_step(model, optimizer)
+        history.append((float(loss), norm))
     params = {n: p.detach().numpy() for n, p in model.named_parameters()}
     if config.get("tie_word_embeddings"):
         params.pop("lm_head.weight", None)
