@@ -196,10 +196,8 @@ PPOIterationStats PPOTrainer::learn(const std::vector<Response> &responses,
   RolloutRecord local;
   RolloutRecord &r = record ? *record : local;
   measure(responses, r);
-  for (const Response &response : responses) {
-    stats.responseLength += double(response.tokens.size());
+  for (const Response &response : responses)
     stats.eosFraction += response.eos;
-  }
 
   r.scores = scoreFn(responses);
   r.shapedScores = r.scores;
@@ -228,18 +226,19 @@ PPOIterationStats PPOTrainer::learn(const std::vector<Response> &responses,
     std::shuffle(order.begin(), order.end(), shuffler);
     r.order.insert(r.order.end(), order.begin(), order.end());
     for (int64_t begin = 0; begin < rows; begin += blockRows(), ++steps) {
-      auto block = [&](const std::vector<float> &old,
-                       const std::vector<float> &target) {
-        return PPOBlock{
-            gatherRows(r.tokens, positions + 1, order, begin, blockRows()),
-            gatherRows(mask, positions, order, begin, blockRows()),
-            gatherRows(old, positions, order, begin, blockRows()),
-            gatherRows(target, positions, order, begin, blockRows())};
+      auto gather = [&](const std::vector<float> &from) {
+        return gatherRows(from, positions, order, begin, blockRows());
       };
-      StepStats policyStep = policyTrainer.step(block(r.logprobs, r.advantages),
-                                                ppoParams, settings.lr);
-      StepStats valueStep = valueTrainer.step(block(r.values, r.returns),
-                                              ppoParams, settings.valueLr);
+      // The same rows for both models: the policy's inputs, then the value
+      // model's in their place.
+      PPOBlock block{
+          gatherRows(r.tokens, positions + 1, order, begin, blockRows()),
+          gather(mask), gather(r.logprobs), gather(r.advantages)};
+      StepStats policyStep = policyTrainer.step(block, ppoParams, settings.lr);
+      block.old = gather(r.values);
+      block.target = gather(r.returns);
+      StepStats valueStep =
+          valueTrainer.step(block, ppoParams, settings.valueLr);
       stats.policyLoss += policyStep.loss;
       stats.clipFraction += policyStep.clipFraction;
       stats.approxKl += policyStep.approxKl;
@@ -262,7 +261,7 @@ PPOIterationStats PPOTrainer::learn(const std::vector<Response> &responses,
   stats.kl = klSum / double(rows);
   stats.reward = rewardSum / double(rows);
   stats.entropy = entropySum / tokens;
-  stats.responseLength /= double(rows);
+  stats.responseLength = tokens / double(rows);
   stats.eosFraction /= double(rows);
   stats.tokens = tokens;
   for (double *mean : {&stats.policyLoss, &stats.clipFraction, &stats.approxKl,

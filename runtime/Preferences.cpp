@@ -52,20 +52,26 @@ float margin(MarginSet set, Rating rating) {
   return 0.0f;
 }
 
-ScoredSequence scoredSequence(const Tokenizer &tokenizer,
-                              const std::string &prompt,
-                              const std::string &response, int64_t seq,
-                              bool eos) {
-  EncodedSample sample = encodeSample(tokenizer, prompt, response, eos);
+ScoredSequence scoredSequence(const std::vector<int32_t> &prompt,
+                              const std::vector<int32_t> &response,
+                              int64_t seq) {
   ScoredSequence sequence;
-  sequence.tokens = std::move(sample.prompt);
-  sequence.tokens.insert(sequence.tokens.end(), sample.answer.begin(),
-                         sample.answer.end());
+  sequence.tokens = prompt;
+  sequence.tokens.insert(sequence.tokens.end(), response.begin(),
+                         response.end());
   if (int64_t(sequence.tokens.size()) > seq) {
     sequence.tokens.resize(seq);
     sequence.cut = true;
   }
   return sequence;
+}
+
+ScoredSequence scoredSequence(const Tokenizer &tokenizer,
+                              const std::string &prompt,
+                              const std::string &response, int64_t seq,
+                              bool eos) {
+  EncodedSample sample = encodeSample(tokenizer, prompt, response, eos);
+  return scoredSequence(sample.prompt, sample.answer, seq);
 }
 
 namespace {

@@ -42,6 +42,10 @@ struct ScoredSequence {
   bool cut = false;
 };
 
+/// `prompt` then `response` (token ids), cut to `seq` tokens.
+ScoredSequence scoredSequence(const std::vector<int32_t> &prompt,
+                              const std::vector<int32_t> &response,
+                              int64_t seq);
 /// BOS + prompt + "\n" + response (+ EOS unless `eos` is false), cut to
 /// `seq` tokens.
 ScoredSequence scoredSequence(const Tokenizer &tokenizer,

@@ -20,6 +20,17 @@ std::unique_ptr<Artifact> openRewardModel(const std::string &path) {
   return artifact;
 }
 
+std::unique_ptr<Artifact> openRewardModelFor(const std::string &path,
+                                             const Artifact &policy) {
+  std::unique_ptr<Artifact> reward = openRewardModel(path);
+  if (reward->shape().vocabSize != policy.shape().vocabSize)
+    throw RuntimeError("the reward model's vocabulary (" +
+                       std::to_string(reward->shape().vocabSize) +
+                       ") differs from the policy's (" +
+                       std::to_string(policy.shape().vocabSize) + ")");
+  return reward;
+}
+
 std::vector<float>
 scoreSequences(const Artifact &artifact, const void *const *weights,
                const std::vector<const ScoredSequence *> &sequences) {

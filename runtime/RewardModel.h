@@ -14,6 +14,9 @@ namespace llamart {
 /// The artifact at `path`, which must be a reward model (llamac --reward);
 /// throws RuntimeError otherwise.
 std::unique_ptr<Artifact> openRewardModel(const std::string &path);
+/// ... that scores `policy`'s samples: throws unless the vocabularies match.
+std::unique_ptr<Artifact> openRewardModelFor(const std::string &path,
+                                             const Artifact &policy);
 
 /// The reward of each sequence through the artifact's score entry point,
 /// its rows at a time (a last partial chunk is filled with copies of its

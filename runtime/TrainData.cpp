@@ -79,6 +79,19 @@ std::vector<std::string> loadPrompts(const std::string &path) {
   return prompts;
 }
 
+std::string decodeAnswer(const Tokenizer &tokenizer,
+                         const std::vector<int32_t> &answer) {
+  TextStream stream(tokenizer);
+  std::string text;
+  for (int32_t token : answer)
+    if (token != tokenizer.eosId())
+      text += stream.push(token);
+  text += stream.finish();
+  if (!text.empty() && text[0] == ' ')
+    text.erase(0, 1);
+  return text;
+}
+
 EncodedSample encodeSample(const Tokenizer &tokenizer,
                            const std::string &prompt, const std::string &answer,
                            bool eos) {

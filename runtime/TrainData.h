@@ -40,6 +40,12 @@ EncodedSample encodeSample(const Tokenizer &tokenizer,
 /// line without one, or if there is none.
 std::vector<std::string> loadPrompts(const std::string &path);
 
+/// A generated answer as text, its EOS dropped: what encodeSample's
+/// `answer` encodes back (without sentencepiece's dummy-prefix space, which
+/// encoding adds back).
+std::string decodeAnswer(const Tokenizer &tokenizer,
+                         const std::vector<int32_t> &answer);
+
 /// JSONL supervised fine-tuning records {"prompt": ..., "answer": ...}, one
 /// per line (Llama 2 SFT): each becomes BOS + prompt + "\n" + answer + EOS,
 /// and the samples are packed into rows like packText. The loss mask is 1

@@ -320,22 +320,15 @@ struct RewardSource {
     return [this](const std::vector<Response> &responses) {
       // As the reward model saw its pairs: BOS + prompt + "\n" + response
       // (+ EOS), cut to its rows.
-      std::vector<ScoredSequence> sequences(responses.size());
-      std::vector<const ScoredSequence *> pointers;
-      int64_t rows = rm->rewardEntries().seq;
-      for (size_t i = 0; i < responses.size(); ++i) {
-        ScoredSequence &sequence = sequences[i];
-        sequence.tokens = responses[i].prompt;
-        sequence.tokens.insert(sequence.tokens.end(),
-                               responses[i].tokens.begin(),
-                               responses[i].tokens.end());
-        if (int64_t(sequence.tokens.size()) > rows) {
-          sequence.tokens.resize(size_t(rows));
-          sequence.cut = true;
-          ++cut;
-        }
-        pointers.push_back(&sequence);
+      std::vector<ScoredSequence> sequences;
+      for (const Response &response : responses) {
+        sequences.push_back(scoredSequence(response.prompt, response.tokens,
+                                           rm->rewardEntries().seq));
+        cut += sequences.back().cut;
       }
+      std::vector<const ScoredSequence *> pointers;
+      for (const ScoredSequence &sequence : sequences)
+        pointers.push_back(&sequence);
       return scoreSequences(*rm, weights->pointers(), pointers);
     };
   }
@@ -348,12 +341,7 @@ RewardSource openRewardSource(const Options &options, const Artifact &policy) {
         parseTokenIds(options.rewardTokens, policy.shape().vocabSize);
     return source;
   }
-  source.rm = openRewardModel(options.reward);
-  if (source.rm->shape().vocabSize != policy.shape().vocabSize)
-    throw RuntimeError("the reward model's vocabulary (" +
-                       std::to_string(source.rm->shape().vocabSize) +
-                       ") differs from the policy's (" +
-                       std::to_string(policy.shape().vocabSize) + ")");
+  source.rm = openRewardModelFor(options.reward, policy);
   if (options.threads)
     source.rm->setThreads(options.threads);
   source.checkpoint =
@@ -371,19 +359,6 @@ promptsFrom(const std::vector<std::vector<int32_t>> &all, int64_t first,
   for (int64_t i = 0; i < count; ++i)
     chosen.push_back(all[size_t((first + i) % int64_t(all.size()))]);
   return chosen;
-}
-
-/// The decoded response (EOS dropped).
-std::string responseText(const Tokenizer &tokenizer, const Response &response) {
-  TextStream text(tokenizer);
-  std::string out;
-  for (int32_t token : response.tokens)
-    if (token != tokenizer.eosId())
-      out += text.push(token);
-  out += text.finish();
-  if (!out.empty() && out[0] == ' ')
-    out.erase(0, 1);
-  return out;
 }
 
 /// The held-out evaluation: mean score and KL to the reference.
@@ -409,7 +384,7 @@ Evaluation evaluate(PPOTrainer &ppo, const Tokenizer &tokenizer,
                                 responses[i].prompt.end());
     line << "{\"iteration\": " << iteration
          << ", \"prompt_tokens\": " << prompt.size() << ", \"response\": "
-         << quoteJson(responseText(tokenizer, responses[i]))
+         << quoteJson(decodeAnswer(tokenizer, responses[i].tokens))
          << ", \"score\": " << scores[i] << ", \"kl\": " << kl[i]
          << ", \"eos\": " << (responses[i].eos ? "true" : "false") << "}\n";
     lines += line.str();

@@ -180,22 +180,8 @@ sampleAll(const Options &options, Model &model, const Tokenizer &tokenizer,
       Sample sample;
       sample.eos =
           !result.tokens.empty() && result.tokens.back() == tokenizer.eosId();
-      TextStream text(tokenizer);
-      for (int32_t token : result.tokens)
-        if (token != tokenizer.eosId())
-          sample.text += text.push(token);
-      sample.text += text.finish();
-      // The answer's first piece carries sentencepiece's dummy-prefix space,
-      // which encoding the answer as SFT text adds back.
-      if (!sample.text.empty() && sample.text[0] == ' ')
-        sample.text.erase(0, 1);
-      sample.scored.tokens = prompt;
-      sample.scored.tokens.insert(sample.scored.tokens.end(),
-                                  result.tokens.begin(), result.tokens.end());
-      if (int64_t(sample.scored.tokens.size()) > scoredSeq) {
-        sample.scored.tokens.resize(scoredSeq);
-        sample.scored.cut = true;
-      }
+      sample.text = decodeAnswer(tokenizer, result.tokens);
+      sample.scored = scoredSequence(prompt, result.tokens, scoredSeq);
       samples[i].push_back(std::move(sample));
     }
     if (progress)
@@ -231,12 +217,7 @@ std::unique_ptr<Artifact> openReward(const Options &options,
                                      const Artifact &policy) {
   if (options.reward.empty())
     return nullptr;
-  std::unique_ptr<Artifact> reward = openRewardModel(options.reward);
-  if (reward->shape().vocabSize != policy.shape().vocabSize)
-    throw RuntimeError("the reward model's vocabulary (" +
-                       std::to_string(reward->shape().vocabSize) +
-                       ") differs from the policy's (" +
-                       std::to_string(policy.shape().vocabSize) + ")");
+  std::unique_ptr<Artifact> reward = openRewardModelFor(options.reward, policy);
   if (options.threads)
     reward->setThreads(options.threads);
   return reward;

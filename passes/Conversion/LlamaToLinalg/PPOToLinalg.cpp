@@ -183,11 +183,11 @@ Branches valueBranches(OpBuilder &b, Location l, ValueRange a, Value clip) {
 
 using BranchFn = Branches (*)(OpBuilder &, Location, ValueRange, Value);
 
-/// A masked mean over positions: sum(mask * term) / sum(mask) as a 0-d f32
-/// tensor, both sums in f64.
-Value maskedMean(OpBuilder &b, Location loc, Value terms, Value mask) {
+/// A masked mean over positions: sum(mask * term) / count as a 0-d f32
+/// tensor, given the masked terms and count = sum(mask) (0-d f64), the sum
+/// in f64.
+Value maskedMean(OpBuilder &b, Location loc, Value terms, Value count) {
   Value sum = totalSumF64(b, loc, terms, /*squares=*/false);
-  Value count = totalSumF64(b, loc, mask, /*squares=*/false);
   AffineMap scalar = AffineMap::get(0, 0, {}, b.getContext());
   return generic(b, loc, ValueRange{sum, count},
                  emptyTensor(b, loc, {}, b.getF32Type()),
@@ -222,11 +222,10 @@ Value clippedIndicator(OpBuilder &b, Location l, const Branches &branch) {
 }
 
 /// The loss (the mean of the larger branch) and the fraction of positions
-/// where the clipped branch is the larger.
+/// where the clipped branch is the larger, with count = sum(mask) (0-d f64).
 std::pair<Value, Value> clippedLoss(OpBuilder &b, Location loc,
-                                    ValueRange tensors, Value clip,
+                                    ValueRange tensors, Value count, Value clip,
                                     BranchFn branches) {
-  Value mask = tensors[3];
   Value losses = maskedTerms(
       b, loc, tensors, clip, branches,
       [](OpBuilder &nb, Location l, const Branches &branch, ValueRange) {
@@ -238,8 +237,8 @@ std::pair<Value, Value> clippedLoss(OpBuilder &b, Location loc,
       maskedTerms(b, loc, tensors, clip, branches,
                   [](OpBuilder &nb, Location l, const Branches &branch,
                      ValueRange) { return clippedIndicator(nb, l, branch); });
-  return {maskedMean(b, loc, losses, mask),
-          maskedMean(b, loc, clippedCount, mask)};
+  return {maskedMean(b, loc, losses, count),
+          maskedMean(b, loc, clippedCount, count)};
 }
 
 /// d loss = dloss * mask / sum(mask) * slope where the unclipped branch is
@@ -282,20 +281,24 @@ struct PPOPolicyLossLowering : OpConversionPattern<PPOPolicyLossOp> {
     SmallVector<Value> tensors = {adaptor.getLogprobs(),
                                   adaptor.getOldLogprobs(),
                                   adaptor.getAdvantages(), adaptor.getMask()};
+    Value count = totalSumF64(b, loc, adaptor.getMask(), /*squares=*/false);
     auto [loss, clipFraction] =
-        clippedLoss(b, loc, tensors, adaptor.getClip(), policyBranches);
+        clippedLoss(b, loc, tensors, count, adaptor.getClip(), policyBranches);
     // approx_kl = mean(mask * (lp - old)^2) / 2
-    Value squares = maskedTerms(
-        b, loc, tensors, adaptor.getClip(), policyBranches,
-        [](OpBuilder &nb, Location l, const Branches &, ValueRange a) {
+    Value squares = elementwise(
+        b, loc,
+        ValueRange{adaptor.getLogprobs(), adaptor.getOldLogprobs(),
+                   adaptor.getMask()},
+        op.getLogprobs().getType(),
+        [](OpBuilder &nb, Location l, ValueRange a) {
           Value diff = arith::SubFOp::create(nb, l, a[0], a[1]);
           Value half = floatConstant(nb, l, nb.getF32Type(), 0.5);
-          return arith::MulFOp::create(nb, l, half,
-                                       arith::MulFOp::create(nb, l, diff, diff))
-              .getResult();
+          Value square = arith::MulFOp::create(
+              nb, l, half, arith::MulFOp::create(nb, l, diff, diff));
+          yield(nb, l, arith::MulFOp::create(nb, l, a[2], square));
         });
-    rewriter.replaceOp(op, {loss, clipFraction,
-                            maskedMean(b, loc, squares, adaptor.getMask())});
+    rewriter.replaceOp(
+        op, {loss, clipFraction, maskedMean(b, loc, squares, count)});
     return success();
   }
 };
@@ -307,8 +310,11 @@ struct PPOValueLossLowering : OpConversionPattern<PPOValueLossOp> {
                   ConversionPatternRewriter &rewriter) const override {
     SmallVector<Value> tensors = {adaptor.getValues(), adaptor.getOldValues(),
                                   adaptor.getReturns(), adaptor.getMask()};
-    auto [loss, clipFraction] = clippedLoss(rewriter, op.getLoc(), tensors,
-                                            adaptor.getClip(), valueBranches);
+    Value count = totalSumF64(rewriter, op.getLoc(), adaptor.getMask(),
+                              /*squares=*/false);
+    auto [loss, clipFraction] =
+        clippedLoss(rewriter, op.getLoc(), tensors, count, adaptor.getClip(),
+                    valueBranches);
     rewriter.replaceOp(op, {loss, clipFraction});
     return success();
   }
