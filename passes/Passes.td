@@ -69,13 +69,15 @@ def ConvertLlamaToLinalgPass : Pass<"convert-llama-to-linalg", "ModuleOp"> {
     bufferization apply. Numerics follow Hugging Face `LlamaForCausalLM` in
     f32: RMSNorm and softmax accumulate in f32, RoPE's inverse frequencies are
     computed once at compile time with the same float32 operations as
-    `transformers`, and cached attention masks keys after the query's
+    `transformers`, and attention (cached or not) is one fused loop nest over
+    blocks of keys with an online softmax (vector ops in an `scf.forall`
+    over rows and key/value heads) that sees keys up to the query's
     position; the loss is a masked mean of `logsumexp - logit[target]`.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",
-    "::mlir::tensor::TensorDialect"
+    "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect"
   ];
 }
 

@@ -53,8 +53,9 @@ def run_many(args, body, inputs, results):
     text += "  return\n}\n"
     lowered = subprocess.run([os.path.join(args.bin, "llama-opt"), *LOWER], input=text,
                              check=True, capture_output=True, text=True).stdout
-    libs = ",".join(os.path.join(args.llvm_lib, f"libmlir_{n}.so")
-                    for n in ("runner_utils", "c_runner_utils"))
+    # libomp: the generated code's parallel loops are OpenMP ones.
+    libs = ",".join(os.path.join(args.llvm_lib, f"lib{n}.so")
+                    for n in ("mlir_runner_utils", "mlir_c_runner_utils", "omp"))
     out = subprocess.run([os.path.join(args.llvm_tools, "mlir-runner"), "-e", "main",
                           "-entry-point-result=void", "-shared-libs=" + libs],
                          input=lowered, check=True, capture_output=True, text=True).stdout
@@ -85,8 +86,8 @@ def attention_reference(q, k, v, scale):
     return np.einsum("bhst,bthd->bshd", probs, v)
 
 
-def check_attention(args, kv_heads, rng):
-    b, s, h, d = 2, 5, 4, 8
+def check_attention(args, kv_heads, rng, s=5):
+    b, h, d = 2, 4, 8
     q = rng.standard_normal((b, s, h, d)).astype(np.float32)
     k = rng.standard_normal((b, s, kv_heads, d)).astype(np.float32)
     v = rng.standard_normal((b, s, kv_heads, d)).astype(np.float32)
@@ -95,7 +96,7 @@ def check_attention(args, kv_heads, rng):
     body = (f"  %result = llama.attention %q_s, %k_s, %v_s scale({scale!r}) : "
             f"({qt}, {kt}, {kt}) -> {qt}\n")
     got = run(args, body, {"q": (q, "f32"), "k": (k, "f32"), "v": (v, "f32")}, qt)
-    return check(f"attention (n_kv_heads {kv_heads})", got, attention_reference(q, k, v, scale))
+    return check(f"attention (n_kv_heads {kv_heads}, {s} rows)", got, attention_reference(q, k, v, scale))
 
 
 def cross_entropy_reference(logits, targets, mask):
@@ -140,7 +141,9 @@ def runner_args():
 def main():
     args = runner_args()
     rng = np.random.default_rng(5)
-    results = [check_attention(args, kv, rng) for kv in (4, 2, 1)]
+    # 5 rows: part of one block of keys; 21: several blocks and a partial
+    # one, rows in 2 chunks; 40: whole blocks only, 4 chunks.
+    results = [check_attention(args, kv, rng, s) for kv in (4, 2, 1) for s in (5, 21, 40)]
     results.append(check_cross_entropy(args, rng))
     sys.exit(0 if all(results) else 1)
 

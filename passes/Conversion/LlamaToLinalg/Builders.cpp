@@ -270,16 +270,6 @@ Value attentionProbabilities(OpBuilder &b, Location loc, unsigned nb,
   return divideRows(b, loc, numerators, rowSums(b, loc, numerators));
 }
 
-Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
-                      Value keys, Value values, Value offset, double scale) {
-  Value numerators =
-      causalSoftmaxNumerators(b, loc, nb, query, keys, offset, scale);
-  // Normalized after the sum over keys, on [.., D] rather than on the
-  // probabilities [.., L].
-  Value unnormalized = sumOverKeys(b, loc, nb, numerators, values, query);
-  return divideRows(b, loc, unnormalized, rowSums(b, loc, numerators));
-}
-
 Value groupHeads(OpBuilder &b, Location loc, Value query, int64_t numKvHeads) {
   auto type = cast<RankedTensorType>(query.getType());
   unsigned rank = type.getRank();

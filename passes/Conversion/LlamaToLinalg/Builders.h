@@ -77,7 +77,10 @@ Value dotWithKeys(OpBuilder &b, Location loc, unsigned nb, Value query,
 /// gradient's dq = dS · k).
 Value sumOverKeys(OpBuilder &b, Location loc, unsigned nb, Value weights,
                   Value rows, Value like);
-/// The attention output [B.., S, Hkv, G, D] for values [B.., L, Hkv, D].
+/// The attention output [B.., S, Hkv, G, D] of a grouped query over keys and
+/// values [B.., L, Hkv, D] (L >= offset + S), query row s seeing keys 0 ..
+/// offset + s: one pass over the keys with an online softmax, on threads
+/// (FlashAttention.cpp).
 Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
                       Value keys, Value values, Value offset, double scale);
 

@@ -98,9 +98,12 @@ func.func @rope(%x: tensor<?x2x8xf32>, %pos: tensor<?xi32>) -> tensor<?x2x8xf32>
 // -----
 
 // Tests that cached attention writes the new rows at the position, reads
-// rows [0, position + S), groups the query heads per kv head, masks future
-// keys, takes the softmax's max-subtracted numerators and normalises after
-// the sum over the values (on [S, Hkv, G, D], not on the probabilities).
+// rows [0, position + S), groups the query heads per kv head and attends in
+// one fused loop nest: threads over (row chunk, kv head), every 4th row per
+// chunk; per row, the G = 2 query heads scaled once, a sweep over blocks of
+// 8 keys up to position + row with masked scores and an online softmax (the
+// running max, its exp(old - new) rescaling, FMAs over the value rows), one
+// division by the sum at the end, the chunk's rows inserted with stride 4.
 // CHECK-LABEL: func.func @cached_attention
 // CHECK-SAME: (%[[Q:.*]]: tensor<?x4x8xf32>, %[[K:.*]]: tensor<?x2x8xf32>, %[[V:.*]]: tensor<?x2x8xf32>, %[[KC:.*]]: tensor<32x2x8xf32>, %[[VC:.*]]: tensor<32x2x8xf32>, %[[POS:.*]]: i64)
 // CHECK: %[[P:.*]] = arith.index_cast %[[POS]] : i64 to index
@@ -110,19 +113,45 @@ func.func @rope(%x: tensor<?x2x8xf32>, %pos: tensor<?xi32>) -> tensor<?x2x8xf32>
 // CHECK: %[[KEYS:.*]] = tensor.extract_slice %[[KC2]][0, 0, 0] [%[[L]], 2, 8] [1, 1, 1]
 // CHECK: %[[VALUES:.*]] = tensor.extract_slice %[[VC2]][0, 0, 0] [%[[L]], 2, 8] [1, 1, 1]
 // CHECK: %[[QG:.*]] = tensor.expand_shape %[[Q]] {{\[}}[0], [1, 2], [3]] output_shape [%{{.*}}, 2, 2, 8]
-// CHECK: %[[SCORES:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]{{.*}} ins(%[[QG]], %[[KEYS]]
-// CHECK: %[[MAX:.*]] = linalg.generic {{.*}} ins(%[[SCORES]] : tensor<?x2x2x?xf32>) outs(%{{.*}} : tensor<?x2x2xf32>)
-// CHECK: arith.cmpi ugt
-// CHECK: arith.maximumf
-// CHECK: %[[NUM:.*]] = linalg.generic {{.*}} ins(%[[SCORES]], %[[MAX]] :
-// CHECK: arith.subf
-// CHECK: math.exp
-// CHECK: %[[SUMV:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]{{.*}} ins(%[[NUM]], %[[VALUES]]
-// CHECK: %[[DEN:.*]] = linalg.generic {{.*}} ins(%[[NUM]] : tensor<?x2x2x?xf32>) outs(%{{.*}} : tensor<?x2x2xf32>)
-// CHECK: %[[ATT:.*]] = linalg.generic {{.*}} ins(%[[SUMV]], %[[DEN]] : tensor<?x2x2x8xf32>, tensor<?x2x2xf32>)
-// CHECK: arith.divf
-// CHECK: %[[OUT:.*]] = tensor.collapse_shape %[[ATT]] {{\[}}[0], [1, 2], [3]] : tensor<?x2x2x8xf32> into tensor<?x4x8xf32>
-// CHECK: return %[[OUT]], %[[KC2]], %[[VC2]]
+// CHECK: %[[ATT:.*]] = scf.forall (%[[CHUNK:.*]], %[[HEAD:.*]]) in (4, 2) shared_outs(%[[OUT:.*]] = %{{.*}}) -> (tensor<?x2x2x8xf32>)
+// CHECK: %[[TILE:.*]] = scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%{{.*}} = %{{.*}}) -> (tensor<?x1x2x8xf32>)
+// CHECK: %[[ROW:.*]] = arith.addi %[[CHUNK]], %{{.*}} : index
+// CHECK: %[[LAST:.*]] = arith.addi %[[P]], %[[ROW]] : index
+// CHECK: %[[LEN:.*]] = arith.addi %[[LAST]], %{{.*}} : index
+// CHECK: %[[Q0:.*]] = vector.transfer_read %[[QG]][%[[ROW]], %[[HEAD]], %{{.*}}, %{{.*}}]
+// CHECK: %[[Q0S:.*]] = arith.mulf %[[Q0]], %{{.*}} : vector<8xf32>
+// CHECK: vector.transfer_read %[[QG]]
+// CHECK: scf.for %[[T0:.*]] = %{{.*}} to %[[LEN]] step %{{.*}} iter_args(%[[M0:.*]] = %{{.*}}, %[[L0:.*]] = %{{.*}}, %[[ACC0:.*]] = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (f32, f32, vector<8xf32>, f32, f32, vector<8xf32>)
+// CHECK: %[[T:.*]] = arith.addi %[[T0]], %{{.*}} : index
+// CHECK: %[[IN0:.*]] = arith.cmpi ult, %[[T]], %[[LEN]] : index
+// CHECK: %[[ROW0:.*]] = arith.minui %[[T]], %{{.*}} : index
+// CHECK: %[[K0:.*]] = vector.transfer_read %[[KEYS]][%[[ROW0]], %[[HEAD]], %{{.*}}]
+// CHECK: %[[V0:.*]] = vector.transfer_read %[[VALUES]][%[[ROW0]], %[[HEAD]], %{{.*}}]
+// CHECK: %[[PROD:.*]] = arith.mulf %[[Q0S]], %[[K0]] : vector<8xf32>
+// CHECK: %[[DOT:.*]] = vector.reduction <add>, %[[PROD]]
+// CHECK: %[[S0:.*]] = arith.select %[[IN0]], %[[DOT]], %{{.*}} : f32
+// CHECK: %[[BLOCK:.*]] = vector.from_elements %[[S0]], {{.*}} : vector<8xf32>
+// CHECK: %[[BMAX:.*]] = vector.reduction <maximumf>, %[[BLOCK]]
+// CHECK: %[[MAX:.*]] = arith.maximumf %[[M0]], %[[BMAX]] : f32
+// CHECK: %[[SHIFT:.*]] = arith.subf %[[M0]], %[[MAX]] : f32
+// CHECK: %[[RESCALE:.*]] = math.exp %[[SHIFT]] : f32
+// CHECK: %[[W:.*]] = math.exp %{{.*}} : vector<8xf32>
+// CHECK: %[[OLDSUM:.*]] = arith.mulf %[[L0]], %[[RESCALE]] : f32
+// CHECK: %[[BSUM:.*]] = vector.reduction <add>, %[[W]]
+// CHECK: arith.addf %[[OLDSUM]], %[[BSUM]] : f32
+// CHECK: %[[ACC:.*]] = arith.mulf %[[ACC0]], %{{.*}} : vector<8xf32>
+// CHECK: %[[W0:.*]] = vector.extract %[[W]][0]
+// CHECK: %[[W0B:.*]] = vector.broadcast %[[W0]] : f32 to vector<8xf32>
+// CHECK: vector.fma %[[W0B]], %[[V0]], %[[ACC]] : vector<8xf32>
+// CHECK: scf.yield
+// CHECK: arith.divf %{{.*}}, %{{.*}} : vector<8xf32>
+// CHECK: vector.transfer_write
+// CHECK: arith.divf %{{.*}}, %{{.*}} : vector<8xf32>
+// CHECK: vector.transfer_write
+// CHECK: scf.forall.in_parallel
+// CHECK: tensor.parallel_insert_slice %[[TILE]] into %[[OUT]][%[[CHUNK]], %[[HEAD]], 0, 0] [%{{.*}}, 1, 2, 8] [4, 1, 1, 1]
+// CHECK: %[[RES:.*]] = tensor.collapse_shape %[[ATT]] {{\[}}[0], [1, 2], [3]] : tensor<?x2x2x8xf32> into tensor<?x4x8xf32>
+// CHECK: return %[[RES]], %[[KC2]], %[[VC2]]
 func.func @cached_attention(%q: tensor<?x4x8xf32>, %k: tensor<?x2x8xf32>, %v: tensor<?x2x8xf32>,
                             %kc: tensor<32x2x8xf32>, %vc: tensor<32x2x8xf32>, %pos: i64)
     -> (tensor<?x4x8xf32>, tensor<32x2x8xf32>, tensor<32x2x8xf32>) {
@@ -155,14 +184,18 @@ func.func @swiglu_add(%g: tensor<4x172xf32>, %u: tensor<4x172xf32>) -> tensor<4x
 // -----
 
 // Tests that batched causal attention groups query heads per kv head and
-// runs the same masked softmax with the queries at offset 0.
+// runs the same fused loop nest with the queries at offset 0, threads over
+// (batch, row chunk, kv head).
 // CHECK-LABEL: func.func @attention
 // CHECK-SAME: (%[[Q:.*]]: tensor<2x5x4x8xf32>, %[[K:.*]]: tensor<2x5x2x8xf32>, %[[V:.*]]: tensor<2x5x2x8xf32>)
 // CHECK: %[[QG:.*]] = tensor.expand_shape %[[Q]] {{\[}}[0], [1], [2, 3], [4]] output_shape [2, 5, 2, 2, 8]
-// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction"]{{.*}} ins(%[[QG]], %[[K]]
-// CHECK: arith.cmpi ugt
+// CHECK: scf.forall (%[[B:.*]], %{{.*}}, %[[HEAD:.*]]) in (2, 1, 2)
+// CHECK: vector.transfer_read %[[QG]][%[[B]], %{{.*}}, %[[HEAD]], %{{.*}}, %{{.*}}]
+// CHECK: vector.transfer_read %[[K]][%[[B]], %{{.*}}, %[[HEAD]], %{{.*}}]
+// CHECK: vector.transfer_read %[[V]][%[[B]], %{{.*}}, %[[HEAD]], %{{.*}}]
 // CHECK: math.exp
-// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[V]]
+// CHECK: vector.fma
+// CHECK: tensor.parallel_insert_slice
 // CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0], [1], [2, 3], [4]] : tensor<2x5x2x2x8xf32> into tensor<2x5x4x8xf32>
 func.func @attention(%q: tensor<2x5x4x8xf32>, %k: tensor<2x5x2x8xf32>, %v: tensor<2x5x2x8xf32>) -> tensor<2x5x4x8xf32> {
   %0 = llama.attention %q, %k, %v scale(0.35355339059327373) : (tensor<2x5x4x8xf32>, tensor<2x5x2x8xf32>, tensor<2x5x2x8xf32>) -> tensor<2x5x4x8xf32>
