@@ -5,6 +5,7 @@ as HF LlamaForCausalLM computes it, in float64.
 
     check_grad_ops.py --bin BUILD/bin --llvm-tools LLVM/bin --llvm-lib LLVM/lib
 """
+import itertools
 import sys
 
 import numpy as np
@@ -83,8 +84,9 @@ def main():
     expected = grads(lambda x: rope_torch(x, torch.tensor(positions), theta), [x], dy)
     results.append(compare("rope_grad", got, expected))
 
-    for kv_heads in (4, 2, 1):
-        q, k, v, dy = f(2, 5, 4, 8), f(2, 5, kv_heads, 8), f(2, 5, kv_heads, 8), f(2, 5, 4, 8)
+    # 5 rows: keys in part of one block; 21: several blocks and a partial one.
+    for kv_heads, s in itertools.product((4, 2, 1), (5, 21)):
+        q, k, v, dy = f(2, s, 4, 8), f(2, s, kv_heads, 8), f(2, s, kv_heads, 8), f(2, s, 4, 8)
         scale = 1 / np.sqrt(8)
         qt, kt = mlir_type(q), mlir_type(k)
         body = (f"  %dq, %dk, %dv = llama.attention_grad %q_s, %k_s, %v_s, %dy_s scale({scale!r}) : "
@@ -93,7 +95,8 @@ def main():
                                     "dy": (dy, "f32")},
                        [("dq", qt), ("dk", kt), ("dv", kt)])
         expected = grads(lambda q, k, v: attention_torch(q, k, v, scale), [q, k, v], dy)
-        results.append(compare(f"attention_grad (n_kv_heads {kv_heads})", got, expected))
+        results.append(compare(f"attention_grad (n_kv_heads {kv_heads}, {s} rows)", got,
+                               expected))
 
     g, u, dy = f(2, 3, 7), f(2, 3, 7), f(2, 3, 7)
     t = mlir_type(g)

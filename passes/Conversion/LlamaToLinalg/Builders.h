@@ -60,29 +60,21 @@ Value ungroupHeads(OpBuilder &b, Location loc, Value grouped,
 Value rotate(OpBuilder &b, Location loc, Value x, Value positions, double theta,
              bool inverse);
 
-/// Causal attention probabilities [B.., S, Hkv, G, L] of a grouped query
-/// [B.., S, Hkv, G, D] over keys [B.., L, Hkv, D]; query row s sits at
-/// position `offset + s` and sees keys 0 .. offset + s (softmax in f32 of
-/// the scaled scores, later keys exactly 0).
-Value attentionProbabilities(OpBuilder &b, Location loc, unsigned nb,
-                             Value query, Value keys, Value offset,
-                             double scale);
-/// out[B.., s, kv, g, t] = sum_d q[B.., s, kv, g, d] · k[B.., t, kv, d]:
-/// each grouped query row's dot product with every key row (the scores;
-/// the gradient's dP = dy · vᵀ).
-Value dotWithKeys(OpBuilder &b, Location loc, unsigned nb, Value query,
-                  Value keys);
-/// out[B.., s, kv, g, d] = sum_t w[B.., s, kv, g, t] · x[B.., t, kv, d]
-/// ([.., D] sized like `like`): rows of x weighted per key (P · v; the
-/// gradient's dq = dS · k).
-Value sumOverKeys(OpBuilder &b, Location loc, unsigned nb, Value weights,
-                  Value rows, Value like);
 /// The attention output [B.., S, Hkv, G, D] of a grouped query over keys and
 /// values [B.., L, Hkv, D] (L >= offset + S), query row s seeing keys 0 ..
 /// offset + s: one pass over the keys with an online softmax, on threads
 /// (FlashAttention.cpp).
 Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
                       Value keys, Value values, Value offset, double scale);
+/// The gradients (dq [B.., S, Hkv, G, D], dk, dv [B.., S, Hkv, D]) of
+/// causalAttention at offset 0 for the output's gradient dy (grouped like
+/// the query): per (batch, kv head), row by row, the row's softmax
+/// recomputed in one pass and a second pass over its keys for dP, dS and
+/// the three gradients (FlashAttention.cpp).
+std::tuple<Value, Value, Value> causalAttentionGrad(OpBuilder &b, Location loc,
+                                                    unsigned nb, Value query,
+                                                    Value keys, Value values,
+                                                    Value dy, double scale);
 
 /// Per row of z = logits [..., V] * scale (an f32 scalar; none: 1): the
 /// max and sum(exp(z - max)), both f32 (the sum accumulated in f64). A

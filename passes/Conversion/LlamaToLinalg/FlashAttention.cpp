@@ -1,4 +1,4 @@
-//===- FlashAttention.cpp - causal attention in one pass over the keys ----===//
+//===- FlashAttention.cpp - causal attention and its gradient, fused -----===//
 //
 // The attention forward as one fused loop nest instead of five linalg ops
 // (scores, row max, exponentials, sum over values, row sums), each of which
@@ -12,6 +12,12 @@
 // Work is spread over threads by an scf.forall over (batch.., row chunk,
 // key/value head); a row chunk takes every C-th row so that causal rows,
 // which see more keys the later they come, balance across chunks.
+//
+// The gradient is fused the same way, per (batch.., key/value head): for
+// each row, the forward sweep again (its max, sum and output O), then a
+// second sweep over the keys that forms P, dP = dy·v and dS = P (dP - dy·O)
+// block by block, keeping dq in registers and adding into the head's dk/dv
+// rows. Nothing of size [S, H, L] is ever stored, forward or backward.
 //
 //===----------------------------------------------------------------------===//
 
@@ -68,40 +74,63 @@ struct FlashAttention {
                                           pad, ArrayRef<bool>{true});
   }
 
-  /// Folds keys t0 .. t0 + kKeyBlock - 1 (those < `length`) into the
-  /// states of the G query heads.
-  SmallVector<SoftmaxState> foldBlock(OpBuilder &b, Location loc,
-                                      ValueRange batch, Value head, Value t0,
-                                      Value length, ArrayRef<Value> queries,
-                                      ArrayRef<SoftmaxState> states) const {
+  Value zeroRow(OpBuilder &b, Location loc) const {
+    return arith::ConstantOp::create(
+        b, loc, rowType(),
+        DenseElementsAttr::get(rowType(), b.getFloatAttr(elementType, 0.0)));
+  }
+
+  /// Keys t0 .. t0 + kKeyBlock - 1 of one row's sweep: which are < length,
+  /// the cache rows read for them and their key and value vectors. Keys
+  /// past the end are read at the last row (memory that exists); callers
+  /// give them a weight of exactly 0.
+  struct KeyBlock {
+    SmallVector<Value> inRange, rows, keys, values;
+  };
+  KeyBlock loadBlock(OpBuilder &b, Location loc, ValueRange batch, Value head,
+                     Value t0, Value length) const {
     Value last =
         arith::SubIOp::create(b, loc, length, indexConstant(b, loc, 1));
-    Value minusInf = floatConstant(b, loc, elementType,
-                                   -std::numeric_limits<double>::infinity());
-    SmallVector<Value> keyRows, valueRows, inRange;
+    KeyBlock block;
     for (int64_t j = 0; j < kKeyBlock; ++j) {
       Value t = arith::AddIOp::create(b, loc, t0, indexConstant(b, loc, j));
-      inRange.push_back(
+      block.inRange.push_back(
           arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, t, length));
-      // Keys past the end are read at the last row (memory that exists)
-      // and get a score of -inf, so their weight is exactly 0.
       Value row = arith::MinUIOp::create(b, loc, t, last);
-      keyRows.push_back(readRow(b, loc, keys, batch, row, head));
-      valueRows.push_back(readRow(b, loc, values, batch, row, head));
+      block.rows.push_back(row);
+      block.keys.push_back(readRow(b, loc, keys, batch, row, head));
+      block.values.push_back(readRow(b, loc, values, batch, row, head));
     }
+    return block;
+  }
+
+  /// [kKeyBlock] dot products of `x` with `rows`, `outside` for keys out of
+  /// range.
+  Value blockDots(OpBuilder &b, Location loc, Value x, ArrayRef<Value> rows,
+                  const KeyBlock &block, double outside) const {
+    Value fill = floatConstant(b, loc, elementType, outside);
+    SmallVector<Value> dots;
+    for (int64_t j = 0; j < kKeyBlock; ++j) {
+      Value products = arith::MulFOp::create(b, loc, x, rows[j]);
+      Value dot = vector::ReductionOp::create(
+          b, loc, vector::CombiningKind::ADD, products);
+      dots.push_back(
+          arith::SelectOp::create(b, loc, block.inRange[j], dot, fill));
+    }
+    return vector::FromElementsOp::create(b, loc, blockType(), dots);
+  }
+
+  /// Folds one block of keys into the states of the G query heads.
+  SmallVector<SoftmaxState> foldBlock(OpBuilder &b, Location loc,
+                                      const KeyBlock &block,
+                                      ArrayRef<Value> queries,
+                                      ArrayRef<SoftmaxState> states) const {
     SmallVector<SoftmaxState> next;
     for (auto [q, state] : llvm::zip_equal(queries, states)) {
-      SmallVector<Value> scores;
-      for (int64_t j = 0; j < kKeyBlock; ++j) {
-        Value products = arith::MulFOp::create(b, loc, q, keyRows[j]);
-        Value dot = vector::ReductionOp::create(
-            b, loc, vector::CombiningKind::ADD, products);
-        scores.push_back(
-            arith::SelectOp::create(b, loc, inRange[j], dot, minusInf));
-      }
-      Value block = vector::FromElementsOp::create(b, loc, blockType(), scores);
+      Value scores = blockDots(b, loc, q, block.keys, block,
+                               -std::numeric_limits<double>::infinity());
       Value blockMax = vector::ReductionOp::create(
-          b, loc, vector::CombiningKind::MAXIMUMF, block);
+          b, loc, vector::CombiningKind::MAXIMUMF, scores);
       Value max = arith::MaximumFOp::create(b, loc, state.max, blockMax);
       // exp(-inf - max) = 0 on the first block: nothing to rescale yet.
       Value rescale = math::ExpOp::create(
@@ -109,7 +138,7 @@ struct FlashAttention {
       Value weights = math::ExpOp::create(
           b, loc,
           arith::SubFOp::create(
-              b, loc, block,
+              b, loc, scores,
               vector::BroadcastOp::create(b, loc, blockType(), max)));
       Value sum = arith::AddFOp::create(
           b, loc, arith::MulFOp::create(b, loc, state.sum, rescale),
@@ -118,15 +147,72 @@ struct FlashAttention {
       Value acc = arith::MulFOp::create(
           b, loc, state.acc,
           vector::BroadcastOp::create(b, loc, rowType(), rescale));
-      for (int64_t j = 0; j < kKeyBlock; ++j) {
-        Value weight = vector::ExtractOp::create(b, loc, weights, j);
-        acc = vector::FMAOp::create(
-            b, loc, vector::BroadcastOp::create(b, loc, rowType(), weight),
-            valueRows[j], acc);
-      }
-      next.push_back({max, sum, acc});
+      next.push_back(
+          {max, sum, accumulateRows(b, loc, acc, weights, block.values)});
     }
     return next;
+  }
+
+  /// acc + sum_j weights[j] · rows[j]
+  Value accumulateRows(OpBuilder &b, Location loc, Value acc, Value weights,
+                       ArrayRef<Value> rows) const {
+    for (int64_t j = 0; j < kKeyBlock; ++j) {
+      Value weight = vector::ExtractOp::create(b, loc, weights, j);
+      acc = vector::FMAOp::create(
+          b, loc, vector::BroadcastOp::create(b, loc, rowType(), weight),
+          rows[j], acc);
+    }
+    return acc;
+  }
+
+  /// Query row `row`'s G (scaled) query heads of kv head `head`.
+  SmallVector<Value> loadQueries(OpBuilder &b, Location loc, Value source,
+                                 ValueRange batch, Value row, Value head,
+                                 double factor) const {
+    Value factorVector = vector::BroadcastOp::create(
+        b, loc, rowType(), floatConstant(b, loc, elementType, factor));
+    SmallVector<Value> rows;
+    for (int64_t g = 0; g < group; ++g)
+      rows.push_back(arith::MulFOp::create(
+          b, loc, readRow(b, loc, source, batch, row, head, g), factorVector));
+    return rows;
+  }
+
+  /// The online softmax of the (scaled) queries over keys 0 .. length - 1.
+  SmallVector<SoftmaxState> sweep(OpBuilder &b, Location loc, ValueRange batch,
+                                  Value head, Value length,
+                                  ArrayRef<Value> queries) const {
+    SmallVector<Value> init;
+    for (int64_t g = 0; g < group; ++g)
+      init.append({floatConstant(b, loc, elementType,
+                                 -std::numeric_limits<double>::infinity()),
+                   floatConstant(b, loc, elementType, 0.0), zeroRow(b, loc)});
+    auto loop = scf::ForOp::create(
+        b, loc, indexConstant(b, loc, 0), length,
+        indexConstant(b, loc, kKeyBlock), init,
+        [&](OpBuilder &nb_, Location l, Value t0, ValueRange carried) {
+          KeyBlock block = loadBlock(nb_, l, batch, head, t0, length);
+          SmallVector<Value> yielded;
+          for (const SoftmaxState &s :
+               foldBlock(nb_, l, block, queries, unpack(carried)))
+            yielded.append({s.max, s.sum, s.acc});
+          scf::YieldOp::create(nb_, l, yielded);
+        });
+    return unpack(loop.getResults());
+  }
+
+  SmallVector<SoftmaxState> unpack(ValueRange values) const {
+    SmallVector<SoftmaxState> states;
+    for (int64_t g = 0; g < group; ++g)
+      states.push_back({values[3 * g], values[3 * g + 1], values[3 * g + 2]});
+    return states;
+  }
+
+  /// The softmax's output acc / sum.
+  Value output(OpBuilder &b, Location loc, const SoftmaxState &state) const {
+    return arith::DivFOp::create(
+        b, loc, state.acc,
+        vector::BroadcastOp::create(b, loc, rowType(), state.sum));
   }
 
   /// Attention of query row `row` (at position offset + row, seeing keys
@@ -136,49 +222,135 @@ struct FlashAttention {
     Value length = arith::AddIOp::create(
         b, loc, arith::AddIOp::create(b, loc, offset, row),
         indexConstant(b, loc, 1));
-    Value scaleVector = vector::BroadcastOp::create(
-        b, loc, rowType(), floatConstant(b, loc, elementType, scale));
-    SmallVector<Value> queries, init;
+    // Scaled once per row instead of once per score.
+    SmallVector<Value> queries =
+        loadQueries(b, loc, query, batch, row, head, scale);
+    SmallVector<SoftmaxState> states =
+        sweep(b, loc, batch, head, length, queries);
+    for (int64_t g = 0; g < group; ++g)
+      tile = writeRow(b, loc, output(b, loc, states[g]), tile, i, g);
+    return tile;
+  }
+
+  /// tile[0.., i, 0, (g,) :] = x, for tiles [1.., rows, 1, (G,) D].
+  Value writeRow(OpBuilder &b, Location loc, Value x, Value tile, Value i,
+                 std::optional<int64_t> g = {}) const {
+    unsigned rank = cast<RankedTensorType>(tile.getType()).getRank();
+    SmallVector<Value> indices(rank, indexConstant(b, loc, 0));
+    indices[nb] = i;
+    if (g)
+      indices[nb + 2] = indexConstant(b, loc, *g);
+    return vector::TransferWriteOp::create(b, loc, x, tile, indices,
+                                           ArrayRef<bool>{true})
+        .getResult();
+  }
+
+  Value readTileRow(OpBuilder &b, Location loc, Value tile, Value i) const {
+    unsigned rank = cast<RankedTensorType>(tile.getType()).getRank();
+    SmallVector<Value> indices(rank, indexConstant(b, loc, 0));
+    indices[nb] = i;
+    return vector::TransferReadOp::create(
+        b, loc, rowType(), tile, indices,
+        floatConstant(b, loc, elementType, 0.0), ArrayRef<bool>{true});
+  }
+
+  /// The gradients of query row `row` (offset 0) of kv head `head`, with
+  /// dy [B.., S, Hkv, G, D] the output's gradient: recomputes the row's
+  /// softmax (max, sum, output O), then with P = exp(s - max) / sum, dP = dy
+  /// · v and D = dy · O (= sum_t P dP), dS = P (dP - D) scale per key:
+  /// dq = sum_t dS k_t (returned, [G] rows), dk_t += dS q, dv_t += P dy
+  /// (in the [1.., S, 1, D] tiles).
+  std::tuple<SmallVector<Value>, Value, Value>
+  gradRow(OpBuilder &b, Location loc, ValueRange batch, Value head, Value row,
+          Value dy, Value dkTile, Value dvTile) const {
+    Value length = arith::AddIOp::create(b, loc, row, indexConstant(b, loc, 1));
+    SmallVector<Value> queries =
+        loadQueries(b, loc, query, batch, row, head, 1.0);
+    SmallVector<Value> scaled =
+        loadQueries(b, loc, query, batch, row, head, scale);
+    SmallVector<Value> grads = loadQueries(b, loc, dy, batch, row, head, 1.0);
+    SmallVector<SoftmaxState> states =
+        sweep(b, loc, batch, head, length, scaled);
+    SmallVector<Value> inverseSums, outputDots;
     for (int64_t g = 0; g < group; ++g) {
-      // Scaled once per row instead of once per score.
-      queries.push_back(arith::MulFOp::create(
-          b, loc, readRow(b, loc, query, batch, row, head, g), scaleVector));
-      init.append({floatConstant(b, loc, elementType,
-                                 -std::numeric_limits<double>::infinity()),
-                   floatConstant(b, loc, elementType, 0.0),
-                   arith::ConstantOp::create(
-                       b, loc, rowType(),
-                       DenseElementsAttr::get(
-                           rowType(), b.getFloatAttr(elementType, 0.0)))});
+      Value one = floatConstant(b, loc, elementType, 1.0);
+      inverseSums.push_back(arith::DivFOp::create(b, loc, one, states[g].sum));
+      Value products =
+          arith::MulFOp::create(b, loc, grads[g], output(b, loc, states[g]));
+      outputDots.push_back(vector::ReductionOp::create(
+          b, loc, vector::CombiningKind::ADD, products));
     }
-    auto sweep = scf::ForOp::create(
+
+    SmallVector<Value> init(group, zeroRow(b, loc));
+    init.append({dkTile, dvTile});
+    auto loop = scf::ForOp::create(
         b, loc, indexConstant(b, loc, 0), length,
         indexConstant(b, loc, kKeyBlock), init,
         [&](OpBuilder &nb_, Location l, Value t0, ValueRange carried) {
-          SmallVector<SoftmaxState> states;
-          for (int64_t g = 0; g < group; ++g)
-            states.push_back(
-                {carried[3 * g], carried[3 * g + 1], carried[3 * g + 2]});
-          SmallVector<Value> yielded;
-          for (const SoftmaxState &s :
-               foldBlock(nb_, l, batch, head, t0, length, queries, states))
-            yielded.append({s.max, s.sum, s.acc});
+          KeyBlock block = loadBlock(nb_, l, batch, head, t0, length);
+          SmallVector<Value> dq(carried.take_front(group));
+          SmallVector<Value> dk(kKeyBlock, zeroRow(nb_, l));
+          SmallVector<Value> dv(kKeyBlock, zeroRow(nb_, l));
+          for (int64_t g = 0; g < group; ++g) {
+            // P: exp(-inf) = 0 past the end.
+            Value scores = blockDots(nb_, l, scaled[g], block.keys, block,
+                                     -std::numeric_limits<double>::infinity());
+            Value probs = arith::MulFOp::create(
+                nb_, l,
+                math::ExpOp::create(
+                    nb_, l,
+                    arith::SubFOp::create(
+                        nb_, l, scores,
+                        vector::BroadcastOp::create(nb_, l, blockType(),
+                                                    states[g].max))),
+                vector::BroadcastOp::create(nb_, l, blockType(),
+                                            inverseSums[g]));
+            Value dprobs = blockDots(nb_, l, grads[g], block.values, block, 0);
+            Value dscores = arith::MulFOp::create(
+                nb_, l,
+                arith::MulFOp::create(
+                    nb_, l, probs,
+                    arith::SubFOp::create(
+                        nb_, l, dprobs,
+                        vector::BroadcastOp::create(nb_, l, blockType(),
+                                                    outputDots[g]))),
+                vector::BroadcastOp::create(
+                    nb_, l, blockType(),
+                    floatConstant(nb_, l, elementType, scale)));
+            dq[g] = accumulateRows(nb_, l, dq[g], dscores, block.keys);
+            for (int64_t j = 0; j < kKeyBlock; ++j) {
+              auto lane = [&](Value weights) {
+                Value w = vector::ExtractOp::create(nb_, l, weights, j);
+                return vector::BroadcastOp::create(nb_, l, rowType(), w)
+                    .getResult();
+              };
+              dk[j] = vector::FMAOp::create(nb_, l, lane(dscores), queries[g],
+                                            dk[j]);
+              dv[j] =
+                  vector::FMAOp::create(nb_, l, lane(probs), grads[g], dv[j]);
+            }
+          }
+          // Keys past the end add 0 to the last row.
+          Value dkTile = carried[group], dvTile = carried[group + 1];
+          for (int64_t j = 0; j < kKeyBlock; ++j) {
+            Value t = block.rows[j];
+            dkTile =
+                writeRow(nb_, l,
+                         arith::AddFOp::create(
+                             nb_, l, readTileRow(nb_, l, dkTile, t), dk[j]),
+                         dkTile, t);
+            dvTile =
+                writeRow(nb_, l,
+                         arith::AddFOp::create(
+                             nb_, l, readTileRow(nb_, l, dvTile, t), dv[j]),
+                         dvTile, t);
+          }
+          SmallVector<Value> yielded(dq);
+          yielded.append({dkTile, dvTile});
           scf::YieldOp::create(nb_, l, yielded);
         });
-    unsigned rank = cast<RankedTensorType>(tile.getType()).getRank();
-    for (int64_t g = 0; g < group; ++g) {
-      Value sum = vector::BroadcastOp::create(b, loc, rowType(),
-                                              sweep.getResult(3 * g + 1));
-      Value out =
-          arith::DivFOp::create(b, loc, sweep.getResult(3 * g + 2), sum);
-      SmallVector<Value> indices(rank, indexConstant(b, loc, 0));
-      indices[rank - 4] = i;
-      indices[rank - 2] = indexConstant(b, loc, g);
-      tile = vector::TransferWriteOp::create(b, loc, out, tile, indices,
-                                             ArrayRef<bool>{true})
-                 .getResult();
-    }
-    return tile;
+    SmallVector<Value> dq(loop.getResults().take_front(group));
+    return {dq, loop.getResult(group), loop.getResult(group + 1)};
   }
 };
 
@@ -250,6 +422,77 @@ Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
                                         forall.getRegionOutArgs()[0], offsets,
                                         tileSizes, strides);
   return forall.getResult(0);
+}
+
+std::tuple<Value, Value, Value> causalAttentionGrad(OpBuilder &b, Location loc,
+                                                    unsigned nb, Value query,
+                                                    Value keys, Value values,
+                                                    Value dy, double scale) {
+  auto queryType = cast<RankedTensorType>(query.getType());
+  Type elementType = queryType.getElementType();
+  FlashAttention attention{nb,
+                           query,
+                           keys,
+                           values,
+                           indexConstant(b, loc, 0),
+                           scale,
+                           queryType.getDimSize(nb + 2),
+                           queryType.getDimSize(nb + 3),
+                           elementType};
+  SmallVector<OpFoldResult> querySizes = tensor::getMixedSizes(b, loc, query);
+  SmallVector<OpFoldResult> keySizes = tensor::getMixedSizes(b, loc, keys);
+  // One iteration per (batch.., kv head): it owns its keys' gradients,
+  // summed over every row and query head of the group.
+  SmallVector<OpFoldResult> bounds(querySizes.begin(), querySizes.begin() + nb);
+  bounds.push_back(querySizes[nb + 1]);
+  Value dqInit = emptyTensor(b, loc, querySizes, elementType);
+  Value dkInit = emptyTensor(b, loc, keySizes, elementType);
+  Value dvInit = emptyTensor(b, loc, keySizes, elementType);
+  auto forall =
+      scf::ForallOp::create(b, loc, bounds, ValueRange{dqInit, dkInit, dvInit},
+                            /*mapping=*/std::nullopt);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(forall.getBody());
+  SmallVector<Value> ivs(forall.getInductionVars());
+  ValueRange batch = ValueRange(ivs).take_front(nb);
+  Value head = ivs[nb];
+
+  // dq tile [1.., S, 1, G, D], dk/dv tiles [1.., S, 1, D]
+  SmallVector<OpFoldResult> dqSizes(nb, b.getIndexAttr(1));
+  dqSizes.append({querySizes[nb], b.getIndexAttr(1), querySizes[nb + 2],
+                  querySizes[nb + 3]});
+  SmallVector<OpFoldResult> dkSizes(nb, b.getIndexAttr(1));
+  dkSizes.append({keySizes[nb], b.getIndexAttr(1), keySizes[nb + 2]});
+  Value dqTile = emptyTensor(b, loc, dqSizes, elementType);
+  Value dkTile = filledTensor(b, loc, dkSizes, elementType, 0.0);
+  Value dvTile = filledTensor(b, loc, dkSizes, elementType, 0.0);
+  Value rows = getValueOrCreateConstantIndexOp(b, loc, querySizes[nb]);
+  auto rowsLoop = scf::ForOp::create(
+      b, loc, indexConstant(b, loc, 0), rows, indexConstant(b, loc, 1),
+      ValueRange{dqTile, dkTile, dvTile},
+      [&](OpBuilder &nb_, Location l, Value row, ValueRange carried) {
+        auto [dq, dk, dv] = attention.gradRow(nb_, l, batch, head, row, dy,
+                                              carried[1], carried[2]);
+        Value tile = carried[0];
+        for (auto [g, rowGrad] : llvm::enumerate(dq))
+          tile = attention.writeRow(nb_, l, rowGrad, tile, row, g);
+        scf::YieldOp::create(nb_, l, ValueRange{tile, dk, dv});
+      });
+
+  b.setInsertionPointToStart(forall.getTerminator().getBody());
+  auto insert = [&](Value tile, Value into, ArrayRef<OpFoldResult> sizes) {
+    SmallVector<OpFoldResult> offsets(batch.begin(), batch.end());
+    offsets.append({b.getIndexAttr(0), head});
+    offsets.append(sizes.size() - offsets.size(), b.getIndexAttr(0));
+    tensor::ParallelInsertSliceOp::create(
+        b, loc, tile, into, offsets, sizes,
+        SmallVector<OpFoldResult>(sizes.size(), b.getIndexAttr(1)));
+  };
+  ValueRange outs = forall.getRegionOutArgs();
+  insert(rowsLoop.getResult(0), outs[0], dqSizes);
+  insert(rowsLoop.getResult(1), outs[1], dkSizes);
+  insert(rowsLoop.getResult(2), outs[2], dkSizes);
+  return {forall.getResult(0), forall.getResult(1), forall.getResult(2)};
 }
 
 } // namespace mlir::llama::lowering

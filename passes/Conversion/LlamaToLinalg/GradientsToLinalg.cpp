@@ -235,7 +235,8 @@ struct LinearGradLowering : OpConversionPattern<LinearGradOp> {
 };
 
 /// With P the probabilities and dS = P * (dP - rowsum(dP * P)) * scale:
-///   dv = Pᵀ dy,  dq = dS k,  dk = dSᵀ q  (k/v gradients summed over groups)
+///   dv = Pᵀ dy,  dq = dS k,  dk = dSᵀ q  (k/v gradients summed over groups),
+/// in one fused loop nest per (batch, kv head) (causalAttentionGrad).
 struct AttentionGradLowering : OpConversionPattern<AttentionGradOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -243,70 +244,17 @@ struct AttentionGradLowering : OpConversionPattern<AttentionGradOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     auto &b = rewriter;
-    MLIRContext *ctx = b.getContext();
     RankedTensorType queryType = op.getQuery().getType();
     unsigned rank = queryType.getRank();
-    unsigned nb = rank - 3;
     int64_t numKvHeads = op.getKey().getType().getDimSize(rank - 2);
     if (ShapedType::isDynamic(queryType.getDimSize(rank - 2)) ||
         ShapedType::isDynamic(numKvHeads))
       return rewriter.notifyMatchFailure(op, "needs static head counts");
-    Type elementType = queryType.getElementType();
-    double scale = op.getScale().convertToDouble();
-    Value query = groupHeads(b, loc, adaptor.getQuery(), numKvHeads);
-    Value dy = groupHeads(b, loc, adaptor.getDy(), numKvHeads);
-    Value keys = adaptor.getKey(), values = adaptor.getValue();
-    Value probs = attentionProbabilities(b, loc, nb, query, keys,
-                                         indexConstant(b, loc, 0), scale);
-    unsigned n5 = nb + 5, n4 = nb + 4;
-    auto batched = [&](unsigned parallel, unsigned reduction) {
-      return iterators(nb + parallel, reduction);
-    };
-
-    // dv[B.., t, kv, d] = sum_{s, g} P[s, kv, g, t] dy[s, kv, g, d]
-    //   loops (B.., t, kv, d, s, g)
-    Value dv =
-        generic(b, loc, ValueRange{probs, dy},
-                filledTensor(b, loc, tensor::getMixedSizes(b, loc, values),
-                             elementType, 0.0),
-                {batchedMap(ctx, nb, n5, {3, 1, 4, 0}),
-                 batchedMap(ctx, nb, n5, {3, 1, 4, 2}),
-                 batchedMap(ctx, nb, n5, {0, 1, 2})},
-                batched(3, 2), multiplyAccumulate);
-    // dP[B.., s, kv, g, t] = sum_d dy[s, kv, g, d] v[t, kv, d]
-    Value dprobs = dotWithKeys(b, loc, nb, dy, values);
-    SmallVector<OpFoldResult> probSizes = tensor::getMixedSizes(b, loc, probs);
-    // rowDot[B.., s, kv, g] = sum_t dP * P
-    AffineMap identity = b.getMultiDimIdentityMap(n4);
-    AffineMap rowMap = dimsMap(ctx, n4, 0, n4 - 1);
-    SmallVector<OpFoldResult> rowSizes(probSizes.begin(), probSizes.end() - 1);
-    Value rowDot = generic(b, loc, ValueRange{dprobs, probs},
-                           filledTensor(b, loc, rowSizes, elementType, 0.0),
-                           {identity, identity, rowMap}, batched(3, 1),
-                           multiplyAccumulate);
-    // dS = P * (dP - rowDot) * scale  (the gradient of the scaled scores)
-    Value dscores = generic(
-        b, loc, ValueRange{probs, dprobs, rowDot},
-        emptyTensor(b, loc, probSizes, elementType),
-        {identity, identity, rowMap, identity}, batched(4, 0),
-        [&](OpBuilder &nb_, Location l, ValueRange a) {
-          Value diff = arith::SubFOp::create(nb_, l, a[1], a[2]);
-          Value ds = arith::MulFOp::create(nb_, l, a[0], diff);
-          yield(nb_, l,
-                arith::MulFOp::create(
-                    nb_, l, ds, floatConstant(nb_, l, elementType, scale)));
-        });
-    // dq[B.., s, kv, g, d] = sum_t dS[s, kv, g, t] k[t, kv, d]
-    Value dq = sumOverKeys(b, loc, nb, dscores, keys, query);
-    // dk[B.., t, kv, d] = sum_{s, g} dS[s, kv, g, t] q[s, kv, g, d]
-    //   loops (B.., t, kv, d, s, g)
-    Value dk = generic(b, loc, ValueRange{dscores, query},
-                       filledTensor(b, loc, tensor::getMixedSizes(b, loc, keys),
-                                    elementType, 0.0),
-                       {batchedMap(ctx, nb, n5, {3, 1, 4, 0}),
-                        batchedMap(ctx, nb, n5, {3, 1, 4, 2}),
-                        batchedMap(ctx, nb, n5, {0, 1, 2})},
-                       batched(3, 2), multiplyAccumulate);
+    auto [dq, dk, dv] = causalAttentionGrad(
+        b, loc, rank - 3, groupHeads(b, loc, adaptor.getQuery(), numKvHeads),
+        adaptor.getKey(), adaptor.getValue(),
+        groupHeads(b, loc, adaptor.getDy(), numKvHeads),
+        op.getScale().convertToDouble());
     rewriter.replaceOp(op, {ungroupHeads(b, loc, dq, queryType), dk, dv});
     return success();
   }

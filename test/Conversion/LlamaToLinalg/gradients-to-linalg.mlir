@@ -78,24 +78,53 @@ func.func @rope_grad(%dy: tensor<2x8x4x16xf32>, %pos: tensor<8xi32>) -> tensor<2
 
 // -----
 
-// Tests that the attention gradient groups the query heads over the kv heads,
-// recomputes the probabilities P (scores, row max, exp, row sum), and builds
-// dv = PT dy, dP = dy vT, dS = P (dP - rowsum(dP P)), dq = dS k, dk = dST q.
+// Tests that the attention gradient groups the query heads over the kv heads
+// and runs one fused loop nest per (batch, kv head), which owns its keys'
+// gradients (zeroed [1, S, 1, D] tiles): row by row, the softmax recomputed
+// in one sweep over blocks of keys (online max and sum), the output's 1/sum,
+// then a second sweep building P, dP = dy vT, dS = P (dP - dy O) scale, with
+// dq = dS k in registers and dk += dS q, dv += P dy read-modified-written
+// in the tiles.
 // CHECK-LABEL: func.func @attention_grad(
 // CHECK-SAME: %[[Q:.*]]: tensor<2x8x4x16xf32>, %[[K:.*]]: tensor<2x8x2x16xf32>, %[[V:.*]]: tensor<2x8x2x16xf32>, %[[DY:.*]]: tensor<2x8x4x16xf32>
 // CHECK: %[[GQ:.*]] = tensor.expand_shape %[[Q]] {{.*}} into tensor<2x8x2x2x16xf32>
 // CHECK: %[[GDY:.*]] = tensor.expand_shape %[[DY]] {{.*}} into tensor<2x8x2x2x16xf32>
-// CHECK: %[[SCORES:.*]] = linalg.generic {{.*}} ins(%[[GQ]], %[[K]] : {{.*}}) outs(%{{.*}} : tensor<2x8x2x2x8xf32>)
+// CHECK: %[[G:.*]]:3 = scf.forall (%[[B:.*]], %[[HEAD:.*]]) in (2, 2) shared_outs(%[[DQO:.*]] = %{{.*}}, %[[DKO:.*]] = %{{.*}}, %[[DVO:.*]] = %{{.*}}) -> (tensor<2x8x2x2x16xf32>, tensor<2x8x2x16xf32>, tensor<2x8x2x16xf32>)
+// CHECK: %[[DK0:.*]] = linalg.fill {{.*}} -> tensor<1x8x1x16xf32>
+// CHECK: %[[DV0:.*]] = linalg.fill {{.*}} -> tensor<1x8x1x16xf32>
+// CHECK: %[[TILES:.*]]:3 = scf.for %[[ROW:.*]] = {{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %[[DK0]], %{{.*}} = %[[DV0]])
+// CHECK: vector.transfer_read %[[GQ]][%[[B]], %[[ROW]], %[[HEAD]]
+// CHECK: vector.transfer_read %[[GDY]][%[[B]], %[[ROW]], %[[HEAD]]
+// CHECK: %[[SM:.*]]:6 = scf.for {{.*}} -> (f32, f32, vector<16xf32>, f32, f32, vector<16xf32>)
+// CHECK: vector.transfer_read %[[K]][%[[B]], %{{.*}}, %[[HEAD]]
+// CHECK: vector.transfer_read %[[V]][%[[B]], %{{.*}}, %[[HEAD]]
+// CHECK: arith.maximumf
 // CHECK: math.exp
-// CHECK: %[[P:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<2x8x2x2x8xf32>, tensor<2x8x2x2xf32>) outs(%{{.*}} : tensor<2x8x2x2x8xf32>)
-// CHECK: %[[DV:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]{{.*}} ins(%[[P]], %[[GDY]] : {{.*}}) outs(%{{.*}} : tensor<2x8x2x16xf32>)
-// CHECK: %[[DP:.*]] = linalg.generic {{.*}} ins(%[[GDY]], %[[V]] : {{.*}})
-// CHECK: %[[ROWDOT:.*]] = linalg.generic {{.*}} ins(%[[DP]], %[[P]] : {{.*}}) outs(%{{.*}} : tensor<2x8x2x2xf32>)
-// CHECK: %[[DS:.*]] = linalg.generic {{.*}} ins(%[[P]], %[[DP]], %[[ROWDOT]] : {{.*}})
-// CHECK: %[[DQ:.*]] = linalg.generic {{.*}} ins(%[[DS]], %[[K]] : {{.*}}) outs(%{{.*}} : tensor<2x8x2x2x16xf32>)
-// CHECK: %[[DK:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]{{.*}} ins(%[[DS]], %[[GQ]] : {{.*}}) outs(%{{.*}} : tensor<2x8x2x16xf32>)
-// CHECK: %[[DQ4:.*]] = tensor.collapse_shape %[[DQ]] {{.*}} into tensor<2x8x4x16xf32>
-// CHECK: return %[[DQ4]], %[[DK]], %[[DV]]
+// CHECK: vector.fma
+// CHECK: %[[INV:.*]] = arith.divf %{{.*}}, %[[SM]]#1 : f32
+// CHECK: %[[OUT:.*]] = arith.divf %[[SM]]#2, %{{.*}} : vector<16xf32>
+// CHECK: %[[OMUL:.*]] = arith.mulf %{{.*}}, %[[OUT]] : vector<16xf32>
+// CHECK: %[[DOT:.*]] = vector.reduction <add>, %[[OMUL]]
+// CHECK: scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, tensor<1x8x1x16xf32>, tensor<1x8x1x16xf32>)
+// CHECK: %[[E:.*]] = math.exp %{{.*}} : vector<8xf32>
+// CHECK: %[[INVB:.*]] = vector.broadcast %[[INV]] : f32 to vector<8xf32>
+// CHECK: %[[P:.*]] = arith.mulf %[[E]], %[[INVB]] : vector<8xf32>
+// CHECK: %[[DP:.*]] = vector.from_elements
+// CHECK: %[[DOTB:.*]] = vector.broadcast %[[DOT]] : f32 to vector<8xf32>
+// CHECK: %[[DIFF:.*]] = arith.subf %[[DP]], %[[DOTB]] : vector<8xf32>
+// CHECK: %[[PD:.*]] = arith.mulf %[[P]], %[[DIFF]] : vector<8xf32>
+// CHECK: %[[DS:.*]] = arith.mulf %[[PD]], %{{.*}} : vector<8xf32>
+// CHECK: vector.extract %[[DS]][0]
+// CHECK: vector.fma
+// CHECK: vector.extract %[[P]][0]
+// CHECK: vector.fma
+// CHECK: vector.transfer_write
+// CHECK: scf.forall.in_parallel
+// CHECK: tensor.parallel_insert_slice %[[TILES]]#0 into %[[DQO]][%[[B]], 0, %[[HEAD]], 0, 0] [1, 8, 1, 2, 16] [1, 1, 1, 1, 1]
+// CHECK: tensor.parallel_insert_slice %[[TILES]]#1 into %[[DKO]][%[[B]], 0, %[[HEAD]], 0] [1, 8, 1, 16] [1, 1, 1, 1]
+// CHECK: tensor.parallel_insert_slice %[[TILES]]#2 into %[[DVO]][%[[B]], 0, %[[HEAD]], 0] [1, 8, 1, 16] [1, 1, 1, 1]
+// CHECK: %[[DQ4:.*]] = tensor.collapse_shape %[[G]]#0 {{.*}} into tensor<2x8x4x16xf32>
+// CHECK: return %[[DQ4]], %[[G]]#1, %[[G]]#2
 func.func @attention_grad(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x2x16xf32>, %v: tensor<2x8x2x16xf32>, %dy: tensor<2x8x4x16xf32>) -> (tensor<2x8x4x16xf32>, tensor<2x8x2x16xf32>, tensor<2x8x2x16xf32>) {
   %0:3 = llama.attention_grad %q, %k, %v, %dy scale(0.25) : (tensor<2x8x4x16xf32>, tensor<2x8x2x16xf32>, tensor<2x8x2x16xf32>, tensor<2x8x4x16xf32>) -> (tensor<2x8x4x16xf32>, tensor<2x8x2x16xf32>, tensor<2x8x2x16xf32>)
   return %0#0, %0#1, %0#2 : tensor<2x8x4x16xf32>, tensor<2x8x2x16xf32>, tensor<2x8x2x16xf32>
