@@ -14,7 +14,9 @@ streams the weights at memory speed. With --torch, also PyTorch eager (transform
 the same weights, KV cache, greedy) at 1 and 2 threads in the same run, and
 our ratio to its best. With --llama-cpp (the path of llama.cpp's llama-bench,
 built by scripts/build_llama_cpp.sh), also llama.cpp on the same weights as a
-GGUF file (f32 or bf16) at all cores, and our ratio to it. Medians of 3 runs.
+GGUF file (f32 or bf16) at all cores, and our ratio to it. Medians of
+--runs runs (5: a toy model's decode lasts milliseconds, where one
+scheduler hiccup moves a single run by 2-5x).
 Prints a table; asserts nothing.
 """
 import argparse
@@ -113,6 +115,8 @@ def main():
     parser.add_argument("--weight-types", default="f32,bf16",
                         help="llamac --weight-type values to measure")
     parser.add_argument("--steps", type=int, default=64)
+    parser.add_argument("--runs", type=int, default=5,
+                        help="runs per measurement (medians; llama-bench: averages)")
     parser.add_argument("--prompt", type=int, default=128,
                         help="prompt tokens (prefill length)")
     parser.add_argument("--bin", default=os.path.join(ROOT, "build", "bin"))
@@ -163,7 +167,7 @@ def bench_ours(args, work, name, weight_type):
     run([os.path.join(args.bin, "llamac"), os.path.join(model_dir, "config.json"),
          "--weight-type", weight_type, "-o", artifact])
     speeds = []
-    for _ in range(3):
+    for _ in range(args.runs):
         out = run([os.path.join(args.bin, "llama-run"), artifact, "--weights", model_dir,
                    "--tokens", ",".join(map(str, prompt_of(args, hf))),
                    "-n", str(args.steps)]).stderr
@@ -198,7 +202,7 @@ def llama_cpp_columns(args, work, name, weight_type, ours):
     path = os.path.join(work, f"{name}-{weight_type}.gguf")
     write_gguf(f32_model(work, name), hf, weight_type, path)
     prefill, decode = llama_bench(args.llama_cpp, path, args.prompt, args.steps,
-                                  os.cpu_count() or 1)
+                                  os.cpu_count() or 1, args.runs)
     return (f" {f'{prefill:.1f}/{decode:.1f}':>22}"
             f" {ours[0] / prefill:>19.2f} {ours[1] / decode:>19.2f}")
 
@@ -212,7 +216,8 @@ def torch_columns(args, work, name, ours):
     if name not in args.peers:
         peers = []
         for threads in (1, 2):
-            runs = [torch_speed(model_dir, prompt, args.steps, threads) for _ in range(3)]
+            runs = [torch_speed(model_dir, prompt, args.steps, threads)
+                    for _ in range(args.runs)]
             peers.append((median([p for p, _ in runs]), median([d for _, d in runs])))
         args.peers[name] = peers
     peers = args.peers[name]

@@ -63,10 +63,11 @@ def write_gguf(model_dir, hf, weight_type, path):
     writer.close()
 
 
-def llama_bench(binary, gguf_path, prompt, steps, threads):
-    """(prefill, decode) tokens/s of llama-bench at `threads` threads."""
+def llama_bench(binary, gguf_path, prompt, steps, threads, runs):
+    """(prefill, decode) tokens/s of llama-bench at `threads` threads, the
+    average of `runs` repetitions."""
     out = subprocess.run([binary, "-m", gguf_path, "-p", str(prompt), "-n", str(steps),
-                          "-t", str(threads), "-r", "3", "-o", "json"],
+                          "-t", str(threads), "-r", str(runs), "-o", "json"],
                          check=True, capture_output=True, text=True).stdout
     speeds = {}
     for test in json.loads(out):
