@@ -84,10 +84,11 @@ def main():
     expected = grads(lambda x: rope_torch(x, torch.tensor(positions), theta), [x], dy)
     results.append(compare("rope_grad", got, expected))
 
-    # 5 rows: keys in part of one block; 21: several blocks and a partial one.
-    for kv_heads, s in itertools.product((4, 2, 1), (5, 21)):
-        q, k, v, dy = f(2, s, 4, 8), f(2, s, kv_heads, 8), f(2, s, kv_heads, 8), f(2, s, 4, 8)
-        scale = 1 / np.sqrt(8)
+    # 5 rows: keys in part of one block; 21: several blocks and a partial
+    # one; both serial loops. 33 rows of 64 dims: enough work for threads.
+    for kv_heads, (s, d) in itertools.product((4, 2, 1), ((5, 8), (21, 8), (33, 64))):
+        q, k, v, dy = f(2, s, 4, d), f(2, s, kv_heads, d), f(2, s, kv_heads, d), f(2, s, 4, d)
+        scale = 1 / np.sqrt(d)
         qt, kt = mlir_type(q), mlir_type(k)
         body = (f"  %dq, %dk, %dv = llama.attention_grad %q_s, %k_s, %v_s, %dy_s scale({scale!r}) : "
                 f"({qt}, {kt}, {kt}, {qt}) -> ({qt}, {kt}, {kt})\n")
@@ -95,7 +96,7 @@ def main():
                                     "dy": (dy, "f32")},
                        [("dq", qt), ("dk", kt), ("dv", kt)])
         expected = grads(lambda q, k, v: attention_torch(q, k, v, scale), [q, k, v], dy)
-        results.append(compare(f"attention_grad (n_kv_heads {kv_heads}, {s} rows)", got,
+        results.append(compare(f"attention_grad (n_kv_heads {kv_heads}, {s} rows, {d} dims)", got,
                                expected))
 
     g, u, dy = f(2, 3, 7), f(2, 3, 7), f(2, 3, 7)

@@ -86,8 +86,8 @@ def attention_reference(q, k, v, scale):
     return np.einsum("bhst,bthd->bshd", probs, v)
 
 
-def check_attention(args, kv_heads, rng, s=5):
-    b, h, d = 2, 4, 8
+def check_attention(args, kv_heads, rng, s=5, d=8):
+    b, h = 2, 4
     q = rng.standard_normal((b, s, h, d)).astype(np.float32)
     k = rng.standard_normal((b, s, kv_heads, d)).astype(np.float32)
     v = rng.standard_normal((b, s, kv_heads, d)).astype(np.float32)
@@ -96,7 +96,7 @@ def check_attention(args, kv_heads, rng, s=5):
     body = (f"  %result = llama.attention %q_s, %k_s, %v_s scale({scale!r}) : "
             f"({qt}, {kt}, {kt}) -> {qt}\n")
     got = run(args, body, {"q": (q, "f32"), "k": (k, "f32"), "v": (v, "f32")}, qt)
-    return check(f"attention (n_kv_heads {kv_heads}, {s} rows)", got, attention_reference(q, k, v, scale))
+    return check(f"attention (n_kv_heads {kv_heads}, {s} rows, {d} dims)", got, attention_reference(q, k, v, scale))
 
 
 def cross_entropy_reference(logits, targets, mask):
@@ -142,8 +142,10 @@ def main():
     args = runner_args()
     rng = np.random.default_rng(5)
     # 5 rows: part of one block of keys; 21: several blocks and a partial
-    # one, rows in 2 chunks; 40: whole blocks only, 4 chunks.
-    results = [check_attention(args, kv, rng, s) for kv in (4, 2, 1) for s in (5, 21, 40)]
+    # one; both serial loops. 40 rows of 64 dims: whole blocks only, enough
+    # work for threads (4 row chunks).
+    results = [check_attention(args, kv, rng, s, d) for kv in (4, 2, 1)
+               for s, d in ((5, 8), (21, 8), (40, 64))]
     results.append(check_cross_entropy(args, rng))
     sys.exit(0 if all(results) else 1)
 

@@ -63,9 +63,10 @@ Value rotate(OpBuilder &b, Location loc, Value x, Value positions, double theta,
 /// The attention output [B.., S, Hkv, G, D] of a grouped query over keys and
 /// values [B.., L, Hkv, D] (L >= offset + S), query row s seeing keys 0 ..
 /// offset + s: one pass over the keys with an online softmax, on threads
-/// (FlashAttention.cpp).
+/// when it is worth it for `keyCapacity` keys at most (FlashAttention.cpp).
 Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
-                      Value keys, Value values, Value offset, double scale);
+                      Value keys, Value values, Value offset, double scale,
+                      int64_t keyCapacity);
 /// The gradients (dq [B.., S, Hkv, G, D], dk, dv [B.., S, Hkv, D]) of
 /// causalAttention at offset 0 for the output's gradient dy (grouped like
 /// the query): per (batch, kv head), row by row, the row's softmax

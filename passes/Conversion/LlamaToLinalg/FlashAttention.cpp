@@ -22,6 +22,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Conversion/LlamaToLinalg/Builders.h"
+#include "passes/Transforms/Chunks.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -354,11 +355,69 @@ struct FlashAttention {
   }
 };
 
+/// One output tile of a loop iteration and where it goes.
+struct Tile {
+  Value value;
+  SmallVector<OpFoldResult> offsets, sizes, strides;
+};
+using TileBuilder =
+    function_ref<SmallVector<Tile>(OpBuilder &, Location, ValueRange)>;
+
+/// Runs `body` at every point of `bounds` and inserts its tiles into
+/// `outs`: an scf.forall when `parallel` (the points run on threads once
+/// lowered to OpenMP), else a serial loop nest.
+SmallVector<Value> forEachPoint(OpBuilder &b, Location loc,
+                                ArrayRef<OpFoldResult> bounds, ValueRange outs,
+                                bool parallel, TileBuilder body) {
+  if (parallel) {
+    auto forall = scf::ForallOp::create(b, loc, bounds, outs,
+                                        /*mapping=*/std::nullopt);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(forall.getBody());
+    SmallVector<Tile> tiles = body(b, loc, forall.getInductionVars());
+    b.setInsertionPointToStart(forall.getTerminator().getBody());
+    for (auto [tile, out] : llvm::zip_equal(tiles, forall.getRegionOutArgs()))
+      tensor::ParallelInsertSliceOp::create(
+          b, loc, tile.value, out, tile.offsets, tile.sizes, tile.strides);
+    return forall.getResults();
+  }
+  SmallVector<Value> lower, upper, steps;
+  for (OpFoldResult bound : bounds) {
+    lower.push_back(indexConstant(b, loc, 0));
+    upper.push_back(getValueOrCreateConstantIndexOp(b, loc, bound));
+    steps.push_back(indexConstant(b, loc, 1));
+  }
+  scf::LoopNest nest = scf::buildLoopNest(
+      b, loc, lower, upper, steps, outs,
+      [&](OpBuilder &nb_, Location l, ValueRange ivs, ValueRange carried) {
+        scf::ValueVector inserted;
+        for (auto [tile, out] : llvm::zip_equal(body(nb_, l, ivs), carried))
+          inserted.push_back(tensor::InsertSliceOp::create(
+              nb_, l, tile.value, out, tile.offsets, tile.sizes, tile.strides));
+        return inserted;
+      });
+  return nest.results;
+}
+
+/// Whether an attention is worth a fork and join of the thread pool: its
+/// multiply-adds, B.. x S x H x D x (key capacity / 2, the causal mean)
+/// with a run-time row count taken as kAssumedDynamicExtent, against
+/// kMinWorkForThreads (a toy model's decode step attends in ~2 µs, less
+/// than waking a thread; on 2 cores such forks made decode 2-4x slower).
+bool worthThreads(RankedTensorType queryType, int64_t keyCapacity) {
+  int64_t work = std::max<int64_t>(1, keyCapacity / 2);
+  for (int64_t extent : queryType.getShape())
+    work *= ShapedType::isDynamic(extent) ? kAssumedDynamicExtent : extent;
+  return work >= kMinWorkForThreads;
+}
+
 } // namespace
 
 Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
-                      Value keys, Value values, Value offset, double scale) {
+                      Value keys, Value values, Value offset, double scale,
+                      int64_t keyCapacity) {
   auto queryType = cast<RankedTensorType>(query.getType());
+  Type elementType = queryType.getElementType();
   FlashAttention attention{nb,
                            query,
                            keys,
@@ -367,61 +426,58 @@ Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
                            scale,
                            queryType.getDimSize(nb + 2),
                            queryType.getDimSize(nb + 3),
-                           queryType.getElementType()};
+                           elementType};
   SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, query);
-  int64_t kvHeads = queryType.getDimSize(nb + 1);
-  // Row chunks: one for a single row (decode), else up to 4 of >= 8 rows.
+  bool parallel = worthThreads(queryType, keyCapacity);
+  // Row chunks for the threads: one for a single row (decode), else up to
+  // 4 of >= 8 rows.
   int64_t rows = queryType.getDimSize(nb);
-  int64_t chunks =
-      ShapedType::isDynamic(rows) ? 4 : std::clamp<int64_t>(rows / 8, 1, 4);
-
+  int64_t chunks = !parallel ? 1
+                   : ShapedType::isDynamic(rows)
+                       ? 4
+                       : std::clamp<int64_t>(rows / 8, 1, 4);
   SmallVector<OpFoldResult> bounds(sizes.begin(), sizes.begin() + nb);
-  bounds.append({b.getIndexAttr(chunks), b.getIndexAttr(kvHeads)});
-  Value out = emptyTensor(b, loc, sizes, queryType.getElementType());
-  auto forall = scf::ForallOp::create(b, loc, bounds, ValueRange{out},
-                                      /*mapping=*/std::nullopt);
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(forall.getBody());
-  SmallVector<Value> ivs(forall.getInductionVars());
-  ValueRange batch = ValueRange(ivs).take_front(nb);
-  Value chunk = ivs[nb], head = ivs[nb + 1];
-
-  // This chunk's rows: chunk, chunk + C, ... (ceil((S - chunk) / C) of them).
-  Value rowCount = getValueOrCreateConstantIndexOp(b, loc, sizes[nb]);
-  Value chunkRows = arith::DivUIOp::create(
-      b, loc,
-      arith::SubIOp::create(
-          b, loc,
-          arith::AddIOp::create(b, loc, rowCount,
-                                indexConstant(b, loc, chunks - 1)),
-          chunk),
-      indexConstant(b, loc, chunks));
-  // tile [1.., chunkRows, 1, G, D]
-  SmallVector<OpFoldResult> tileSizes(nb, b.getIndexAttr(1));
-  tileSizes.append(
-      {chunkRows, b.getIndexAttr(1), sizes[nb + 2], sizes[nb + 3]});
-  Value tile = emptyTensor(b, loc, tileSizes, queryType.getElementType());
-  auto rowsLoop = scf::ForOp::create(
-      b, loc, indexConstant(b, loc, 0), chunkRows, indexConstant(b, loc, 1),
-      ValueRange{tile},
-      [&](OpBuilder &nb_, Location l, Value i, ValueRange carried) {
-        Value row = arith::AddIOp::create(
-            nb_, l, chunk,
-            arith::MulIOp::create(nb_, l, i, indexConstant(nb_, l, chunks)));
-        scf::YieldOp::create(
-            nb_, l,
-            attention.attendRow(nb_, l, batch, head, row, carried[0], i));
-      });
-
-  b.setInsertionPointToStart(forall.getTerminator().getBody());
-  SmallVector<OpFoldResult> offsets(batch.begin(), batch.end());
-  offsets.append({chunk, head, b.getIndexAttr(0), b.getIndexAttr(0)});
-  SmallVector<OpFoldResult> strides(nb + 4, b.getIndexAttr(1));
-  strides[nb] = b.getIndexAttr(chunks);
-  tensor::ParallelInsertSliceOp::create(b, loc, rowsLoop.getResult(0),
-                                        forall.getRegionOutArgs()[0], offsets,
-                                        tileSizes, strides);
-  return forall.getResult(0);
+  bounds.append({b.getIndexAttr(chunks), sizes[nb + 1]});
+  Value out = emptyTensor(b, loc, sizes, elementType);
+  return forEachPoint(
+      b, loc, bounds, out, parallel,
+      [&](OpBuilder &b, Location loc, ValueRange ivs) {
+        ValueRange batch = ivs.take_front(nb);
+        Value chunk = ivs[nb], head = ivs[nb + 1];
+        // This chunk's rows: chunk, chunk + C, ... (ceil((S - chunk) / C)).
+        Value rowCount = getValueOrCreateConstantIndexOp(b, loc, sizes[nb]);
+        Value chunkRows = arith::DivUIOp::create(
+            b, loc,
+            arith::SubIOp::create(
+                b, loc,
+                arith::AddIOp::create(b, loc, rowCount,
+                                      indexConstant(b, loc, chunks - 1)),
+                chunk),
+            indexConstant(b, loc, chunks));
+        // tile [1.., chunkRows, 1, G, D]
+        SmallVector<OpFoldResult> tileSizes(nb, b.getIndexAttr(1));
+        tileSizes.append(
+            {chunkRows, b.getIndexAttr(1), sizes[nb + 2], sizes[nb + 3]});
+        Value tile = emptyTensor(b, loc, tileSizes, elementType);
+        auto rowsLoop = scf::ForOp::create(
+            b, loc, indexConstant(b, loc, 0), chunkRows,
+            indexConstant(b, loc, 1), ValueRange{tile},
+            [&](OpBuilder &nb_, Location l, Value i, ValueRange carried) {
+              Value row = arith::AddIOp::create(
+                  nb_, l, chunk,
+                  arith::MulIOp::create(nb_, l, i,
+                                        indexConstant(nb_, l, chunks)));
+              scf::YieldOp::create(
+                  nb_, l,
+                  attention.attendRow(nb_, l, batch, head, row, carried[0], i));
+            });
+        SmallVector<OpFoldResult> offsets(batch.begin(), batch.end());
+        offsets.append({chunk, head, b.getIndexAttr(0), b.getIndexAttr(0)});
+        SmallVector<OpFoldResult> strides(nb + 4, b.getIndexAttr(1));
+        strides[nb] = b.getIndexAttr(chunks);
+        return SmallVector<Tile>{
+            {rowsLoop.getResult(0), offsets, tileSizes, strides}};
+      })[0];
 }
 
 std::tuple<Value, Value, Value> causalAttentionGrad(OpBuilder &b, Location loc,
@@ -441,58 +497,54 @@ std::tuple<Value, Value, Value> causalAttentionGrad(OpBuilder &b, Location loc,
                            elementType};
   SmallVector<OpFoldResult> querySizes = tensor::getMixedSizes(b, loc, query);
   SmallVector<OpFoldResult> keySizes = tensor::getMixedSizes(b, loc, keys);
-  // One iteration per (batch.., kv head): it owns its keys' gradients,
-  // summed over every row and query head of the group.
+  // One point per (batch.., kv head): it owns its keys' gradients, summed
+  // over every row and query head of the group.
   SmallVector<OpFoldResult> bounds(querySizes.begin(), querySizes.begin() + nb);
   bounds.push_back(querySizes[nb + 1]);
-  Value dqInit = emptyTensor(b, loc, querySizes, elementType);
-  Value dkInit = emptyTensor(b, loc, keySizes, elementType);
-  Value dvInit = emptyTensor(b, loc, keySizes, elementType);
-  auto forall =
-      scf::ForallOp::create(b, loc, bounds, ValueRange{dqInit, dkInit, dvInit},
-                            /*mapping=*/std::nullopt);
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(forall.getBody());
-  SmallVector<Value> ivs(forall.getInductionVars());
-  ValueRange batch = ValueRange(ivs).take_front(nb);
-  Value head = ivs[nb];
-
-  // dq tile [1.., S, 1, G, D], dk/dv tiles [1.., S, 1, D]
-  SmallVector<OpFoldResult> dqSizes(nb, b.getIndexAttr(1));
-  dqSizes.append({querySizes[nb], b.getIndexAttr(1), querySizes[nb + 2],
-                  querySizes[nb + 3]});
-  SmallVector<OpFoldResult> dkSizes(nb, b.getIndexAttr(1));
-  dkSizes.append({keySizes[nb], b.getIndexAttr(1), keySizes[nb + 2]});
-  Value dqTile = emptyTensor(b, loc, dqSizes, elementType);
-  Value dkTile = filledTensor(b, loc, dkSizes, elementType, 0.0);
-  Value dvTile = filledTensor(b, loc, dkSizes, elementType, 0.0);
-  Value rows = getValueOrCreateConstantIndexOp(b, loc, querySizes[nb]);
-  auto rowsLoop = scf::ForOp::create(
-      b, loc, indexConstant(b, loc, 0), rows, indexConstant(b, loc, 1),
-      ValueRange{dqTile, dkTile, dvTile},
-      [&](OpBuilder &nb_, Location l, Value row, ValueRange carried) {
-        auto [dq, dk, dv] = attention.gradRow(nb_, l, batch, head, row, dy,
-                                              carried[1], carried[2]);
-        Value tile = carried[0];
-        for (auto [g, rowGrad] : llvm::enumerate(dq))
-          tile = attention.writeRow(nb_, l, rowGrad, tile, row, g);
-        scf::YieldOp::create(nb_, l, ValueRange{tile, dk, dv});
+  SmallVector<Value> outs = {emptyTensor(b, loc, querySizes, elementType),
+                             emptyTensor(b, loc, keySizes, elementType),
+                             emptyTensor(b, loc, keySizes, elementType)};
+  bool parallel = worthThreads(
+      queryType, cast<RankedTensorType>(keys.getType()).getDimSize(nb));
+  SmallVector<Value> grads = forEachPoint(
+      b, loc, bounds, outs, parallel,
+      [&](OpBuilder &b, Location loc, ValueRange ivs) {
+        ValueRange batch = ivs.take_front(nb);
+        Value head = ivs[nb];
+        // dq tile [1.., S, 1, G, D], dk/dv tiles [1.., S, 1, D]
+        SmallVector<OpFoldResult> dqSizes(nb, b.getIndexAttr(1));
+        dqSizes.append({querySizes[nb], b.getIndexAttr(1), querySizes[nb + 2],
+                        querySizes[nb + 3]});
+        SmallVector<OpFoldResult> dkSizes(nb, b.getIndexAttr(1));
+        dkSizes.append({keySizes[nb], b.getIndexAttr(1), keySizes[nb + 2]});
+        Value dqTile = emptyTensor(b, loc, dqSizes, elementType);
+        Value dkTile = filledTensor(b, loc, dkSizes, elementType, 0.0);
+        Value dvTile = filledTensor(b, loc, dkSizes, elementType, 0.0);
+        Value rows = getValueOrCreateConstantIndexOp(b, loc, querySizes[nb]);
+        auto rowsLoop = scf::ForOp::create(
+            b, loc, indexConstant(b, loc, 0), rows, indexConstant(b, loc, 1),
+            ValueRange{dqTile, dkTile, dvTile},
+            [&](OpBuilder &nb_, Location l, Value row, ValueRange carried) {
+              auto [dq, dk, dv] = attention.gradRow(nb_, l, batch, head, row,
+                                                    dy, carried[1], carried[2]);
+              Value tile = carried[0];
+              for (auto [g, rowGrad] : llvm::enumerate(dq))
+                tile = attention.writeRow(nb_, l, rowGrad, tile, row, g);
+              scf::YieldOp::create(nb_, l, ValueRange{tile, dk, dv});
+            });
+        auto at = [&](Value tile, ArrayRef<OpFoldResult> sizes) {
+          SmallVector<OpFoldResult> offsets(batch.begin(), batch.end());
+          offsets.append({b.getIndexAttr(0), head});
+          offsets.append(sizes.size() - offsets.size(), b.getIndexAttr(0));
+          return Tile{
+              tile, offsets, SmallVector<OpFoldResult>(sizes),
+              SmallVector<OpFoldResult>(sizes.size(), b.getIndexAttr(1))};
+        };
+        return SmallVector<Tile>{at(rowsLoop.getResult(0), dqSizes),
+                                 at(rowsLoop.getResult(1), dkSizes),
+                                 at(rowsLoop.getResult(2), dkSizes)};
       });
-
-  b.setInsertionPointToStart(forall.getTerminator().getBody());
-  auto insert = [&](Value tile, Value into, ArrayRef<OpFoldResult> sizes) {
-    SmallVector<OpFoldResult> offsets(batch.begin(), batch.end());
-    offsets.append({b.getIndexAttr(0), head});
-    offsets.append(sizes.size() - offsets.size(), b.getIndexAttr(0));
-    tensor::ParallelInsertSliceOp::create(
-        b, loc, tile, into, offsets, sizes,
-        SmallVector<OpFoldResult>(sizes.size(), b.getIndexAttr(1)));
-  };
-  ValueRange outs = forall.getRegionOutArgs();
-  insert(rowsLoop.getResult(0), outs[0], dqSizes);
-  insert(rowsLoop.getResult(1), outs[1], dkSizes);
-  insert(rowsLoop.getResult(2), outs[2], dkSizes);
-  return {forall.getResult(0), forall.getResult(1), forall.getResult(2)};
+  return {grads[0], grads[1], grads[2]};
 }
 
 } // namespace mlir::llama::lowering

@@ -177,7 +177,8 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
     Value query = groupHeads(rewriter, loc, adaptor.getQuery(), numKvHeads);
     Value out = causalAttention(
         rewriter, loc, rank - 3, query, adaptor.getKey(), adaptor.getValue(),
-        indexConstant(rewriter, loc, 0), op.getScale().convertToDouble());
+        indexConstant(rewriter, loc, 0), op.getScale().convertToDouble(),
+        op.getKey().getType().getDimSize(rank - 3));
     rewriter.replaceOp(op, ungroupHeads(rewriter, loc, out, type));
     return success();
   }
@@ -230,7 +231,8 @@ struct CachedAttentionLowering : OpConversionPattern<CachedAttentionOp> {
                                        prefixSizes, unitStrides); // [L, Hkv, D]
     Value query = groupHeads(b, loc, adaptor.getQuery(), numKvHeads);
     Value out = causalAttention(b, loc, /*nb=*/0, query, keys, values, position,
-                                op.getScale().convertToDouble());
+                                op.getScale().convertToDouble(),
+                                op.getKeyCache().getType().getDimSize(0));
     rewriter.replaceOp(
         op, {ungroupHeads(b, loc, out, queryType), keyCache, valueCache});
     return success();
