@@ -57,6 +57,21 @@ struct FlashAttention {
   int64_t headDim;  // D
   Type elementType; // f32
 
+  /// G, D and the element type from the query's type.
+  static FlashAttention of(unsigned nb, Value query, Value keys, Value values,
+                           Value offset, double scale) {
+    auto type = cast<RankedTensorType>(query.getType());
+    return {nb,
+            query,
+            keys,
+            values,
+            offset,
+            scale,
+            type.getDimSize(nb + 2),
+            type.getDimSize(nb + 3),
+            type.getElementType()};
+  }
+
   VectorType rowType() const { return VectorType::get({headDim}, elementType); }
   VectorType blockType() const {
     return VectorType::get({kKeyBlock}, elementType);
@@ -418,15 +433,8 @@ Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
                       int64_t keyCapacity) {
   auto queryType = cast<RankedTensorType>(query.getType());
   Type elementType = queryType.getElementType();
-  FlashAttention attention{nb,
-                           query,
-                           keys,
-                           values,
-                           offset,
-                           scale,
-                           queryType.getDimSize(nb + 2),
-                           queryType.getDimSize(nb + 3),
-                           elementType};
+  FlashAttention attention =
+      FlashAttention::of(nb, query, keys, values, offset, scale);
   SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, query);
   bool parallel = worthThreads(queryType, keyCapacity);
   // Row chunks for the threads: one for a single row (decode), else up to
@@ -486,15 +494,8 @@ std::tuple<Value, Value, Value> causalAttentionGrad(OpBuilder &b, Location loc,
                                                     Value dy, double scale) {
   auto queryType = cast<RankedTensorType>(query.getType());
   Type elementType = queryType.getElementType();
-  FlashAttention attention{nb,
-                           query,
-                           keys,
-                           values,
-                           indexConstant(b, loc, 0),
-                           scale,
-                           queryType.getDimSize(nb + 2),
-                           queryType.getDimSize(nb + 3),
-                           elementType};
+  FlashAttention attention = FlashAttention::of(
+      nb, query, keys, values, indexConstant(b, loc, 0), scale);
   SmallVector<OpFoldResult> querySizes = tensor::getMixedSizes(b, loc, query);
   SmallVector<OpFoldResult> keySizes = tensor::getMixedSizes(b, loc, keys);
   // One point per (batch.., kv head): it owns its keys' gradients, summed
