@@ -1,7 +1,7 @@
 //===- ParallelizeRows.cpp - row chunks of big linalg ops on threads ------===//
 //
 // What llama-tile-contractions leaves serial — norms, RoPE, SwiGLU, residual
-// adds, attention's scores, softmax and the gradients of all of these — is
+// adds, the loss's softmax and the gradients of all of these — is
 // split over its outermost parallel loop (the rows) into chunks that run on
 // separate threads (an scf.forall, OpenMP once lowered). Only ops directly in
 // a function body (no nested parallel regions) and big enough to be worth a

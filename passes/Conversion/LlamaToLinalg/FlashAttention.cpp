@@ -181,17 +181,26 @@ struct FlashAttention {
     return acc;
   }
 
-  /// Query row `row`'s G (scaled) query heads of kv head `head`.
-  SmallVector<Value> loadQueries(OpBuilder &b, Location loc, Value source,
-                                 ValueRange batch, Value row, Value head,
-                                 double factor) const {
-    Value factorVector = vector::BroadcastOp::create(
-        b, loc, rowType(), floatConstant(b, loc, elementType, factor));
+  /// Row `row`'s G query heads of kv head `head` in `source` (the query or
+  /// its gradient, [B.., S, Hkv, G, D]).
+  SmallVector<Value> loadGroup(OpBuilder &b, Location loc, Value source,
+                               ValueRange batch, Value row, Value head) const {
     SmallVector<Value> rows;
     for (int64_t g = 0; g < group; ++g)
-      rows.push_back(arith::MulFOp::create(
-          b, loc, readRow(b, loc, source, batch, row, head, g), factorVector));
+      rows.push_back(readRow(b, loc, source, batch, row, head, g));
     return rows;
+  }
+
+  /// The query rows times the attention's scale: once per row instead of
+  /// once per score.
+  SmallVector<Value> scaled(OpBuilder &b, Location loc,
+                            ArrayRef<Value> rows) const {
+    Value factor = vector::BroadcastOp::create(
+        b, loc, rowType(), floatConstant(b, loc, elementType, scale));
+    SmallVector<Value> out;
+    for (Value row : rows)
+      out.push_back(arith::MulFOp::create(b, loc, row, factor));
+    return out;
   }
 
   /// The online softmax of the (scaled) queries over keys 0 .. length - 1.
@@ -238,35 +247,36 @@ struct FlashAttention {
     Value length = arith::AddIOp::create(
         b, loc, arith::AddIOp::create(b, loc, offset, row),
         indexConstant(b, loc, 1));
-    // Scaled once per row instead of once per score.
-    SmallVector<Value> queries =
-        loadQueries(b, loc, query, batch, row, head, scale);
     SmallVector<SoftmaxState> states =
-        sweep(b, loc, batch, head, length, queries);
+        sweep(b, loc, batch, head, length,
+              scaled(b, loc, loadGroup(b, loc, query, batch, row, head)));
     for (int64_t g = 0; g < group; ++g)
       tile = writeRow(b, loc, output(b, loc, states[g]), tile, i, g);
     return tile;
   }
 
-  /// tile[0.., i, 0, (g,) :] = x, for tiles [1.., rows, 1, (G,) D].
-  Value writeRow(OpBuilder &b, Location loc, Value x, Value tile, Value i,
-                 std::optional<int64_t> g = {}) const {
+  /// [0.., i, 0, (g,) 0]: row i of a tile [1.., rows, 1, (G,) D].
+  SmallVector<Value> tileRow(OpBuilder &b, Location loc, Value tile, Value i,
+                             std::optional<int64_t> g = {}) const {
     unsigned rank = cast<RankedTensorType>(tile.getType()).getRank();
     SmallVector<Value> indices(rank, indexConstant(b, loc, 0));
     indices[nb] = i;
     if (g)
       indices[nb + 2] = indexConstant(b, loc, *g);
-    return vector::TransferWriteOp::create(b, loc, x, tile, indices,
+    return indices;
+  }
+
+  Value writeRow(OpBuilder &b, Location loc, Value x, Value tile, Value i,
+                 std::optional<int64_t> g = {}) const {
+    return vector::TransferWriteOp::create(b, loc, x, tile,
+                                           tileRow(b, loc, tile, i, g),
                                            ArrayRef<bool>{true})
         .getResult();
   }
 
   Value readTileRow(OpBuilder &b, Location loc, Value tile, Value i) const {
-    unsigned rank = cast<RankedTensorType>(tile.getType()).getRank();
-    SmallVector<Value> indices(rank, indexConstant(b, loc, 0));
-    indices[nb] = i;
     return vector::TransferReadOp::create(
-        b, loc, rowType(), tile, indices,
+        b, loc, rowType(), tile, tileRow(b, loc, tile, i),
         floatConstant(b, loc, elementType, 0.0), ArrayRef<bool>{true});
   }
 
@@ -280,13 +290,11 @@ struct FlashAttention {
   gradRow(OpBuilder &b, Location loc, ValueRange batch, Value head, Value row,
           Value dy, Value dkTile, Value dvTile) const {
     Value length = arith::AddIOp::create(b, loc, row, indexConstant(b, loc, 1));
-    SmallVector<Value> queries =
-        loadQueries(b, loc, query, batch, row, head, 1.0);
-    SmallVector<Value> scaled =
-        loadQueries(b, loc, query, batch, row, head, scale);
-    SmallVector<Value> grads = loadQueries(b, loc, dy, batch, row, head, 1.0);
+    SmallVector<Value> queries = loadGroup(b, loc, query, batch, row, head);
+    SmallVector<Value> scaledQueries = scaled(b, loc, queries);
+    SmallVector<Value> grads = loadGroup(b, loc, dy, batch, row, head);
     SmallVector<SoftmaxState> states =
-        sweep(b, loc, batch, head, length, scaled);
+        sweep(b, loc, batch, head, length, scaledQueries);
     SmallVector<Value> inverseSums, outputDots;
     for (int64_t g = 0; g < group; ++g) {
       Value one = floatConstant(b, loc, elementType, 1.0);
@@ -309,8 +317,9 @@ struct FlashAttention {
           SmallVector<Value> dv(kKeyBlock, zeroRow(nb_, l));
           for (int64_t g = 0; g < group; ++g) {
             // P: exp(-inf) = 0 past the end.
-            Value scores = blockDots(nb_, l, scaled[g], block.keys, block,
-                                     -std::numeric_limits<double>::infinity());
+            Value scores =
+                blockDots(nb_, l, scaledQueries[g], block.keys, block,
+                          -std::numeric_limits<double>::infinity());
             Value probs = arith::MulFOp::create(
                 nb_, l,
                 math::ExpOp::create(

@@ -120,8 +120,8 @@ func.func @rope(%x: tensor<?x2x8xf32>, %pos: tensor<?xi32>) -> tensor<?x2x8xf32>
 // CHECK: %[[LAST:.*]] = arith.addi %[[P]], %[[ROW]] : index
 // CHECK: %[[LEN:.*]] = arith.addi %[[LAST]], %{{.*}} : index
 // CHECK: %[[Q0:.*]] = vector.transfer_read %[[QG]][%[[ROW]], %[[HEAD]], %{{.*}}, %{{.*}}]
-// CHECK: %[[Q0S:.*]] = arith.mulf %[[Q0]], %{{.*}} : vector<8xf32>
 // CHECK: vector.transfer_read %[[QG]]
+// CHECK: %[[Q0S:.*]] = arith.mulf %[[Q0]], %{{.*}} : vector<8xf32>
 // CHECK: scf.for %[[T0:.*]] = %{{.*}} to %[[LEN]] step %{{.*}} iter_args(%[[M0:.*]] = %{{.*}}, %[[L0:.*]] = %{{.*}}, %[[ACC0:.*]] = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (f32, f32, vector<8xf32>, f32, f32, vector<8xf32>)
 // CHECK: %[[T:.*]] = arith.addi %[[T0]], %{{.*}} : index
 // CHECK: %[[IN0:.*]] = arith.cmpi ult, %[[T]], %[[LEN]] : index
