@@ -256,6 +256,34 @@ LogicalResult LinearOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// ProjectionsOp, SwiGLUProjectionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ProjectionsOp::verify() {
+  if (getWeights().size() < 2)
+    return emitOpError() << "needs at least two weights (one is a "
+                            "llama.linear), got "
+                         << getWeights().size();
+  if (getWeights().size() != getResults().size())
+    return emitOpError() << "has " << getWeights().size() << " weights but "
+                         << getResults().size() << " results";
+  for (auto [weight, result] : llvm::zip_equal(getWeights(), getResults()))
+    if (failed(verifyLinear(*this, getInput().getType(), tensorTypeOf(weight),
+                            tensorTypeOf(result))))
+      return failure();
+  return success();
+}
+
+LogicalResult SwiGLUProjectionOp::verify() {
+  if (getGateWeight().getType() != getUpWeight().getType())
+    return emitOpError() << "gate weight " << getGateWeight().getType()
+                         << " and up weight " << getUpWeight().getType()
+                         << " must have one type";
+  return verifyLinear(*this, getInput().getType(), getGateWeight().getType(),
+                      getResult().getType());
+}
+
+//===----------------------------------------------------------------------===//
 // RoPEOp
 //===----------------------------------------------------------------------===//
 

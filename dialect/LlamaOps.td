@@ -134,6 +134,67 @@ def Llama_SwiGLUOp : Llama_Op<"swiglu",
   }]>];
 }
 
+def Llama_ProjectionsOp : Llama_Op<"projections", [Pure]> {
+  let summary = "Linear layers of one input: input · weightᵢᵀ for each i";
+  let description = [{
+    Several bias-free linear layers that read the same activation (a
+    layer's q, k and v projections) as one op, formed by
+    `llama-fuse-projections`. Weight i is `[out_featuresᵢ, in_features]`;
+    result i is the input with its last dimension replaced by
+    `out_featuresᵢ`. Lowered, one loop over blocks of columns computes
+    block p of every result in iteration p: one fork and join of the
+    threads for all the projections, each thread reading its share of
+    every weight, and one kernel launch instead of several on a GPU.
+
+    Formed after autodiff, so it needs no gradient of its own: the
+    training step's forward functions use it, their gradients are the
+    linear layers'.
+
+    ```mlir
+    %q, %k, %v = llama.projections %x, %wq, %wk, %wv
+        : (tensor<?x4096xf32>, tensor<4096x4096xf32>, tensor<1024x4096xf32>,
+           tensor<1024x4096xf32>)
+          -> (tensor<?x4096xf32>, tensor<?x1024xf32>, tensor<?x1024xf32>)
+    ```
+  }];
+  let arguments = (ins Llama_FloatTensor:$input,
+                       Variadic<Llama_FloatTensor>:$weights);
+  let results = (outs Variadic<Llama_FloatTensor>:$results);
+  let assemblyFormat = [{
+    $input `,` $weights attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Llama_SwiGLUProjectionOp : Llama_Op<"swiglu_projection", [Pure]> {
+  let summary = "The feed-forward gate: silu(input · gateᵀ) · (input · upᵀ)";
+  let description = [{
+    The gate and up projections of the Llama feed-forward block and the
+    SwiGLU between them as one op, formed by `llama-fuse-swiglu` when the
+    SwiGLU is the only user of both projections. Lowered, each block of
+    columns of the gate and up products is computed and combined while it
+    is in cache: neither `[rows, hidden_dim]` product is ever stored. Both
+    weights are `[hidden_dim, in_features]` of one type.
+
+    Formed after autodiff (the training step keeps the gate and up
+    products for the SwiGLU's gradient, so there it stays unfused).
+
+    ```mlir
+    %h = llama.swiglu_projection %x, %w_gate, %w_up
+        : (tensor<?x4096xf32>, tensor<11008x4096xf32>, tensor<11008x4096xf32>)
+          -> tensor<?x11008xf32>
+    ```
+  }];
+  let arguments = (ins Llama_FloatTensor:$input, Llama_FloatTensor:$gate_weight,
+                       Llama_FloatTensor:$up_weight);
+  let results = (outs Llama_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $gate_weight `,` $up_weight attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def Llama_AddOp : Llama_Op<"add",
     [Pure, Commutative, AllTypesMatch<["lhs", "rhs", "result"]>,
      DeclareOpInterfaceMethods<Llama_DifferentiableOpInterface>]> {

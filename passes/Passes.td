@@ -118,6 +118,32 @@ def LlamaFuseResidualPass : Pass<"llama-fuse-residual"> {
   }];
 }
 
+def LlamaFuseSwiGLUPass : Pass<"llama-fuse-swiglu"> {
+  let summary = "Fuses the gate and up projections with their SwiGLU";
+  let description = [{
+    `llama.swiglu (llama.linear %x, %wg), (llama.linear %x, %wu)` becomes
+    `llama.swiglu_projection %x, %wg, %wu` when the SwiGLU is the only user
+    of both projections: lowered, each block of gate and up columns is
+    combined while in cache and the two `[rows, hidden_dim]` products are
+    never stored. Runs after autodiff: in the training step the products
+    are kept for the SwiGLU's gradient and the pattern does not apply
+    (`llama-fuse-projections` still merges the two projections there).
+  }];
+}
+
+def LlamaFuseProjectionsPass : Pass<"llama-fuse-projections"> {
+  let summary = "Merges the linear layers that share an input into one op";
+  let description = [{
+    Linear layers without a residual that read the same value in one block
+    (a layer's q, k and v projections; the gate and up projections where
+    `llama-fuse-swiglu` did not apply) become one `llama.projections` at
+    the first of them, their weights in program order. Lowered, one loop
+    over column blocks computes a block of every projection per iteration.
+    Runs after `llama-fuse-swiglu` and `llama-fuse-residual`, whose forms
+    it leaves alone.
+  }];
+}
+
 def LlamaTileContractionsPass
     : Pass<"llama-tile-contractions", "::mlir::func::FuncOp"> {
   let summary = "Tiles matmul-like linalg ops into vectorized register tiles";

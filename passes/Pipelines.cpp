@@ -29,10 +29,12 @@ void buildTrainingStage(OpPassManager &pm, const PipelineOptions &options) {
 }
 
 void buildLlamaOptimizationStage(OpPassManager &pm, const PipelineOptions &) {
-  // The Llama-aware fusions, after autodiff: the gradient graph is fused as
-  // it is (still to come: QKV, gate/up + SwiGLU, RMSNorm prologues, fused
-  // attention).
+  // The Llama-aware fusions, after autodiff: the training step's forward
+  // functions are fused as they are. The SwiGLU claims its gate and up
+  // projections before llama-fuse-projections merges what shares an input.
   pm.addPass(createLlamaFuseResidualPass());
+  pm.addPass(createLlamaFuseSwiGLUPass());
+  pm.addPass(createLlamaFuseProjectionsPass());
 }
 
 void buildLlamaToLinalgStage(OpPassManager &pm, const PipelineOptions &) {

@@ -8,9 +8,7 @@
 
 #include "dialect/LlamaOps.h"
 #include "passes/Passes.h"
-
-#include "mlir/IR/PatternMatch.h"
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "passes/Transforms/Fusion.h"
 
 namespace mlir::llama {
 #define GEN_PASS_DEF_LLAMAFUSERESIDUALPASS
@@ -49,13 +47,7 @@ struct FuseResidualPass
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<FoldResidualIntoLinear>(&getContext());
-    // Only the fusion: the IR otherwise stays as it was (the llama-level IR
-    // that --emit=llama shows).
-    GreedyRewriteConfig config;
-    config.enableFolding(false).enableConstantCSE(false);
-    config.setRegionSimplificationLevel(GreedySimplifyRegionLevel::Disabled);
-    if (failed(
-            applyPatternsGreedily(getOperation(), std::move(patterns), config)))
+    if (failed(applyFusionPatterns(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };

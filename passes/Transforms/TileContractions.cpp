@@ -472,8 +472,11 @@ LogicalResult tileRegisters(RewriterBase &rewriter, linalg::GenericOp op,
 /// model's projections) run faster than a fork and join of the thread pool.
 /// A sum of run-time length (attention over the keys) has no weight to size
 /// it: its multiply-adds count instead, each run-time extent as
-/// kAssumedDynamicExtent.
+/// kAssumedDynamicExtent. A contraction already inside a parallel loop (a
+/// column block of fused projections) runs on that loop's thread.
 bool worthThreads(linalg::GenericOp op, const ContractionPlan &plan) {
+  if (op->getParentOfType<scf::ForallOp>())
+    return false;
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   auto extent = [&](unsigned d) {
     return ShapedType::isDynamic(ranges[d]) ? mlir::llama::kAssumedDynamicExtent

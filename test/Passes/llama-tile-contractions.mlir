@@ -6,7 +6,7 @@
 // (8 f32 lanes).
 
 // With no vectors to tile for, nothing changes.
-// OFF-NOT: scf.
+// OFF-NOT: scf.for {{.*}} to
 // OFF-NOT: vector.
 
 #x = affine_map<(m, n, k) -> (m, k)>
@@ -177,6 +177,32 @@ func.func @gemv(%x: tensor<1x256xf32>, %w: tensor<256x256xf32>, %init: tensor<1x
     linalg.yield %s : f32
   } -> tensor<1x256xf32>
   return %r : tensor<1x256xf32>
+}
+// The same GEMV inside a parallel loop (a column block of fused
+// projections) runs on that loop's thread: no nested forall.
+// CHECK-LABEL: func.func @gemv_in_parallel_block(
+// CHECK: scf.forall (%{{.*}}) in (2)
+// CHECK-NOT: scf.forall
+// CHECK: scf.for {{.*}} to %c256 step %c1
+// CHECK: scf.for {{.*}} to %c256 step %c8 iter_args(%{{.*}} = %{{.*}}) -> (vector<1x1x8xf32>)
+// CHECK: scf.forall.in_parallel
+func.func @gemv_in_parallel_block(%x: tensor<1x256xf32>, %w: tensor<512x256xf32>, %out: tensor<1x512xf32>) -> tensor<1x512xf32> {
+  %r = scf.forall (%p) in (2) shared_outs(%o = %out) -> (tensor<1x512xf32>) {
+    %first = affine.apply affine_map<(p) -> (p * 256)>(%p)
+    %wb = tensor.extract_slice %w[%first, 0] [256, 256] [1, 1] : tensor<512x256xf32> to tensor<256x256xf32>
+    %ob = tensor.extract_slice %o[0, %first] [1, 256] [1, 1] : tensor<1x512xf32> to tensor<1x256xf32>
+    %y = linalg.generic {indexing_maps = [#x, #wt, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+       ins(%x, %wb : tensor<1x256xf32>, tensor<256x256xf32>) outs(%ob : tensor<1x256xf32>) {
+    ^bb0(%a: f32, %b: f32, %c: f32):
+      %m = arith.mulf %a, %b fastmath<contract> : f32
+      %s = arith.addf %c, %m fastmath<reassoc, contract> : f32
+      linalg.yield %s : f32
+    } -> tensor<1x256xf32>
+    scf.forall.in_parallel {
+      tensor.parallel_insert_slice %y into %o[0, %first] [1, 256] [1, 1] : tensor<1x256xf32> into tensor<1x512xf32>
+    }
+  }
+  return %r : tensor<1x512xf32>
 }
 // bf16 weights (llamac --weight-type=bf16) are read as they are and widened
 // in registers.

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Runs single llama ops, lowered by llamac's pipeline, with mlir-runner on random inputs and compares with numpy: the
 training-path ops (batched causal attention with MHA/GQA/MQA, masked
-cross-entropy) that the decoder entry points do not exercise.
+cross-entropy) that the decoder entry points do not exercise, and the fused
+projections at widths that the test models' shapes do not reach.
 
     check_ops.py --bin BUILD/bin --llvm-tools LLVM/bin --llvm-lib LLVM/lib
 """
@@ -129,6 +130,41 @@ def check_cross_entropy(args, rng):
     return ok and same
 
 
+def silu(x):
+    return x / (1 + np.exp(-x))
+
+
+def rows_name(lead):
+    return " x ".join(map(str, lead)) + " rows"
+
+
+def check_projections(args, rng, lead, dim, widths):
+    """llama.projections of x [*lead, dim] by weights [n, dim] for n in widths."""
+    x = rng.standard_normal((*lead, dim)).astype(np.float32)
+    weights = [(rng.standard_normal((n, dim)) / np.sqrt(dim)).astype(np.float32) for n in widths]
+    names = [f"w{i}" for i in range(len(widths))]
+    result_types = [mlir_type(np.empty((*lead, n))) for n in widths]
+    body = (f"  {', '.join('%y' + str(i) for i in range(len(widths)))} = llama.projections %x_s, "
+            f"{', '.join('%' + n + '_s' for n in names)} : ({mlir_type(x)}, "
+            f"{', '.join(mlir_type(w) for w in weights)}) -> ({', '.join(result_types)})\n")
+    inputs = {"x": (x, "f32"), **{n: (w, "f32") for n, w in zip(names, weights)}}
+    got = run_many(args, body, inputs, [(f"y{i}", t) for i, t in enumerate(result_types)])
+    return all([check(f"projections ({rows_name(lead)}, {dim} -> {n})", y, x @ w.T)
+                for y, w, n in zip(got, weights, widths)])
+
+
+def check_swiglu_projection(args, rng, lead, dim, hidden):
+    x = rng.standard_normal((*lead, dim)).astype(np.float32)
+    wg, wu = [(rng.standard_normal((hidden, dim)) / np.sqrt(dim)).astype(np.float32)
+              for _ in range(2)]
+    rt = mlir_type(np.empty((*lead, hidden)))
+    body = (f"  %result = llama.swiglu_projection %x_s, %wg_s, %wu_s : ({mlir_type(x)}, "
+            f"{mlir_type(wg)}, {mlir_type(wu)}) -> {rt}\n")
+    got = run(args, body, {"x": (x, "f32"), "wg": (wg, "f32"), "wu": (wu, "f32")}, rt)
+    return check(f"swiglu_projection ({rows_name(lead)}, {dim} -> {hidden})", got,
+                 silu(x @ wg.T) * (x @ wu.T))
+
+
 def runner_args():
     """The arguments of the mlir-runner checks: our tools, LLVM's, its libs."""
     parser = argparse.ArgumentParser()
@@ -147,6 +183,19 @@ def main():
     results = [check_attention(args, kv, rng, s, d) for kv in (4, 2, 1)
                for s, d in ((5, 8), (21, 8), (40, 64))]
     results.append(check_cross_entropy(args, rng))
+    # Fused projections: one block (a toy's widths), 2 blocks of 32 columns
+    # in a serial loop, 8 blocks of 32 on threads (GQA widths; MHA's equal
+    # widths, whose outputs start as one CSE'd empty tensor); 9 rows (a
+    # register tile and a leftover row), 1 (GEMVs) and a batch of 2 x 5
+    # (the training step's [B, T, dim]).
+    for rows in ((9,), (1,), (2, 5)):
+        results.append(check_projections(args, rng, rows, 32, (32, 16, 16)))
+        results.append(check_projections(args, rng, rows, 16, (128, 64, 64)))
+        results.append(check_projections(args, rng, rows, 64, (512, 256, 256)))
+        results.append(check_projections(args, rng, rows, 128, (256, 256, 256)))
+        results.append(check_swiglu_projection(args, rng, rows, 32, 40))
+        results.append(check_swiglu_projection(args, rng, rows, 32, 256))
+        results.append(check_swiglu_projection(args, rng, rows, 64, 512))
     sys.exit(0 if all(results) else 1)
 
 

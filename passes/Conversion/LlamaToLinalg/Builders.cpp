@@ -4,6 +4,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 #include <cmath>
@@ -76,10 +77,11 @@ Value generic(OpBuilder &b, Location loc, ValueRange inputs, Value init,
 
 /// An elementwise generic over tensors of one shape, producing `resultType`.
 Value elementwise(OpBuilder &b, Location loc, ValueRange inputs,
-                  RankedTensorType resultType, BodyBuilder body) {
+                  RankedTensorType resultType, BodyBuilder body, Value init) {
   int64_t rank = resultType.getRank();
-  Value init = emptyTensor(b, loc, tensor::getMixedSizes(b, loc, inputs[0]),
-                           resultType.getElementType());
+  if (!init)
+    init = emptyTensor(b, loc, tensor::getMixedSizes(b, loc, inputs[0]),
+                       resultType.getElementType());
   SmallVector<AffineMap> maps(inputs.size() + 1,
                               b.getMultiDimIdentityMap(rank));
   SmallVector<IteratorType> iterators(rank, IteratorType::parallel);
@@ -390,6 +392,77 @@ Value totalSum(OpBuilder &b, Location loc, Value rows) {
                    [&](OpBuilder &nb, Location l, Value sum) {
                      return castFloat(nb, l, sum, f32);
                    });
+}
+
+SmallVector<Value> forEachPoint(OpBuilder &b, Location loc,
+                                ArrayRef<OpFoldResult> bounds, ValueRange outs,
+                                bool parallel, TileBuilder body) {
+  if (parallel) {
+    auto forall = scf::ForallOp::create(b, loc, bounds, outs,
+                                        /*mapping=*/std::nullopt);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(forall.getBody());
+    SmallVector<Tile> tiles =
+        body(b, loc, forall.getInductionVars(), forall.getRegionOutArgs());
+    b.setInsertionPointToStart(forall.getTerminator().getBody());
+    for (auto [tile, out] : llvm::zip_equal(tiles, forall.getRegionOutArgs()))
+      tensor::ParallelInsertSliceOp::create(
+          b, loc, tile.value, out, tile.offsets, tile.sizes, tile.strides);
+    return forall.getResults();
+  }
+  SmallVector<Value> lower, upper, steps;
+  for (OpFoldResult bound : bounds) {
+    lower.push_back(indexConstant(b, loc, 0));
+    upper.push_back(getValueOrCreateConstantIndexOp(b, loc, bound));
+    steps.push_back(indexConstant(b, loc, 1));
+  }
+  scf::LoopNest nest = scf::buildLoopNest(
+      b, loc, lower, upper, steps, outs,
+      [&](OpBuilder &nb_, Location l, ValueRange ivs, ValueRange carried) {
+        scf::ValueVector inserted;
+        for (auto [tile, out] :
+             llvm::zip_equal(body(nb_, l, ivs, carried), carried))
+          inserted.push_back(tensor::InsertSliceOp::create(
+              nb_, l, tile.value, out, tile.offsets, tile.sizes, tile.strides));
+        return inserted;
+      });
+  return nest.results;
+}
+
+Value linearProduct(OpBuilder &b, Location loc, Value x, Value weight,
+                    Value init) {
+  MLIRContext *ctx = b.getContext();
+  unsigned rank = cast<RankedTensorType>(x.getType()).getRank();
+  if (!init) {
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, x);
+    sizes.back() = tensor::getMixedSize(b, loc, weight, 0);
+    init =
+        filledTensor(b, loc, sizes,
+                     cast<RankedTensorType>(x.getType()).getElementType(), 0.0);
+  }
+  // Loops: the result's dims, then k.
+  SmallVector<unsigned> xDims;
+  for (unsigned i = 0; i + 1 < rank; ++i)
+    xDims.push_back(i);
+  xDims.push_back(rank);
+  SmallVector<IteratorType> iterators(rank, IteratorType::parallel);
+  iterators.push_back(IteratorType::reduction);
+  return generic(b, loc, ValueRange{x, weight}, init,
+                 {selectMap(ctx, rank + 1, xDims),
+                  selectMap(ctx, rank + 1, {rank - 1, rank}),
+                  dimsMap(ctx, rank + 1, 0, rank)},
+                 iterators, multiplyAccumulate);
+}
+
+Value swiglu(OpBuilder &b, Location loc, Value gate, Value up, Value init) {
+  return elementwise(
+      b, loc, ValueRange{gate, up}, cast<RankedTensorType>(gate.getType()),
+      [&](OpBuilder &b, Location l, ValueRange args) {
+        Value silu =
+            arith::MulFOp::create(b, l, args[0], sigmoid(b, l, args[0]));
+        yield(b, l, arith::MulFOp::create(b, l, silu, args[1]));
+      },
+      init);
 }
 
 } // namespace mlir::llama::lowering

@@ -41,14 +41,41 @@ AffineMap batchedMap(MLIRContext *ctx, unsigned nb, unsigned numDims,
 Value generic(OpBuilder &b, Location loc, ValueRange inputs, Value init,
               ArrayRef<AffineMap> maps, ArrayRef<IteratorType> iterators,
               BodyBuilder body);
-/// An elementwise generic over tensors of one shape, producing `resultType`.
+/// An elementwise generic over tensors of one shape, producing `resultType`
+/// (into `init` when given).
 Value elementwise(OpBuilder &b, Location loc, ValueRange inputs,
-                  RankedTensorType resultType, BodyBuilder body);
+                  RankedTensorType resultType, BodyBuilder body,
+                  Value init = {});
 void yield(OpBuilder &b, Location loc, Value value);
 /// sigmoid(x) = 1 / (1 + exp(-x)), as torch computes it (for silu).
 Value sigmoid(OpBuilder &b, Location loc, Value x);
 /// linalg.index for the first `count` loops.
 SmallVector<Value> loopIndices(OpBuilder &b, Location loc, unsigned count);
+
+/// x [..., K] · weight [N, K]ᵀ -> [..., N], the sum starting from `init`
+/// (none: zeros): a linear layer's contraction.
+Value linearProduct(OpBuilder &b, Location loc, Value x, Value weight,
+                    Value init = {});
+/// silu(gate) * up, element by element (gate and up of one type), into
+/// `init` when given.
+Value swiglu(OpBuilder &b, Location loc, Value gate, Value up, Value init = {});
+
+/// One output tile of a loop iteration and where it goes.
+struct Tile {
+  Value value;
+  SmallVector<OpFoldResult> offsets, sizes, strides;
+};
+/// Builds one point's tiles from its indices and the loop's values of the
+/// outputs (a tile computed into a slice of those is written in place).
+using TileBuilder = function_ref<SmallVector<Tile>(OpBuilder &, Location,
+                                                   ValueRange, ValueRange)>;
+
+/// Runs `body` at every point of `bounds` and inserts its tiles into
+/// `outs`: an scf.forall when `parallel` (the points run on threads once
+/// lowered to OpenMP), else a serial loop nest.
+SmallVector<Value> forEachPoint(OpBuilder &b, Location loc,
+                                ArrayRef<OpFoldResult> bounds, ValueRange outs,
+                                bool parallel, TileBuilder body);
 
 /// [B.., S, H, D] -> [B.., S, Hkv, G, D] (query head h = kv * G + g) and back.
 Value groupHeads(OpBuilder &b, Location loc, Value query, int64_t numKvHeads);

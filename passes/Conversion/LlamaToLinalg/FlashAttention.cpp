@@ -379,50 +379,6 @@ struct FlashAttention {
   }
 };
 
-/// One output tile of a loop iteration and where it goes.
-struct Tile {
-  Value value;
-  SmallVector<OpFoldResult> offsets, sizes, strides;
-};
-using TileBuilder =
-    function_ref<SmallVector<Tile>(OpBuilder &, Location, ValueRange)>;
-
-/// Runs `body` at every point of `bounds` and inserts its tiles into
-/// `outs`: an scf.forall when `parallel` (the points run on threads once
-/// lowered to OpenMP), else a serial loop nest.
-SmallVector<Value> forEachPoint(OpBuilder &b, Location loc,
-                                ArrayRef<OpFoldResult> bounds, ValueRange outs,
-                                bool parallel, TileBuilder body) {
-  if (parallel) {
-    auto forall = scf::ForallOp::create(b, loc, bounds, outs,
-                                        /*mapping=*/std::nullopt);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(forall.getBody());
-    SmallVector<Tile> tiles = body(b, loc, forall.getInductionVars());
-    b.setInsertionPointToStart(forall.getTerminator().getBody());
-    for (auto [tile, out] : llvm::zip_equal(tiles, forall.getRegionOutArgs()))
-      tensor::ParallelInsertSliceOp::create(
-          b, loc, tile.value, out, tile.offsets, tile.sizes, tile.strides);
-    return forall.getResults();
-  }
-  SmallVector<Value> lower, upper, steps;
-  for (OpFoldResult bound : bounds) {
-    lower.push_back(indexConstant(b, loc, 0));
-    upper.push_back(getValueOrCreateConstantIndexOp(b, loc, bound));
-    steps.push_back(indexConstant(b, loc, 1));
-  }
-  scf::LoopNest nest = scf::buildLoopNest(
-      b, loc, lower, upper, steps, outs,
-      [&](OpBuilder &nb_, Location l, ValueRange ivs, ValueRange carried) {
-        scf::ValueVector inserted;
-        for (auto [tile, out] : llvm::zip_equal(body(nb_, l, ivs), carried))
-          inserted.push_back(tensor::InsertSliceOp::create(
-              nb_, l, tile.value, out, tile.offsets, tile.sizes, tile.strides));
-        return inserted;
-      });
-  return nest.results;
-}
-
 /// Whether an attention is worth a fork and join of the thread pool: its
 /// multiply-adds, B.. x S x H x D x (key capacity / 2, the causal mean)
 /// with a run-time row count taken as kAssumedDynamicExtent, against
@@ -458,7 +414,7 @@ Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
   Value out = emptyTensor(b, loc, sizes, elementType);
   return forEachPoint(
       b, loc, bounds, out, parallel,
-      [&](OpBuilder &b, Location loc, ValueRange ivs) {
+      [&](OpBuilder &b, Location loc, ValueRange ivs, ValueRange) {
         ValueRange batch = ivs.take_front(nb);
         Value chunk = ivs[nb], head = ivs[nb + 1];
         // This chunk's rows: chunk, chunk + C, ... (ceil((S - chunk) / C)).
@@ -518,7 +474,7 @@ std::tuple<Value, Value, Value> causalAttentionGrad(OpBuilder &b, Location loc,
       queryType, cast<RankedTensorType>(keys.getType()).getDimSize(nb));
   SmallVector<Value> grads = forEachPoint(
       b, loc, bounds, outs, parallel,
-      [&](OpBuilder &b, Location loc, ValueRange ivs) {
+      [&](OpBuilder &b, Location loc, ValueRange ivs, ValueRange) {
         ValueRange batch = ivs.take_front(nb);
         Value head = ivs[nb];
         // dq tile [1.., S, 1, G, D], dk/dv tiles [1.., S, 1, D]

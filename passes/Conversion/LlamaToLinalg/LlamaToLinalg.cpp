@@ -125,38 +125,15 @@ struct RMSNormLowering : OpConversionPattern<RMSNormOp> {
   }
 };
 
-/// y[..., n] = sum_k x[..., k] * w[n, k]
+/// y[..., n] = residual[..., n] (or 0) + sum_k x[..., k] * w[n, k]
 struct LinearLowering : OpConversionPattern<LinearOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(LinearOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    RankedTensorType type = op.getType();
-    unsigned rank = type.getRank();
-    Type elementType = type.getElementType();
-    MLIRContext *ctx = rewriter.getContext();
-    Value x = adaptor.getInput(), w = adaptor.getWeight();
-
-    // Loops: the result's dims, then k.
-    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(rewriter, loc, x);
-    sizes.back() = tensor::getMixedSize(rewriter, loc, w, 0);
-    SmallVector<unsigned> xDims;
-    for (unsigned i = 0; i + 1 < rank; ++i)
-      xDims.push_back(i);
-    xDims.push_back(rank);
-    SmallVector<IteratorType> iterators(rank, IteratorType::parallel);
-    iterators.push_back(IteratorType::reduction);
-    // The sum starts from the residual when there is one, else from zero.
-    Value init = adaptor.getResidual()
-                     ? adaptor.getResidual()
-                     : filledTensor(rewriter, loc, sizes, elementType, 0.0);
-    Value result = generic(rewriter, loc, ValueRange{x, w}, init,
-                           {selectMap(ctx, rank + 1, xDims),
-                            selectMap(ctx, rank + 1, {rank - 1, rank}),
-                            dimsMap(ctx, rank + 1, 0, rank)},
-                           iterators, multiplyAccumulate);
-    rewriter.replaceOp(op, result);
+    rewriter.replaceOp(
+        op, linearProduct(rewriter, op.getLoc(), adaptor.getInput(),
+                          adaptor.getWeight(), adaptor.getResidual()));
     return success();
   }
 };
@@ -301,14 +278,7 @@ struct SwiGLULowering : OpConversionPattern<SwiGLUOp> {
   matchAndRewrite(SwiGLUOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     rewriter.replaceOp(
-        op, elementwise(
-                rewriter, op.getLoc(),
-                ValueRange{adaptor.getGate(), adaptor.getUp()}, op.getType(),
-                [&](OpBuilder &b, Location l, ValueRange args) {
-                  Value silu = arith::MulFOp::create(b, l, args[0],
-                                                     sigmoid(b, l, args[0]));
-                  yield(b, l, arith::MulFOp::create(b, l, silu, args[1]));
-                }));
+        op, swiglu(rewriter, op.getLoc(), adaptor.getGate(), adaptor.getUp()));
     return success();
   }
 };
@@ -345,6 +315,7 @@ struct ConvertLlamaToLinalgPass
                  RotationLowering<RoPEOp, /*Inverse=*/false>, AttentionLowering,
                  CachedAttentionLowering, SwiGLULowering, AddLowering,
                  CrossEntropyLowering>(ctx);
+    populateProjectionLoweringPatterns(patterns);
     populateGradientLoweringPatterns(patterns);
     populateOptimizerLoweringPatterns(patterns);
     populateRewardLoweringPatterns(patterns);

@@ -27,6 +27,9 @@ struct RotationLowering : OpConversionPattern<OpTy> {
   }
 };
 
+/// The lowerings of projections and swiglu_projection, Projections.cpp.
+void populateProjectionLoweringPatterns(RewritePatternSet &patterns);
+
 /// The lowerings of the gradient ops (llama.*_grad), GradientsToLinalg.cpp.
 void populateGradientLoweringPatterns(RewritePatternSet &patterns);
 

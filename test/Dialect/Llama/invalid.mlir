@@ -126,6 +126,51 @@ func.func @linear_residual_type(%x: tensor<4x64xf32>, %w: tensor<32x64xf32>, %r:
 
 // -----
 
+// Tests that fused projections take two or more weights.
+func.func @projections_one_weight(%x: tensor<4x64xf32>, %w: tensor<32x64xf32>) {
+  // expected-error @+1 {{needs at least two weights (one is a llama.linear), got 1}}
+  %0 = llama.projections %x, %w : (tensor<4x64xf32>, tensor<32x64xf32>) -> tensor<4x32xf32>
+  return
+}
+
+// -----
+
+// Tests that fused projections have one result per weight.
+func.func @projections_results(%x: tensor<4x64xf32>, %w: tensor<32x64xf32>) {
+  // expected-error @+1 {{has 2 weights but 1 results}}
+  %0 = llama.projections %x, %w, %w : (tensor<4x64xf32>, tensor<32x64xf32>, tensor<32x64xf32>) -> tensor<4x32xf32>
+  return
+}
+
+// -----
+
+// Tests that each fused projection's result matches its weight.
+func.func @projections_result_features(%x: tensor<4x64xf32>, %wq: tensor<32x64xf32>, %wk: tensor<16x64xf32>) {
+  // expected-error @+1 {{result has 32 features but the weight [out, in] gives 16}}
+  %0:2 = llama.projections %x, %wq, %wk : (tensor<4x64xf32>, tensor<32x64xf32>, tensor<16x64xf32>) -> (tensor<4x32xf32>, tensor<4x32xf32>)
+  return
+}
+
+// -----
+
+// Tests that the fused gate and up weights have one type.
+func.func @swiglu_projection_weights(%x: tensor<4x64xf32>, %wg: tensor<172x64xf32>, %wu: tensor<172x64xbf16>) {
+  // expected-error @+1 {{gate weight 'tensor<172x64xf32>' and up weight 'tensor<172x64xbf16>' must have one type}}
+  %0 = llama.swiglu_projection %x, %wg, %wu : (tensor<4x64xf32>, tensor<172x64xf32>, tensor<172x64xbf16>) -> tensor<4x172xf32>
+  return
+}
+
+// -----
+
+// Tests that the fused gate's input has the weights' features.
+func.func @swiglu_projection_features(%x: tensor<4x32xf32>, %w: tensor<172x64xf32>) {
+  // expected-error @+1 {{input has 32 features but the weight [out, in] takes 64}}
+  %0 = llama.swiglu_projection %x, %w, %w : (tensor<4x32xf32>, tensor<172x64xf32>, tensor<172x64xf32>) -> tensor<4x172xf32>
+  return
+}
+
+// -----
+
 // Tests that the linear weight is [out, in].
 func.func @linear_weight_rank(%x: tensor<4x64xf32>, %w: tensor<64xf32>) {
   // expected-error @+1 {{weight must be [out_features, in_features], got rank 1}}

@@ -48,6 +48,22 @@ func.func @linear_residual(%x: tensor<?x64xf32>, %w: tensor<64x64xbf16>, %r: ten
   return %0 : tensor<?x64xf32>
 }
 
+// Tests the fused projections of one input (q, k, v with bf16 weights) and
+// the fused gate/up/SwiGLU.
+// CHECK-LABEL: func.func @fused_projections
+// CHECK: %{{.*}}:3 = llama.projections %[[X:.*]], %{{.*}}, %{{.*}}, %{{.*}} : (tensor<?x64xf32>, tensor<64x64xbf16>, tensor<16x64xbf16>, tensor<16x64xbf16>) -> (tensor<?x64xf32>, tensor<?x16xf32>, tensor<?x16xf32>)
+// CHECK: llama.swiglu_projection %[[X]], %{{.*}}, %{{.*}} : (tensor<?x64xf32>, tensor<172x64xf32>, tensor<172x64xf32>) -> tensor<?x172xf32>
+func.func @fused_projections(%x: tensor<?x64xf32>, %wq: tensor<64x64xbf16>, %wk: tensor<16x64xbf16>,
+                             %wv: tensor<16x64xbf16>, %wg: tensor<172x64xf32>, %wu: tensor<172x64xf32>)
+    -> (tensor<?x64xf32>, tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x172xf32>) {
+  %q, %k, %v = llama.projections %x, %wq, %wk, %wv
+      : (tensor<?x64xf32>, tensor<64x64xbf16>, tensor<16x64xbf16>, tensor<16x64xbf16>)
+        -> (tensor<?x64xf32>, tensor<?x16xf32>, tensor<?x16xf32>)
+  %h = llama.swiglu_projection %x, %wg, %wu
+      : (tensor<?x64xf32>, tensor<172x64xf32>, tensor<172x64xf32>) -> tensor<?x172xf32>
+  return %q, %k, %v, %h : tensor<?x64xf32>, tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x172xf32>
+}
+
 // Tests the elementwise feed-forward gate and the residual add.
 // CHECK-LABEL: func.func @swiglu_add
 // CHECK-SAME: (%[[G:.*]]: tensor<?x172xbf16>, %[[U:.*]]: tensor<?x172xbf16>)
