@@ -15,8 +15,23 @@ dir=${LLAMA_CPP_DIR:-.cache/llama.cpp}
 source_dir="$dir/llama_cpp_python-$version/vendor/llama.cpp"
 if [ ! -d "$source_dir" ]; then
   mkdir -p "$dir"
-  .venv/bin/pip download -q --no-deps --no-binary :all: -d "$dir" \
-    "llama-cpp-python==$version"
+  # The sdist straight from the package index (its sha256 checked): `pip
+  # download --no-binary` would first build the sdist's build backend and
+  # its dependencies from source, which took over 6 minutes on a fresh
+  # machine.
+  .venv/bin/python - "$version" "$dir" <<'PY'
+import hashlib, re, sys, urllib.request
+version, dest = sys.argv[1], sys.argv[2]
+name = f"llama_cpp_python-{version}.tar.gz"
+index = urllib.request.urlopen("https://pypi.org/simple/llama-cpp-python/", timeout=120).read().decode()
+match = re.search(r'href="([^"#]*/' + re.escape(name) + r')#sha256=([0-9a-f]+)"', index)
+if not match:
+    sys.exit(f"build_llama_cpp.sh: {name} is not on the package index")
+data = urllib.request.urlopen(match.group(1), timeout=600).read()
+if hashlib.sha256(data).hexdigest() != match.group(2):
+    sys.exit(f"build_llama_cpp.sh: {name}: sha256 mismatch")
+open(f"{dest}/{name}", "wb").write(data)
+PY
   tar xzf "$dir/llama_cpp_python-$version.tar.gz" -C "$dir"
 fi
 # The GGUF writer bench/llama_cpp_peer.py uses.
