@@ -10,7 +10,9 @@ on a 128-token prompt (--prompt), and read its tokens/s. The roofline share is
 (decode tokens/s x bytes of weights read per token — all of them but the
 untied embedding table, of which one row) / the read bandwidth of every core
 at once (bench/membw per core; llama-run uses all cores): 100 % means decode
-streams the weights at memory speed. With --torch, also PyTorch eager (transformers' LlamaForCausalLM on
+streams the weights at memory speed. Prefill's share of the FMA peak is its
+tokens/s x the projections' multiply-add FLOPs per token / the f32 FMA
+throughput of every core at once (bench/fmapeak per core). With --torch, also PyTorch eager (transformers' LlamaForCausalLM on
 the same weights, KV cache, greedy) at 1 and 2 threads in the same run, and
 our ratio to its best. With --llama-cpp (the path of llama.cpp's llama-bench,
 built by scripts/build_llama_cpp.sh), also llama.cpp on the same weights as a
@@ -25,6 +27,8 @@ import re
 import subprocess
 import sys
 import tempfile
+
+import numpy as np
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, os.path.join(ROOT, "examples"))
@@ -62,6 +66,22 @@ def weight_bytes(hf, weight_type):
             n *= s
         total += n
     return {"f32": 4, "bf16": 2, "f16": 2}[weight_type] * total
+
+
+def projection_flops(hf):
+    """Multiply-add FLOPs of one token through the decoder's projections
+    (q, k, v, o, gate, up, down): prefill's matmul work per token, whose LM
+    head runs once per prompt and whose attention is not counted."""
+    return 2 * sum(int(np.prod(shape)) for name, shape in weight_shapes(Config(hf)).items()
+                   if name.endswith("_proj.weight"))
+
+
+def at_once(bin_dir, tool, cores):
+    """The sum of `tool`'s printed figure over one copy per core, run at
+    once (bench/membw: GB/s; bench/fmapeak: GFLOP/s)."""
+    runs = [subprocess.Popen([os.path.join(bin_dir, tool)], stdout=subprocess.PIPE, text=True)
+            for _ in range(cores)]
+    return sum(float(p.communicate()[0]) for p in runs)
 
 
 def run(cmd):
@@ -126,16 +146,16 @@ def main():
                         help="also measure llama.cpp's llama-bench at all cores")
     args = parser.parse_args()
 
-    # llama-run uses every core: the roofline is the read bandwidth of one
-    # membw per core, all at once.
+    # llama-run uses every core: the rooflines are the read bandwidth and
+    # the FMA throughput of one membw / fmapeak per core, all at once.
     cores = os.cpu_count() or 1
-    readers = [subprocess.Popen([os.path.join(args.bin, "membw")], stdout=subprocess.PIPE,
-                                text=True) for _ in range(cores)]
-    args.bandwidth = sum(float(p.communicate()[0]) for p in readers)
+    args.bandwidth = at_once(args.bin, "membw", cores)
+    args.fma_peak = at_once(args.bin, "fmapeak", cores)
     args.peers = {}  # torch's (prefill, decode) per thread count, per model
-    print(f"read bandwidth, {cores} cores at once: {args.bandwidth:.1f} GB/s (bench/membw)")
+    print(f"read bandwidth, {cores} cores at once: {args.bandwidth:.1f} GB/s (bench/membw); "
+          f"f32 FMA peak: {args.fma_peak:.1f} GFLOP/s (bench/fmapeak)")
     header = (f"{'model':<12} {'weights':>7} {'MB/token':>10} {'prefill tok/s':>14} "
-              f"{'decode tok/s':>13} {'roofline tok/s':>15} {'share':>7}")
+              f"{'FMA peak':>9} {'decode tok/s':>13} {'roofline tok/s':>15} {'share':>7}")
     if args.torch:
         header += (f" {'torch 1t pre/dec':>17} {'torch 2t pre/dec':>17}"
                    f" {'ours/best pre':>14} {'ours/best dec':>14}")
@@ -175,7 +195,9 @@ def bench_ours(args, work, name, weight_type):
     prefill, decode = median([p for p, _ in speeds]), median([d for _, d in speeds])
     size = weight_bytes(hf, weight_type)
     roofline = args.bandwidth * 1e9 / size
+    peak_share = prefill * projection_flops(hf) / (args.fma_peak * 1e9)
     return (f"{name:<12} {weight_type:>7} {size / 1e6:>10.1f} {prefill:>14.1f} "
+            f"{100 * peak_share:>8.1f}% "
             f"{decode:>13.1f} {roofline:>15.1f} {100 * decode / roofline:>6.1f}%",
             (prefill, decode))
 

@@ -11,7 +11,8 @@ median of the steps after the first) at 1 thread and at all cores. With
 backward, clip to 1.0 and AdamW (0.9/0.95/1e-5, weight decay 0.1), as
 llama-train does — at 1 and 2 threads, and our ratio to its best. The GFLOP/s
 column counts 6 x parameters x tokens/s (forward and backward matmuls; the
-attention and our layer recomputation not counted). Prints a table; asserts
+attention and our layer recomputation not counted), and its share of the f32
+FMA peak of every core at once (bench/fmapeak). Prints a table; asserts
 nothing.
 """
 import argparse
@@ -27,7 +28,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, os.path.join(ROOT, "examples"))
 from llama_weights import Config, weight_shapes, write_model  # noqa: E402
 
-from bench import MODELS, median  # noqa: E402
+from bench import MODELS, at_once, median  # noqa: E402
 
 SHAPES = {"tiny": (8, 64), "stories110m": (4, 128)}  # (batch, seq)
 
@@ -95,8 +96,10 @@ def main():
                         help="also measure PyTorch eager at 1 and 2 threads")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
+    peak = at_once(args.bin, "fmapeak", cores)
+    print(f"f32 FMA peak, {cores} cores at once: {peak:.1f} GFLOP/s (bench/fmapeak)")
     header = (f"{'model':<12} {'batch x seq':>11} {'params M':>9} {'ours 1t tok/s':>14} "
-              f"{f'ours {cores}t tok/s':>14} {'GFLOP/s':>8}")
+              f"{f'ours {cores}t tok/s':>14} {'GFLOP/s':>8} {'FMA peak':>9}")
     if args.torch:
         header += f" {'torch 1t':>9} {'torch 2t':>9} {'ours/best':>10}"
     print(header, flush=True)
@@ -112,7 +115,8 @@ def main():
             everything = ours(args, work, name, hf, batch, seq, cores)
             flops = 6 * parameters(hf) * max(one, everything) / 1e9
             line = (f"{name:<12} {f'{batch} x {seq}':>11} {parameters(hf) / 1e6:>9.1f} "
-                    f"{one:>14.1f} {everything:>14.1f} {flops:>8.1f}")
+                    f"{one:>14.1f} {everything:>14.1f} {flops:>8.1f} "
+                    f"{100 * flops / peak:>8.1f}%")
             if args.torch:
                 peers = [torch_speed(work, name, hf, batch, seq, args.steps, t) for t in (1, 2)]
                 line += (f" {peers[0]:>9.1f} {peers[1]:>9.1f}"

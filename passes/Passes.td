@@ -73,7 +73,16 @@ def ConvertLlamaToLinalgPass : Pass<"convert-llama-to-linalg", "ModuleOp"> {
     blocks of keys with an online softmax (vector ops in an `scf.forall`
     over rows and key/value heads) that sees keys up to the query's
     position; the loss is a masked mean of `logsumexp - logit[target]`.
+
+    The fused loop nests (attention, the column blocks of fused projections)
+    are parallel loops when their work is worth a fork of the CPU's
+    threads, else serial nests; with `always-parallel` (a GPU target) every
+    one is a parallel loop, which becomes a kernel.
   }];
+  let options = [
+    Option<"alwaysParallel", "always-parallel", "bool", "false",
+           "Make every fused loop nest a parallel loop, whatever its size">
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",
@@ -226,10 +235,40 @@ def LlamaEntryABIPass : Pass<"llama-entry-abi", "ModuleOp"> {
     bufferization's helpers) becomes internal. A module without entry points
     (an op test's `@main`) gets neither wrappers nor a manifest.
   }];
+  let options = [
+    Option<"target", "target", "std::string", "\"cpu\"",
+           "The manifest's target: cpu, or nvidia (device pointers)">
+  ];
   let dependentDialects = [
     "::mlir::LLVM::LLVMDialect", "::mlir::func::FuncDialect",
     "::mlir::memref::MemRefDialect", "::mlir::arith::ArithDialect"
   ];
+}
+
+def LlamaMapLoopsToThreadsPass
+    : Pass<"llama-map-loops-to-threads", "::mlir::func::FuncOp"> {
+  let summary = "Splits innermost parallel dims into blocks of GPU threads";
+  let description = [{
+    For the NVIDIA target, before `gpu-map-parallel-loops` (grid = the
+    outermost scf.parallel, threads = the one nested in it): an outermost
+    parallel loop with no parallel loop inside gets its innermost dim tiled
+    by 128 (guarded, no min/max bounds), so that a block's threads run
+    along the contiguous dim. Loops with a nested parallel loop (the column
+    blocks of fused projections) already have their threads.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect"];
+}
+
+def LlamaDeviceMemoryPass : Pass<"llama-device-memory", "ModuleOp"> {
+  let summary = "Allocates the host code's buffers on the GPU";
+  let description = [{
+    For the NVIDIA target, after the kernels are outlined: `memref.alloc` and
+    `memref.dealloc` in host functions become `gpu.alloc` and `gpu.dealloc`
+    (device memory, like the weights, caches and logits the runtime
+    passes). Fails on any host op that still reads or writes a buffer's
+    contents (it would dereference a device pointer on the CPU).
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
 #endif // LLAMAC_PASSES_TD

@@ -3,11 +3,14 @@
 #include "passes/Pipelines.h"
 
 #include "passes/Passes.h"
+#include "runtime/llama_abi.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Conversion/VectorToSCF/VectorToSCF.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
@@ -37,14 +40,23 @@ void buildLlamaOptimizationStage(OpPassManager &pm, const PipelineOptions &) {
   pm.addPass(createLlamaFuseProjectionsPass());
 }
 
-void buildLlamaToLinalgStage(OpPassManager &pm, const PipelineOptions &) {
-  pm.addPass(createConvertLlamaToLinalgPass());
+void buildLlamaToLinalgStage(OpPassManager &pm,
+                             const PipelineOptions &options) {
+  ConvertLlamaToLinalgPassOptions lowering;
+  // On a GPU every fused loop nest is a kernel, however small.
+  lowering.alwaysParallel = options.target == Target::NVIDIA;
+  pm.addPass(createConvertLlamaToLinalgPass(lowering));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }
 
 void buildTensorOptimizationStage(OpPassManager &pm,
                                   const PipelineOptions &options) {
+  if (options.target == Target::NVIDIA) { // CPU tiling and threads: none
+    pm.addPass(createCanonicalizerPass());
+    pm.addPass(createCSEPass());
+    return;
+  }
   LlamaTileContractionsPassOptions tiling;
   tiling.vectorBits = options.vectorBits;
   pm.addNestedPass<func::FuncOp>(createLlamaTileContractionsPass(tiling));
@@ -54,7 +66,8 @@ void buildTensorOptimizationStage(OpPassManager &pm,
   pm.addPass(createCSEPass());
 }
 
-void buildBufferizationStage(OpPassManager &pm, const PipelineOptions &) {
+void buildBufferizationStage(OpPassManager &pm,
+                             const PipelineOptions &options) {
   // Bufferize whole functions: arguments become plain (identity-layout)
   // memrefs, the KV caches are written in place and so drop out of the
   // results, and the entry points' logits/loss/gradients become
@@ -72,12 +85,73 @@ void buildBufferizationStage(OpPassManager &pm, const PipelineOptions &) {
   // residual projections write x in place) returns an owned clone of it.
   pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addPass(createLlamaCopiesToLinalgPass());
-  pm.addPass(createLlamaEntryABIPass());
+  LlamaEntryABIPassOptions abi;
+  abi.target = options.target == Target::NVIDIA ? LLAMA_ABI_TARGET_NVIDIA
+                                                : LLAMA_ABI_TARGET_CPU;
+  pm.addPass(createLlamaEntryABIPass(abi));
+}
+
+/// The host code's lowering to the LLVM dialect, shared by the targets.
+void addHostToLLVM(OpPassManager &pm) {
+  ConvertVectorToLLVMPassOptions vectorToLLVM;
+  vectorToLLVM.reassociateFPReductions = true;
+  vectorToLLVM.vectorContractLowering =
+      vector::VectorContractLowering::OuterProduct;
+  pm.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+}
+
+void buildGPUKernelStage(OpPassManager &pm, const PipelineOptions &) {
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
+  pm.addPass(createForallToParallelLoopPass());
+  pm.addNestedPass<func::FuncOp>(createLlamaMapLoopsToThreadsPass());
+  pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());
+  pm.addPass(createConvertParallelLoopToGpuPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createGpuKernelOutliningPass());
+  pm.addPass(createLlamaDeviceMemoryPass());
+}
+
+void buildGPUBinaryStage(OpPassManager &pm, const PipelineOptions &options) {
+  pm.addPass(createConvertVectorToSCFPass(
+      VectorTransferToSCFOptions().enableFullUnroll()));
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  GpuNVVMAttachTargetOptions target;
+  target.chip = options.gpuArch;
+  target.features = "+ptx80"; // sm_90a's wgmma/TMA need PTX >= 8.0
+  target.optLevel = 3;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+  kernels.addPass(createConvertGpuOpsToNVVMOps());
+  kernels.addPass(createCanonicalizerPass());
+  kernels.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createGpuToLLVMConversionPass());
+  addHostToLLVM(pm);
+  pm.addPass(createUBToLLVMConversionPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createCanonicalizerPass());
+  GpuModuleToBinaryPassOptions binary;
+  binary.toolkitPath = options.cudaPath;
+  binary.compilationTarget =
+      options.gpuBinary == GPUBinary::Cubin ? "bin" : "isa";
+  pm.addPass(createGpuModuleToBinaryPass(binary));
 }
 
 void buildTargetLoweringStage(OpPassManager &pm,
                               const PipelineOptions &options) {
   switch (options.target) {
+  case Target::NVIDIA:
+    buildGPUKernelStage(pm, options);
+    buildGPUBinaryStage(pm, options);
+    return;
   case Target::CPU: {
     // Parallel tiles -> OpenMP worksharing loops (libomp's thread pool).
     pm.addPass(createForallToParallelLoopPass());
@@ -98,17 +172,7 @@ void buildTargetLoweringStage(OpPassManager &pm,
     pm.addPass(memref::createExpandStridedMetadataPass());
     // Again: expand-strided-metadata leaves affine.apply for the offsets.
     pm.addPass(createLowerAffinePass());
-    ConvertVectorToLLVMPassOptions vectorToLLVM;
-    vectorToLLVM.reassociateFPReductions = true;
-    vectorToLLVM.vectorContractLowering =
-        vector::VectorContractLowering::OuterProduct;
-    pm.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
-    pm.addPass(createFinalizeMemRefToLLVMConversionPass());
-    pm.addPass(createConvertMathToLLVMPass());
-    pm.addPass(createArithToLLVMConversionPass());
-    pm.addPass(createConvertIndexToLLVMPass());
-    pm.addPass(createConvertControlFlowToLLVMPass());
-    pm.addPass(createConvertFuncToLLVMPass());
+    addHostToLLVM(pm);
     pm.addPass(createConvertOpenMPToLLVMPass());
     pm.addPass(createUBToLLVMConversionPass());
     pm.addPass(createReconcileUnrealizedCastsPass());

@@ -7,7 +7,9 @@
 //                 optimization (the home of the Llama-aware fusions)
 //   tensor level  llama to linalg -> tensor-level optimization (the home of
 //                 tiling, packing and parallelization)
-//   target level  bufferization + C entry ABI -> target lowering (CPU)
+//   target level  bufferization + C entry ABI -> target lowering (the CPU;
+//                 or NVIDIA: loops to kernels, device memory, NVVM, and the
+//                 kernels' binaries embedded in the host code)
 //
 // llamac runs the three levels in turn and `--emit=llama|linalg|llvm-dialect`
 // prints the IR between them; llama-opt registers the same builders with the
@@ -24,7 +26,11 @@
 namespace mlir::llama {
 
 /// The machines llamac generates code for.
-enum class Target { CPU };
+enum class Target { CPU, NVIDIA };
+
+/// What the NVIDIA target embeds: cubins (ptxas, at compile time) or PTX
+/// (compiled by the driver when the artifact loads).
+enum class GPUBinary { Cubin, PTX };
 
 /// Everything the pipeline's stages take, one struct for llamac's flags and
 /// llama-opt's pipeline options. Shapes (batch, sequence length) are not
@@ -33,7 +39,24 @@ struct PipelineOptions : public PassPipelineOptions<PipelineOptions> {
   Option<Target> target{
       *this, "target", llvm::cl::desc("The machine to generate code for"),
       llvm::cl::init(Target::CPU),
-      llvm::cl::values(clEnumValN(Target::CPU, "cpu", "the host CPU"))};
+      llvm::cl::values(clEnumValN(Target::CPU, "cpu", "the host CPU"),
+                       clEnumValN(Target::NVIDIA, "nvidia",
+                                  "an NVIDIA GPU, driven by the host CPU"))};
+  Option<std::string> gpuArch{
+      *this, "gpu-arch",
+      llvm::cl::desc("NVIDIA: the GPU architecture the kernels are for"),
+      llvm::cl::init("sm_90a")};
+  Option<GPUBinary> gpuBinary{
+      *this, "gpu-binary", llvm::cl::desc("NVIDIA: what the artifact embeds"),
+      llvm::cl::init(GPUBinary::PTX),
+      llvm::cl::values(
+          clEnumValN(GPUBinary::Cubin, "cubin", "cubins, made by ptxas"),
+          clEnumValN(GPUBinary::PTX, "ptx", "PTX, for the driver's JIT"))};
+  Option<std::string> cudaPath{
+      *this, "cuda-path",
+      llvm::cl::desc("NVIDIA: the CUDA toolkit (ptxas, libdevice); empty: "
+                     "$CUDA_ROOT, $CUDA_HOME or $CUDA_PATH"),
+      llvm::cl::init("")};
   Option<int64_t> vectorBits{
       *this, "vector-bits",
       llvm::cl::desc("Width of the target's vector registers in bits, for "
@@ -71,9 +94,17 @@ void buildTensorOptimizationStage(OpPassManager &pm,
 /// place, entry results as out-parameters), then add the C entry points and
 /// the manifest.
 void buildBufferizationStage(OpPassManager &pm, const PipelineOptions &options);
-/// Stage: loops and everything else -> the LLVM dialect for the target.
+/// Stage: loops and everything else -> the LLVM dialect for the target
+/// (NVIDIA: the two stages below).
 void buildTargetLoweringStage(OpPassManager &pm,
                               const PipelineOptions &options);
+/// NVIDIA stage: the bufferized loops as kernels (parallel loops -> blocks
+/// of threads, the rest of each loop nest inside them, outlined into
+/// gpu.modules) and the host's buffers in device memory.
+void buildGPUKernelStage(OpPassManager &pm, const PipelineOptions &options);
+/// NVIDIA stage: the kernels through NVVM to PTX or cubins embedded in the
+/// host code, whose gpu ops become calls of the mgpu* runtime ABI.
+void buildGPUBinaryStage(OpPassManager &pm, const PipelineOptions &options);
 
 /// The three levels llamac stops between, and all of them in order.
 void buildLlamaLevelPipeline(OpPassManager &pm, const PipelineOptions &options);

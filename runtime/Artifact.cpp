@@ -135,6 +135,11 @@ Manifest parseManifest(const char *text, const std::string &where) {
   manifest.compiler = stringMember(json, LLAMA_ABI_KEY_COMPILER, where);
   manifest.weightType =
       parseManifestDType(stringMember(json, LLAMA_ABI_KEY_DTYPE, where), where);
+  std::string target = stringMember(json, LLAMA_ABI_KEY_TARGET, where);
+  if (target != LLAMA_ABI_TARGET_CPU && target != LLAMA_ABI_TARGET_NVIDIA)
+    throw RuntimeError("'" + where + "' is for an unknown target '" + target +
+                       "'");
+  manifest.onGPU = target == LLAMA_ABI_TARGET_NVIDIA;
   for (const JsonValue &json :
        arrayMember(json, LLAMA_ABI_KEY_ENTRY_POINTS, where)) {
     EntryPointInfo entry;

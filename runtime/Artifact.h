@@ -34,6 +34,7 @@ struct Manifest {
   ModelConfig config;
   std::vector<TensorSpec> weights, kvCaches;
   DType weightType = DType::F32; // what the weights are passed as
+  bool onGPU = false; // an NVIDIA GPU's: its entry points take device memory
   std::vector<EntryPointInfo> entryPoints;
   std::string compiler;
 
@@ -95,6 +96,8 @@ public:
   const std::vector<TensorSpec> &kvCaches() const { return manifest.kvCaches; }
   /// The element type the entry points take the weights in.
   DType weightType() const { return manifest.weightType; }
+  /// Whether its entry points run on an NVIDIA GPU (and take device memory).
+  bool onGPU() const { return manifest.onGPU; }
   const std::string &compiler() const { return manifest.compiler; }
   /// Runs the generated code's parallel loops on `threads` threads (default:
   /// all cores). Throws if the artifact cannot.

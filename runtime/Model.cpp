@@ -2,6 +2,8 @@
 
 #include "runtime/Model.h"
 
+#include "runtime/cuda/Device.h"
+
 #include "runtime/Error.h"
 
 #include <cstdint>
@@ -82,14 +84,57 @@ static const Artifact &generator(const Artifact &artifact) {
   return artifact;
 }
 
+/// A GPU artifact's memory: the weights uploaded once, the caches, and the
+/// tokens and logits of one call. The entry points read the pointer arrays
+/// on the host and the buffers on the device.
+struct Model::DeviceState {
+  std::vector<cuda::DeviceBuffer> weights, caches;
+  std::vector<const void *> weightPointers;
+  std::vector<float *> cachePointers;
+  cuda::DeviceBuffer tokens, logits; // [seq_len] i32, [seq_len, vocab] f32
+
+  DeviceState(const Artifact &artifact, const void *const *hostWeights)
+      : tokens(deviceFor(artifact).seqLen * sizeof(int32_t)),
+        logits(artifact.shape().seqLen * artifact.shape().vocabSize *
+               sizeof(float)) {
+    size_t elementBytes = dtypeSize(artifact.weightType());
+    const std::vector<TensorSpec> &specs = artifact.weights();
+    for (size_t i = 0; i < specs.size(); ++i) {
+      size_t bytes = specs[i].numElements() * elementBytes;
+      weights.emplace_back(bytes);
+      weights.back().upload(hostWeights[i], bytes);
+      weightPointers.push_back(weights.back().data());
+    }
+    for (const TensorSpec &spec : artifact.kvCaches()) {
+      caches.emplace_back(spec.numElements() * sizeof(float));
+      caches.back().zero();
+      cachePointers.push_back(static_cast<float *>(caches.back().data()));
+    }
+  }
+
+  /// The artifact's shape, once this machine is known to run its kernels.
+  static const ModelConfig &deviceFor(const Artifact &artifact) {
+    cuda::requireDevice(artifact.description());
+    return artifact.shape();
+  }
+};
+
 Model::Model(const Artifact &artifact, const SafeTensors &checkpoint)
     : artifact(generator(artifact)), bound(std::in_place, artifact, checkpoint),
       weights(bound->pointers()) {
-  allocateCaches();
+  if (artifact.onGPU())
+    device = std::make_unique<DeviceState>(artifact, weights);
+  else
+    allocateCaches();
 }
+
+Model::~Model() = default;
 
 Model::Model(const Artifact &artifact, const void *const *weights)
     : artifact(generator(artifact)), weights(weights) {
+  if (artifact.onGPU()) // a trainer's weights, updated between calls
+    throw RuntimeError("'" + artifact.description() +
+                       "' runs on an NVIDIA GPU, which trains nothing yet");
   allocateCaches();
 }
 
@@ -121,8 +166,7 @@ std::vector<float> Model::prefill(const std::vector<int32_t> &tokens,
   check(tokens);
   int64_t rows = allRows ? int64_t(tokens.size()) : 1;
   std::vector<float> logits(rows * shape().vocabSize);
-  artifact.prefill()(tokens.data(), int64_t(tokens.size()), pos, rows, weights,
-                     cachePointers.data(), logits.data());
+  run(artifact.prefill(), LLAMA_ABI_ENTRY_PREFILL, tokens, rows, logits);
   pos += int64_t(tokens.size());
   return logits;
 }
@@ -131,10 +175,26 @@ std::vector<float> Model::decode(int32_t token) {
   std::vector<int32_t> tokens = {token};
   check(tokens);
   std::vector<float> logits(shape().vocabSize);
-  artifact.decode()(tokens.data(), 1, pos, 1, weights, cachePointers.data(),
-                    logits.data());
+  run(artifact.decode(), LLAMA_ABI_ENTRY_DECODE, tokens, 1, logits);
   pos += 1;
   return logits;
+}
+
+void Model::run(llama_inference_fn entry, const char *name,
+                const std::vector<int32_t> &tokens, int64_t rows,
+                std::vector<float> &logits) {
+  auto count = int64_t(tokens.size());
+  if (!device) {
+    entry(tokens.data(), count, pos, rows, weights, cachePointers.data(),
+          logits.data());
+    return;
+  }
+  device->tokens.upload(tokens.data(), tokens.size() * sizeof(int32_t));
+  entry(static_cast<const int32_t *>(device->tokens.data()), count, pos, rows,
+        device->weightPointers.data(), device->cachePointers.data(),
+        static_cast<float *>(device->logits.data()));
+  cuda::finishLaunches(artifact.description() + " " + name);
+  device->logits.download(logits.data(), logits.size() * sizeof(float));
 }
 
 void Model::rewind(int64_t position) {

@@ -44,6 +44,9 @@ public:
   /// updated in place between calls. They must outlive the model.
   Model(const Artifact &artifact, const void *const *weights);
 
+  ~Model();
+  Model(Model &&) = default;
+
   const ModelConfig &shape() const { return artifact.shape(); }
   int64_t position() const { return pos; }
 
@@ -64,12 +67,20 @@ private:
   void check(const std::vector<int32_t> &tokens) const;
 
   void allocateCaches();
+  /// Runs an inference entry point on `tokens` into `logits` [rows, vocab]:
+  /// on the host's memory, or through the device's for a GPU artifact.
+  void run(llama_inference_fn entry, const char *name,
+           const std::vector<int32_t> &tokens, int64_t rows,
+           std::vector<float> &logits);
+
+  struct DeviceState; // a GPU artifact's buffers (Model.cpp)
 
   const Artifact &artifact;
   std::optional<BoundWeights> bound; // a checkpoint's, when given one
   const void *const *weights;
   std::vector<std::vector<float>> caches; // [seq_len, n_kv_heads, head_dim]
   std::vector<float *> cachePointers;
+  std::unique_ptr<DeviceState> device; // GPU artifacts only
   int64_t pos = 0;
 };
 

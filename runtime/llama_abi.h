@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define LLAMA_ABI_FORMAT "llamac-artifact"
-#define LLAMA_ABI_VERSION 6
+#define LLAMA_ABI_VERSION 7
 
 /* The NUL-terminated JSON manifest every artifact exports. */
 #define LLAMA_ABI_MANIFEST_SYMBOL "llama_manifest"
@@ -35,6 +35,14 @@ typedef void (*llama_set_threads_fn)(int32_t threads);
 #define LLAMA_ABI_DTYPE_F32 "f32"
 #define LLAMA_ABI_DTYPE_BF16 "bf16"
 #define LLAMA_ABI_DTYPE_F16 "f16"
+
+/* The machine an artifact's code runs on (the manifest's "target"): the
+ * host CPU, or an NVIDIA GPU driven by the host (llamac --target=nvidia). A
+ * GPU artifact's entry points take device pointers — CUDA device memory for
+ * the tokens, weights, KV caches and logits — and launch its kernels
+ * through the mgpu* functions of libllama_cuda, which it links. */
+#define LLAMA_ABI_TARGET_CPU "cpu"
+#define LLAMA_ABI_TARGET_NVIDIA "nvidia"
 
 /* The inference entry points the runtime generates with. */
 #define LLAMA_ABI_ENTRY_PREFILL "prefill"
@@ -175,6 +183,7 @@ enum llama_abi_role {
 #define LLAMA_ABI_KEY_VERSION "version"           /* LLAMA_ABI_VERSION */
 #define LLAMA_ABI_KEY_COMPILER "compiler"         /* "llamac X.Y.Z" */
 #define LLAMA_ABI_KEY_DTYPE "dtype"               /* the weights', below */
+#define LLAMA_ABI_KEY_TARGET "target"             /* LLAMA_ABI_TARGET_* */
 #define LLAMA_ABI_KEY_CONFIG "config"             /* the model, below */
 #define LLAMA_ABI_KEY_WEIGHTS "weights"           /* [tensor] */
 #define LLAMA_ABI_KEY_KV_CACHES "kv_caches"       /* [tensor] */

@@ -34,3 +34,22 @@ for module in ("torch", "transformers"):
         config.available_features.add(module)
     else:
         lit_config.note(f"{module} is not importable by {config.python}: tests that need it are UNSUPPORTED")
+
+# NVIDIA: llamac --target=nvidia needs the CUDA toolkit (ptxas, libdevice),
+# looked up as llamac does; where it is missing those tests are UNSUPPORTED.
+# A machine with a CUDA driver runs GPU artifacts rather than refusing them.
+cuda_roots = [os.environ[v] for v in ("CUDA_ROOT", "CUDA_HOME", "CUDA_PATH") if os.environ.get(v)]
+for variable in ("CUDA_ROOT", "CUDA_HOME", "CUDA_PATH"):
+    if os.environ.get(variable):
+        config.environment[variable] = os.environ[variable]
+if any(os.access(os.path.join(root, "bin", "ptxas"), os.X_OK)
+       for root in cuda_roots + ["/usr/local/cuda"]):
+    config.available_features.add("ptxas")
+else:
+    lit_config.note("no CUDA toolkit with ptxas: the --target=nvidia tests are UNSUPPORTED")
+import ctypes
+try:
+    ctypes.CDLL("libcuda.so.1")
+    config.available_features.add("cuda-driver")
+except OSError:
+    pass

@@ -258,6 +258,7 @@ private:
 
 struct LlamaEntryABIPass
     : mlir::llama::impl::LlamaEntryABIPassBase<LlamaEntryABIPass> {
+  using LlamaEntryABIPassBase::LlamaEntryABIPassBase;
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<func::FuncOp> entries;
@@ -288,7 +289,7 @@ struct LlamaEntryABIPass
       roles.push_back(std::move(*entryRoles));
     }
     FailureOr<std::string> manifest =
-        llama::manifestJson(module, entries, kinds);
+        llama::manifestJson(module, entries, kinds, target);
     if (failed(manifest))
       return signalPassFailure();
     for (auto [entry, entryRoles] : llvm::zip(entries, roles))

@@ -92,7 +92,7 @@ FailureOr<StringRef> dtypeName(Type type) {
 
 FailureOr<std::string>
 manifestJson(ModuleOp module, ArrayRef<func::FuncOp> entries,
-             const DenseMap<func::FuncOp, StringRef> &kinds) {
+             const DenseMap<func::FuncOp, StringRef> &kinds, StringRef target) {
   llvm::json::Object config;
   if (auto dict = module->getAttrOfType<DictionaryAttr>(kConfigAttr))
     for (NamedAttribute field : dict)
@@ -142,6 +142,7 @@ manifestJson(ModuleOp module, ArrayRef<func::FuncOp> entries,
       {LLAMA_ABI_KEY_VERSION, LLAMA_ABI_VERSION},
       {LLAMA_ABI_KEY_COMPILER, "llamac " LLAMAC_VERSION},
       {LLAMA_ABI_KEY_DTYPE, dtype.empty() ? LLAMA_ABI_DTYPE_F32 : dtype},
+      {LLAMA_ABI_KEY_TARGET, target.str()},
       {LLAMA_ABI_KEY_CONFIG, std::move(config)},
       {LLAMA_ABI_KEY_WEIGHTS, weights.toJson()},
       {LLAMA_ABI_KEY_KV_CACHES, caches.toJson()},

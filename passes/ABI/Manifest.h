@@ -12,11 +12,11 @@ namespace mlir::llama {
 /// The JSON manifest of a module's bufferized entry points (runtime/
 /// llama_abi.h): the config (from llama.config), every weight and KV cache
 /// an entry point takes (by their llama.weight / llama.kv_cache names), and
-/// each entry point with its symbol and `kinds[entry]`. Fails when two entry
-/// points disagree on a tensor's shape.
+/// each entry point with its symbol and `kinds[entry]`, and the `target` its
+/// code runs on. Fails when two entry points disagree on a tensor's shape.
 FailureOr<std::string>
 manifestJson(ModuleOp module, ArrayRef<func::FuncOp> entries,
-             const DenseMap<func::FuncOp, StringRef> &kinds);
+             const DenseMap<func::FuncOp, StringRef> &kinds, StringRef target);
 
 } // namespace mlir::llama
 

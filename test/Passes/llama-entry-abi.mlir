@@ -25,7 +25,7 @@
 // CHECK: call @prefill(
 // CHECK: llvm.mlir.global external constant @llama_manifest("{\22compiler\22:\22llamac {{.*}}\22,\22config\22:{\22dim\22:4,
 // CHECK-SAME: \22dtype\22:\22f32\22,\22entry_points\22:[{\22kind\22:\22inference\22,\22max_tokens\22:null,\22name\22:\22prefill\22,\22symbol\22:\22llama_prefill\22}]
-// CHECK-SAME: \22format\22:\22llamac-artifact\22,\22kv_caches\22:[{\22name\22:\22layers.0.key\22,\22shape\22:[16,1,2]}],\22version\22:6,
+// CHECK-SAME: \22format\22:\22llamac-artifact\22,\22kv_caches\22:[{\22name\22:\22layers.0.key\22,\22shape\22:[16,1,2]}],\22target\22:\22cpu\22,\22version\22:7,
 // CHECK-SAME: \22weights\22:[{\22name\22:\22embed\22,\22shape\22:[10,4]},{\22name\22:\22norm\22,\22shape\22:[4]}]}\00")
 module attributes {llama.config = {dim = 4 : i64, hidden_dim = 8 : i64, n_layers = 1 : i64, n_heads = 2 : i64, n_kv_heads = 1 : i64, head_dim = 2 : i64, vocab_size = 10 : i64, seq_len = 16 : i64, norm_eps = 1.0e-05 : f64, rope_theta = 1.0e+04 : f64, tie_embeddings = true}} {
   func.func private @layer(%x: memref<?x4xf32>) -> memref<?x4xf32> {

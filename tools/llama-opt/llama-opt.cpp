@@ -13,6 +13,7 @@
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
 int main(int argc, char **argv) {
@@ -23,6 +24,9 @@ int main(int argc, char **argv) {
   registry.insert<mlir::llama::LlamaDialect>();
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
+  // gpu-module-to-binary (--llama-to-llvm="target=nvidia") translates the
+  // kernels to LLVM IR.
+  mlir::registerAllToLLVMIRTranslations(registry);
   mlir::llama::registerDifferentiableExternalModels(registry);
 
   return mlir::asMainReturnCode(mlir::MlirOptMain(

@@ -17,6 +17,7 @@
 #include "passes/Pipelines.h"
 #include "passes/Target/CPU/Codegen.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
@@ -37,6 +38,7 @@
 #include "llvm/Support/WithColor.h"
 
 #include <cmath>
+#include <cstdlib>
 
 using namespace llvm;
 
@@ -57,6 +59,8 @@ cl::opt<std::string> outputName("o", cl::init("-"), cl::cat(category),
 enum class Stage {
   Llama,
   Linalg,
+  GPU,
+  PTX,
   LLVMDialect,
   LLVMIR,
   Object,
@@ -71,6 +75,10 @@ cl::opt<Stage> emitStage(
         clEnumValN(Stage::Llama, "llama",
                    "the model's entry points in the llama dialect"),
         clEnumValN(Stage::Linalg, "linalg", "lowered to linalg on tensors"),
+        clEnumValN(Stage::GPU, "gpu",
+                   "--target=nvidia: bufferized, loops as gpu kernels, "
+                   "buffers in device memory"),
+        clEnumValN(Stage::PTX, "ptx", "--target=nvidia: the kernels' PTX"),
         clEnumValN(Stage::LLVMDialect, "llvm-dialect",
                    "bufferized, with C entry points, in the LLVM dialect"),
         clEnumValN(Stage::LLVMIR, "llvm-ir", "optimized LLVM IR"),
@@ -156,9 +164,38 @@ cl::opt<int> vectorBitsFlag(
     cl::desc("Vector width of the tiled kernels in bits; 0 turns tiling and "
              "threads off (default: the target CPU's widest)"),
     cl::value_desc("bits"));
+cl::opt<mlir::llama::Target> target(
+    "target", cl::init(mlir::llama::Target::CPU), cl::cat(category),
+    cl::desc("The machine the model runs on"),
+    cl::values(clEnumValN(mlir::llama::Target::CPU, "cpu",
+                          "the host CPU (default)"),
+               clEnumValN(mlir::llama::Target::NVIDIA, "nvidia",
+                          "an NVIDIA GPU driven by the host: prefill and "
+                          "decode as kernels, weights in device memory")));
+cl::opt<std::string> gpuArch(
+    "gpu-arch", cl::init("sm_90a"), cl::cat(category),
+    cl::desc("With --target=nvidia: the GPU architecture (default sm_90a)"),
+    cl::value_desc("sm_XY"));
 cl::opt<unsigned> optLevel("O", cl::init(3), cl::Prefix, cl::cat(category),
                            cl::desc("LLVM optimization level 0-3 (default 3)"),
                            cl::value_desc("n"));
+
+/// The CUDA toolkit that has ptxas: $CUDA_ROOT, $CUDA_HOME, $CUDA_PATH
+/// (MLIR's serializer's order), else /usr/local/cuda; empty when none has.
+std::string findCudaToolkit() {
+  std::vector<std::string> candidates;
+  for (const char *variable : {"CUDA_ROOT", "CUDA_HOME", "CUDA_PATH"})
+    if (const char *value = std::getenv(variable); value && *value)
+      candidates.push_back(value);
+  candidates.push_back("/usr/local/cuda");
+  for (const std::string &root : candidates) {
+    SmallString<256> ptxas(root);
+    sys::path::append(ptxas, "bin", "ptxas");
+    if (sys::fs::can_execute(ptxas))
+      return root;
+  }
+  return "";
+}
 
 int fail(const Twine &message) {
   WithColor::error(errs(), "llamac") << message << "\n";
@@ -178,6 +215,16 @@ int writeText(function_ref<void(raw_ostream &)> print) {
     return fail("cannot write '" + outputName + "'");
   output->keep();
   return 0;
+}
+
+/// The PTX of every kernel module (gpu.binary objects made as PTX).
+void printPTX(mlir::ModuleOp module, raw_ostream &os) {
+  module.walk([&](mlir::gpu::BinaryOp binary) {
+    for (mlir::Attribute attr : binary.getObjects())
+      if (auto object = dyn_cast<mlir::gpu::ObjectAttr>(attr))
+        os << "// kernel module " << binary.getSymName() << "\n"
+           << object.getObject().getValue() << "\n";
+  });
 }
 
 int runPipeline(mlir::ModuleOp module,
@@ -232,6 +279,19 @@ int main(int argc, char **argv) {
   if (ppoModel && weightType != llamac::WeightType::F32)
     return fail("--ppo keeps f32 weights (AdamW updates them in place); "
                 "drop --weight-type");
+  bool gpu = target == mlir::llama::Target::NVIDIA;
+  if (gpu && (train || reward || ppoModel))
+    return fail("--target=nvidia compiles prefill and decode only; "
+                "--train, --reward and --ppo are for the CPU");
+  if (!gpu && gpuArch.getNumOccurrences())
+    return fail("--gpu-arch applies to --target=nvidia");
+  if (!gpu && (emitStage == Stage::GPU || emitStage == Stage::PTX))
+    return fail("--emit=gpu and --emit=ptx apply to --target=nvidia");
+  std::string cudaToolkit = gpu ? findCudaToolkit() : "";
+  if (gpu && cudaToolkit.empty())
+    return fail("--target=nvidia needs the CUDA toolkit's ptxas and "
+                "libdevice: none in $CUDA_ROOT, $CUDA_HOME, $CUDA_PATH or "
+                "/usr/local/cuda");
   if (train || reward || ppoModel) {
     int64_t seq =
         trainSeq.getNumOccurrences() ? trainSeq.getValue() : config->seqLen;
@@ -304,6 +364,11 @@ int main(int argc, char **argv) {
   pipeline.adamEps = adamEps;
   pipeline.weightDecay = weightDecay;
   pipeline.maxGradNorm = maxGradNorm;
+  pipeline.target = target;
+  pipeline.gpuArch = gpuArch;
+  pipeline.gpuBinary = emitStage == Stage::PTX ? mlir::llama::GPUBinary::PTX
+                                               : mlir::llama::GPUBinary::Cubin;
+  pipeline.cudaPath = cudaToolkit;
   auto printModule = [&](raw_ostream &os) {
     // NameLocs become SSA names, so the IR reads like the forward pass.
     module->print(os, mlir::OpPrintingFlags().printNameLocAsPrefix());
@@ -321,9 +386,26 @@ int main(int argc, char **argv) {
     return code;
   if (emitStage == Stage::Linalg)
     return writeText(printModule);
-  if (int code =
-          runPipeline(*module, pipeline, mlir::llama::buildTargetLevelPipeline))
+  if (gpu) { // the target level in its NVIDIA stages, with cuts between
+    if (int code = runPipeline(*module, pipeline,
+                               [](mlir::OpPassManager &pm,
+                                  const mlir::llama::PipelineOptions &options) {
+                                 mlir::llama::buildBufferizationStage(pm,
+                                                                      options);
+                                 mlir::llama::buildGPUKernelStage(pm, options);
+                               }))
+      return code;
+    if (emitStage == Stage::GPU)
+      return writeText(printModule);
+    if (int code =
+            runPipeline(*module, pipeline, mlir::llama::buildGPUBinaryStage))
+      return code;
+    if (emitStage == Stage::PTX)
+      return writeText([&](raw_ostream &os) { printPTX(*module, os); });
+  } else if (int code = runPipeline(*module, pipeline,
+                                    mlir::llama::buildTargetLevelPipeline)) {
     return code;
+  }
   if (emitStage == Stage::LLVMDialect)
     return writeText(printModule);
 
@@ -349,16 +431,17 @@ int main(int argc, char **argv) {
   FileRemover removeObject(objectPath);
   if (Error error = llamac::writeObjectFile(**llvmModule, codegen, objectPath))
     return fail(toString(std::move(error)));
-  if (emitStage == Stage::Library) {
-    if (Error error = llamac::linkSharedLibrary(objectPath, outputName))
-      return fail(toString(std::move(error)));
-    return 0;
-  }
-  // The runtime's static libraries sit in lib/ next to llamac's bin/.
+  // The runtime's libraries sit in lib/ next to llamac's bin/.
   std::string self =
       sys::fs::getMainExecutable(argv[0], reinterpret_cast<void *>(&fail));
   SmallString<256> libDir(sys::path::parent_path(sys::path::parent_path(self)));
   sys::path::append(libDir, "lib");
+  if (emitStage == Stage::Library) {
+    if (Error error = llamac::linkSharedLibrary(objectPath, outputName,
+                                                gpu ? libDir.str() : ""))
+      return fail(toString(std::move(error)));
+    return 0;
+  }
   if (Error error = llamac::linkExecutable(objectPath, outputName, libDir))
     return fail(toString(std::move(error)));
   return 0;

@@ -1,6 +1,7 @@
 //===- Builders.cpp - linalg building blocks for llama lowerings ----------===//
 
 #include "passes/Conversion/LlamaToLinalg/Builders.h"
+#include "passes/Transforms/Chunks.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -392,6 +393,10 @@ Value totalSum(OpBuilder &b, Location loc, Value rows) {
                    [&](OpBuilder &nb, Location l, Value sum) {
                      return castFloat(nb, l, sum, f32);
                    });
+}
+
+bool ParallelPolicy::parallel(int64_t work) const {
+  return always || work >= kMinWorkForThreads;
 }
 
 SmallVector<Value> forEachPoint(OpBuilder &b, Location loc,

@@ -87,13 +87,21 @@ Value ungroupHeads(OpBuilder &b, Location loc, Value grouped,
 Value rotate(OpBuilder &b, Location loc, Value x, Value positions, double theta,
              bool inverse);
 
+/// Whether a fused loop nest of `work` multiply-adds (or weight values) is
+/// a parallel loop: when worth a fork of the threads (kMinWorkForThreads),
+/// or always (a GPU target: each parallel loop becomes a kernel).
+struct ParallelPolicy {
+  bool always = false;
+  bool parallel(int64_t work) const;
+};
+
 /// The attention output [B.., S, Hkv, G, D] of a grouped query over keys and
 /// values [B.., L, Hkv, D] (L >= offset + S), query row s seeing keys 0 ..
 /// offset + s: one pass over the keys with an online softmax, on threads
-/// when it is worth it for `keyCapacity` keys at most (FlashAttention.cpp).
+/// when `policy` says so for `keyCapacity` keys at most (FlashAttention.cpp).
 Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
                       Value keys, Value values, Value offset, double scale,
-                      int64_t keyCapacity);
+                      int64_t keyCapacity, ParallelPolicy policy);
 /// The gradients (dq [B.., S, Hkv, G, D], dk, dv [B.., S, Hkv, D]) of
 /// causalAttention at offset 0 for the output's gradient dy (grouped like
 /// the query): per (batch, kv head), row by row, the row's softmax
@@ -102,7 +110,8 @@ Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
 std::tuple<Value, Value, Value> causalAttentionGrad(OpBuilder &b, Location loc,
                                                     unsigned nb, Value query,
                                                     Value keys, Value values,
-                                                    Value dy, double scale);
+                                                    Value dy, double scale,
+                                                    ParallelPolicy policy);
 
 /// Per row of z = logits [..., V] * scale (an f32 scalar; none: 1): the
 /// max and sum(exp(z - max)), both f32 (the sum accumulated in f64). A

@@ -379,29 +379,28 @@ struct FlashAttention {
   }
 };
 
-/// Whether an attention is worth a fork and join of the thread pool: its
-/// multiply-adds, B.. x S x H x D x (key capacity / 2, the causal mean)
-/// with a run-time row count taken as kAssumedDynamicExtent, against
-/// kMinWorkForThreads (a toy model's decode step attends in ~2 µs, less
+/// An attention's multiply-adds, B.. x S x H x D x (key capacity / 2, the
+/// causal mean), a run-time row count taken as kAssumedDynamicExtent: what
+/// decides its threads (a toy model's decode step attends in ~2 µs, less
 /// than waking a thread; on 2 cores such forks made decode 2-4x slower).
-bool worthThreads(RankedTensorType queryType, int64_t keyCapacity) {
+int64_t attentionWork(RankedTensorType queryType, int64_t keyCapacity) {
   int64_t work = std::max<int64_t>(1, keyCapacity / 2);
   for (int64_t extent : queryType.getShape())
     work *= ShapedType::isDynamic(extent) ? kAssumedDynamicExtent : extent;
-  return work >= kMinWorkForThreads;
+  return work;
 }
 
 } // namespace
 
 Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
                       Value keys, Value values, Value offset, double scale,
-                      int64_t keyCapacity) {
+                      int64_t keyCapacity, ParallelPolicy policy) {
   auto queryType = cast<RankedTensorType>(query.getType());
   Type elementType = queryType.getElementType();
   FlashAttention attention =
       FlashAttention::of(nb, query, keys, values, offset, scale);
   SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, query);
-  bool parallel = worthThreads(queryType, keyCapacity);
+  bool parallel = policy.parallel(attentionWork(queryType, keyCapacity));
   // Row chunks for the threads: one for a single row (decode), else up to
   // 4 of >= 8 rows.
   int64_t rows = queryType.getDimSize(nb);
@@ -456,7 +455,8 @@ Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
 std::tuple<Value, Value, Value> causalAttentionGrad(OpBuilder &b, Location loc,
                                                     unsigned nb, Value query,
                                                     Value keys, Value values,
-                                                    Value dy, double scale) {
+                                                    Value dy, double scale,
+                                                    ParallelPolicy policy) {
   auto queryType = cast<RankedTensorType>(query.getType());
   Type elementType = queryType.getElementType();
   FlashAttention attention = FlashAttention::of(
@@ -470,8 +470,8 @@ std::tuple<Value, Value, Value> causalAttentionGrad(OpBuilder &b, Location loc,
   SmallVector<Value> outs = {emptyTensor(b, loc, querySizes, elementType),
                              emptyTensor(b, loc, keySizes, elementType),
                              emptyTensor(b, loc, keySizes, elementType)};
-  bool parallel = worthThreads(
-      queryType, cast<RankedTensorType>(keys.getType()).getDimSize(nb));
+  bool parallel = policy.parallel(attentionWork(
+      queryType, cast<RankedTensorType>(keys.getType()).getDimSize(nb)));
   SmallVector<Value> grads = forEachPoint(
       b, loc, bounds, outs, parallel,
       [&](OpBuilder &b, Location loc, ValueRange ivs, ValueRange) {

@@ -237,8 +237,8 @@ struct LinearGradLowering : OpConversionPattern<LinearGradOp> {
 /// With P the probabilities and dS = P * (dP - rowsum(dP * P)) * scale:
 ///   dv = Pᵀ dy,  dq = dS k,  dk = dSᵀ q  (k/v gradients summed over groups),
 /// in one fused loop nest per (batch, kv head) (causalAttentionGrad).
-struct AttentionGradLowering : OpConversionPattern<AttentionGradOp> {
-  using OpConversionPattern::OpConversionPattern;
+struct AttentionGradLowering : FusedLoopLowering<AttentionGradOp> {
+  using FusedLoopLowering::FusedLoopLowering;
   LogicalResult
   matchAndRewrite(AttentionGradOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
@@ -254,7 +254,7 @@ struct AttentionGradLowering : OpConversionPattern<AttentionGradOp> {
         b, loc, rank - 3, groupHeads(b, loc, adaptor.getQuery(), numKvHeads),
         adaptor.getKey(), adaptor.getValue(),
         groupHeads(b, loc, adaptor.getDy(), numKvHeads),
-        op.getScale().convertToDouble());
+        op.getScale().convertToDouble(), policy);
     rewriter.replaceOp(op, {ungroupHeads(b, loc, dq, queryType), dk, dv});
     return success();
   }
@@ -333,10 +333,10 @@ struct CrossEntropyGradLowering : OpConversionPattern<CrossEntropyGradOp> {
 } // namespace
 
 void mlir::llama::populateGradientLoweringPatterns(
-    RewritePatternSet &patterns) {
-  patterns
-      .add<EmbeddingGradLowering, RMSNormGradLowering, LinearGradLowering,
-           RotationLowering<RoPEGradOp, /*Inverse=*/true>,
-           AttentionGradLowering, SwiGLUGradLowering, CrossEntropyGradLowering>(
-          patterns.getContext());
+    RewritePatternSet &patterns, lowering::ParallelPolicy policy) {
+  patterns.add<EmbeddingGradLowering, RMSNormGradLowering, LinearGradLowering,
+               RotationLowering<RoPEGradOp, /*Inverse=*/true>,
+               SwiGLUGradLowering, CrossEntropyGradLowering>(
+      patterns.getContext());
+  patterns.add<AttentionGradLowering>(patterns.getContext(), policy);
 }

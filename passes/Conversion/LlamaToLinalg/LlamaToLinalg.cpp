@@ -139,8 +139,8 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
 };
 
 /// Causal attention over one batch of sequences (the training path).
-struct AttentionLowering : OpConversionPattern<AttentionOp> {
-  using OpConversionPattern::OpConversionPattern;
+struct AttentionLowering : FusedLoopLowering<AttentionOp> {
+  using FusedLoopLowering::FusedLoopLowering;
   LogicalResult
   matchAndRewrite(AttentionOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
@@ -155,7 +155,7 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
     Value out = causalAttention(
         rewriter, loc, rank - 3, query, adaptor.getKey(), adaptor.getValue(),
         indexConstant(rewriter, loc, 0), op.getScale().convertToDouble(),
-        op.getKey().getType().getDimSize(rank - 3));
+        op.getKey().getType().getDimSize(rank - 3), policy);
     rewriter.replaceOp(op, ungroupHeads(rewriter, loc, out, type));
     return success();
   }
@@ -163,8 +163,8 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
 
 /// Writes k/v into the caches at `position`, then attends over cache rows
 /// 0 .. position + s for query row s.
-struct CachedAttentionLowering : OpConversionPattern<CachedAttentionOp> {
-  using OpConversionPattern::OpConversionPattern;
+struct CachedAttentionLowering : FusedLoopLowering<CachedAttentionOp> {
+  using FusedLoopLowering::FusedLoopLowering;
   LogicalResult
   matchAndRewrite(CachedAttentionOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
@@ -207,9 +207,10 @@ struct CachedAttentionLowering : OpConversionPattern<CachedAttentionOp> {
         tensor::ExtractSliceOp::create(b, loc, valueCache, zeroOffsets,
                                        prefixSizes, unitStrides); // [L, Hkv, D]
     Value query = groupHeads(b, loc, adaptor.getQuery(), numKvHeads);
-    Value out = causalAttention(b, loc, /*nb=*/0, query, keys, values, position,
-                                op.getScale().convertToDouble(),
-                                op.getKeyCache().getType().getDimSize(0));
+    Value out =
+        causalAttention(b, loc, /*nb=*/0, query, keys, values, position,
+                        op.getScale().convertToDouble(),
+                        op.getKeyCache().getType().getDimSize(0), policy);
     rewriter.replaceOp(
         op, {ungroupHeads(b, loc, out, queryType), keyCache, valueCache});
     return success();
@@ -302,6 +303,7 @@ struct AddLowering : OpConversionPattern<AddOp> {
 struct ConvertLlamaToLinalgPass
     : mlir::llama::impl::ConvertLlamaToLinalgPassBase<
           ConvertLlamaToLinalgPass> {
+  using ConvertLlamaToLinalgPassBase::ConvertLlamaToLinalgPassBase;
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     ConversionTarget target(*ctx);
@@ -312,11 +314,12 @@ struct ConvertLlamaToLinalgPass
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(ctx);
     patterns.add<EmbeddingLowering, RMSNormLowering, LinearLowering,
-                 RotationLowering<RoPEOp, /*Inverse=*/false>, AttentionLowering,
-                 CachedAttentionLowering, SwiGLULowering, AddLowering,
-                 CrossEntropyLowering>(ctx);
-    populateProjectionLoweringPatterns(patterns);
-    populateGradientLoweringPatterns(patterns);
+                 RotationLowering<RoPEOp, /*Inverse=*/false>, SwiGLULowering,
+                 AddLowering, CrossEntropyLowering>(ctx);
+    ParallelPolicy policy{alwaysParallel};
+    patterns.add<AttentionLowering, CachedAttentionLowering>(ctx, policy);
+    populateProjectionLoweringPatterns(patterns, policy);
+    populateGradientLoweringPatterns(patterns, policy);
     populateOptimizerLoweringPatterns(patterns);
     populateRewardLoweringPatterns(patterns);
     populatePPOLoweringPatterns(patterns);

@@ -27,11 +27,21 @@ struct RotationLowering : OpConversionPattern<OpTy> {
   }
 };
 
+/// A lowering that emits a fused loop nest, and when that nest is a parallel
+/// loop.
+template <typename OpTy> struct FusedLoopLowering : OpConversionPattern<OpTy> {
+  FusedLoopLowering(MLIRContext *ctx, lowering::ParallelPolicy policy)
+      : OpConversionPattern<OpTy>(ctx), policy(policy) {}
+  lowering::ParallelPolicy policy;
+};
+
 /// The lowerings of projections and swiglu_projection, Projections.cpp.
-void populateProjectionLoweringPatterns(RewritePatternSet &patterns);
+void populateProjectionLoweringPatterns(RewritePatternSet &patterns,
+                                        lowering::ParallelPolicy policy);
 
 /// The lowerings of the gradient ops (llama.*_grad), GradientsToLinalg.cpp.
-void populateGradientLoweringPatterns(RewritePatternSet &patterns);
+void populateGradientLoweringPatterns(RewritePatternSet &patterns,
+                                      lowering::ParallelPolicy policy);
 
 /// The lowerings of gather_rows, ranking_loss and their gradients,
 /// RewardToLinalg.cpp.

@@ -50,13 +50,13 @@ int64_t blockCount(ArrayRef<int64_t> columns) {
   return 1;
 }
 
-/// Whether the blocks are worth a fork and join: the weights' values, as
-/// llama-tile-contractions judges one projection.
-bool worthThreads(ValueRange weights) {
+/// The weights' values: what decides whether the blocks are worth a fork and
+/// join, as llama-tile-contractions judges one projection.
+int64_t weightValues(ValueRange weights) {
   int64_t values = 0;
   for (Value weight : weights)
     values += cast<RankedTensorType>(weight.getType()).getNumElements();
-  return values >= kMinWorkForThreads;
+  return values;
 }
 
 /// An uninitialized tensor of `type` with x's run-time sizes (a
@@ -76,7 +76,7 @@ enum class Epilogue { None, SwiGLU };
 /// into its slice of the outputs, which bufferizes in place.
 SmallVector<Value> projectInBlocks(OpBuilder &b, Location loc, Value x,
                                    ValueRange weights, ValueRange outs,
-                                   Epilogue epilogue) {
+                                   Epilogue epilogue, ParallelPolicy policy) {
   // Products of the weights (or of their blocks) into `dests`: the
   // outputs themselves, or fresh accumulators for the SwiGLU's operands.
   auto project = [&](OpBuilder &b, Location loc, ValueRange weights,
@@ -103,7 +103,8 @@ SmallVector<Value> projectInBlocks(OpBuilder &b, Location loc, Value x,
     return project(b, loc, weights, outs);
   int64_t rank = cast<RankedTensorType>(x.getType()).getRank();
   return forEachPoint(
-      b, loc, {b.getIndexAttr(blocks)}, outs, worthThreads(weights),
+      b, loc, {b.getIndexAttr(blocks)}, outs,
+      policy.parallel(weightValues(weights)),
       [&](OpBuilder &b, Location loc, ValueRange ivs, ValueRange outArgs) {
         // Block p of a tensor whose last dim has `n` columns: its rows
         // [p n / P, (p + 1) n / P) for a weight, its columns for an output.
@@ -139,8 +140,8 @@ SmallVector<Value> projectInBlocks(OpBuilder &b, Location loc, Value x,
       });
 }
 
-struct ProjectionsLowering : OpConversionPattern<ProjectionsOp> {
-  using OpConversionPattern::OpConversionPattern;
+struct ProjectionsLowering : FusedLoopLowering<ProjectionsOp> {
+  using FusedLoopLowering::FusedLoopLowering;
   LogicalResult
   matchAndRewrite(ProjectionsOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
@@ -151,13 +152,13 @@ struct ProjectionsLowering : OpConversionPattern<ProjectionsOp> {
                                cast<RankedTensorType>(type)));
     rewriter.replaceOp(op, projectInBlocks(rewriter, loc, adaptor.getInput(),
                                            adaptor.getWeights(), outs,
-                                           Epilogue::None));
+                                           Epilogue::None, policy));
     return success();
   }
 };
 
-struct SwiGLUProjectionLowering : OpConversionPattern<SwiGLUProjectionOp> {
-  using OpConversionPattern::OpConversionPattern;
+struct SwiGLUProjectionLowering : FusedLoopLowering<SwiGLUProjectionOp> {
+  using FusedLoopLowering::FusedLoopLowering;
   LogicalResult
   matchAndRewrite(SwiGLUProjectionOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
@@ -166,16 +167,17 @@ struct SwiGLUProjectionLowering : OpConversionPattern<SwiGLUProjectionOp> {
     rewriter.replaceOp(
         op, projectInBlocks(rewriter, loc, adaptor.getInput(),
                             {adaptor.getGateWeight(), adaptor.getUpWeight()},
-                            out, Epilogue::SwiGLU));
+                            out, Epilogue::SwiGLU, policy));
     return success();
   }
 };
 
 } // namespace
 
-void populateProjectionLoweringPatterns(RewritePatternSet &patterns) {
+void populateProjectionLoweringPatterns(RewritePatternSet &patterns,
+                                        ParallelPolicy policy) {
   patterns.add<ProjectionsLowering, SwiGLUProjectionLowering>(
-      patterns.getContext());
+      patterns.getContext(), policy);
 }
 
 } // namespace mlir::llama

@@ -186,8 +186,19 @@ static void appendSystemLibraries(std::vector<std::string> &args) {
   args.push_back("-lm");
 }
 
-Error linkSharedLibrary(StringRef objectPath, StringRef libraryPath) {
+/// -lllama_cuda from `runtimeLibDir`, found there at run time too (rpath).
+void appendCudaRuntime(std::vector<std::string> &args,
+                       StringRef runtimeLibDir) {
+  args.push_back(("-L" + runtimeLibDir).str());
+  args.push_back("-lllama_cuda");
+  args.push_back(("-Wl,-rpath," + runtimeLibDir).str());
+}
+
+Error linkSharedLibrary(StringRef objectPath, StringRef libraryPath,
+                        StringRef cudaRuntimeDir) {
   std::vector<std::string> args = {"-shared", objectPath.str()};
+  if (!cudaRuntimeDir.empty())
+    appendCudaRuntime(args, cudaRuntimeDir);
   appendSystemLibraries(args);
   return runClang("clang", args, libraryPath);
 }
@@ -206,6 +217,8 @@ Error linkExecutable(StringRef objectPath, StringRef executablePath,
   }
   for (StringRef library : split(LLAMAC_RUNTIME_LINK_LIBRARIES, ','))
     args.push_back(library.str());
+  // The runtime's device memory (and a GPU model's mgpu* calls).
+  appendCudaRuntime(args, runtimeLibDir);
   // Export the model's symbols: the runtime binds them through the manifest.
   args.push_back("-rdynamic");
   args.push_back("-ldl");

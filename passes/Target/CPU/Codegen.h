@@ -39,9 +39,11 @@ translateAndOptimize(mlir::ModuleOp module, llvm::LLVMContext &context,
 llvm::Error writeObjectFile(llvm::Module &module, const CodegenOptions &options,
                             llvm::StringRef path);
 
-/// Links an object file into a shared library with clang (+ libm).
+/// Links an object file into a shared library with clang (+ libm); a GPU
+/// model's also with libllama_cuda from `cudaRuntimeDir` (empty: none).
 llvm::Error linkSharedLibrary(llvm::StringRef objectPath,
-                              llvm::StringRef libraryPath);
+                              llvm::StringRef libraryPath,
+                              llvm::StringRef cudaRuntimeDir = "");
 
 /// Links an object file with the runtime and llama-run's main() into a
 /// standalone executable. The runtime's static libraries are looked up in

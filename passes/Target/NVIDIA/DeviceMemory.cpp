@@ -1,0 +1,84 @@
+//===- DeviceMemory.cpp - every buffer on the device, touched by kernels --===//
+//
+// After the loops became kernels: the host code's buffers are allocated in
+// device memory (gpu.alloc, gpu.dealloc), like the weights, caches and
+// logits the runtime passes in. Host code then only computes sizes and
+// launches kernels; an op of it that still reads or writes a buffer would
+// dereference a device pointer on the CPU, and is an error naming it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+namespace mlir::llama {
+#define GEN_PASS_DEF_LLAMADEVICEMEMORYPASS
+#include "passes/Passes.h.inc"
+} // namespace mlir::llama
+
+using namespace mlir;
+
+namespace {
+
+/// Whether `op` reads or writes the contents of a buffer.
+bool touchesBufferContents(Operation *op) {
+  auto effects = dyn_cast<MemoryEffectOpInterface>(op);
+  if (!effects)
+    return false;
+  SmallVector<MemoryEffects::EffectInstance> instances;
+  effects.getEffects(instances);
+  return llvm::any_of(instances, [](const MemoryEffects::EffectInstance &e) {
+    return isa<MemoryEffects::Read, MemoryEffects::Write>(e.getEffect()) &&
+           e.getValue() && isa<BaseMemRefType>(e.getValue().getType());
+  });
+}
+
+struct DeviceMemoryPass
+    : mlir::llama::impl::LlamaDeviceMemoryPassBase<DeviceMemoryPass> {
+  void runOnOperation() override {
+    IRRewriter rewriter(&getContext());
+    for (auto func : getOperation().getOps<func::FuncOp>()) {
+      WalkResult result = func.walk([&](Operation *op) {
+        if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
+          rewriter.setInsertionPoint(alloc);
+          // host_shared: the one synchronous form gpu-to-llvm lowers.
+          // libllama_cuda's mgpuMemAlloc gives device memory either way: the
+          // host never reads it.
+          rewriter.replaceOpWithNewOp<gpu::AllocOp>(
+              alloc, alloc.getType(), /*asyncToken=*/Type(),
+              /*asyncDependencies=*/ValueRange(), alloc.getDynamicSizes(),
+              alloc.getSymbolOperands(), /*hostShared=*/true);
+          return WalkResult::advance();
+        }
+        if (auto dealloc = dyn_cast<memref::DeallocOp>(op)) {
+          // Only the asynchronous form lowers: a stream, the free on it,
+          // and a wait for it.
+          Location loc = dealloc.getLoc();
+          rewriter.setInsertionPoint(dealloc);
+          Type token = rewriter.getType<gpu::AsyncTokenType>();
+          Value stream = gpu::WaitOp::create(rewriter, loc, token, ValueRange())
+                             .getAsyncToken();
+          auto free = gpu::DeallocOp::create(
+              rewriter, loc, token, ValueRange{stream}, dealloc.getMemref());
+          gpu::WaitOp::create(rewriter, loc, Type(),
+                              ValueRange{free.getAsyncToken()});
+          rewriter.eraseOp(dealloc);
+          return WalkResult::advance();
+        }
+        if (isa<memref::AllocaOp>(op) || touchesBufferContents(op)) {
+          op->emitError() << "'" << op->getName()
+                          << "' would run on the host over device memory: "
+                             "every access to a buffer must be in a kernel";
+          return WalkResult::interrupt();
+        }
+        return WalkResult::advance();
+      });
+      if (result.wasInterrupted())
+        return signalPassFailure();
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,97 @@
+//===- MapLoopsToThreads.cpp - host parallel loops as blocks of threads ---===//
+//
+// Before gpu-map-parallel-loops, which maps an outermost scf.parallel to
+// the grid and the one nested in it to the threads of a block: a parallel
+// loop with no parallel loop inside (an elementwise op, a reduction's
+// parallel dims) gets its innermost dim split into tiles of
+// kThreadsPerBlock, so that threads run along the contiguous dim of a row.
+// A loop with a parallel loop inside (a column block of fused projections,
+// whose contractions are the inner loops) is left as it is: the blocks
+// already have their threads; unless it also touches memory outside them
+// (attention's rows, then the copy of its tile), which gpu-map-parallel-loops
+// cannot split between threads: its inner loops become serial ones and its
+// own innermost dim gets the threads.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/SCF/Transforms/Transforms.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+namespace mlir::llama {
+#define GEN_PASS_DEF_LLAMAMAPLOOPSTOTHREADSPASS
+#include "passes/Passes.h.inc"
+} // namespace mlir::llama
+
+using namespace mlir;
+
+namespace {
+
+/// Threads of a block along a loop's innermost dim: 4 warps.
+constexpr int64_t kThreadsPerBlock = 128;
+
+/// Whether `loop`'s body reads or writes memory outside its nested parallel
+/// loops (which convert-parallel-loops-to-gpu cannot map to threads).
+bool touchesMemoryOutside(scf::ParallelOp loop) {
+  WalkResult result = loop.getBody()->walk([&](Operation *op) {
+    if (isa<scf::ParallelOp>(op))
+      return WalkResult::skip();
+    auto effects = dyn_cast<MemoryEffectOpInterface>(op);
+    if (effects && (effects.hasEffect<MemoryEffects::Read>() ||
+                    effects.hasEffect<MemoryEffects::Write>()))
+      return WalkResult::interrupt();
+    return WalkResult::advance();
+  });
+  return result.wasInterrupted();
+}
+
+/// Replaces a parallel loop without reductions by a nest of scf.for.
+LogicalResult sequentialize(RewriterBase &rewriter, scf::ParallelOp loop) {
+  if (loop.getNumResults() != 0)
+    return loop.emitError("a parallel loop with reductions inside a kernel");
+  rewriter.setInsertionPoint(loop);
+  scf::buildLoopNest(
+      rewriter, loop.getLoc(), loop.getLowerBound(), loop.getUpperBound(),
+      loop.getStep(), [&](OpBuilder &b, Location, ValueRange ivs) {
+        IRMapping mapping;
+        mapping.map(loop.getInductionVars(), ivs);
+        for (Operation &op : loop.getBody()->without_terminator())
+          b.clone(op, mapping);
+      });
+  rewriter.eraseOp(loop);
+  return success();
+}
+
+struct MapLoopsToThreadsPass
+    : mlir::llama::impl::LlamaMapLoopsToThreadsPassBase<MapLoopsToThreadsPass> {
+  void runOnOperation() override {
+    SmallVector<scf::ParallelOp> outermost;
+    getOperation().walk([&](scf::ParallelOp loop) {
+      if (!loop->getParentOfType<scf::ParallelOp>())
+        outermost.push_back(loop);
+    });
+    IRRewriter rewriter(&getContext());
+    for (scf::ParallelOp loop : outermost) {
+      SmallVector<scf::ParallelOp> inner;
+      loop.getBody()->walk([&](scf::ParallelOp nested) {
+        if (nested->getParentOfType<scf::ParallelOp>() == loop)
+          inner.push_back(nested);
+      });
+      if (!inner.empty() && !touchesMemoryOutside(loop))
+        continue; // the blocks' threads: the inner loops
+      // Memory accessed between the inner loops (attention's row loop, then
+      // the copy of its tile): each thread runs the inner loops in turn.
+      for (scf::ParallelOp nested : inner)
+        if (failed(sequentialize(rewriter, nested)))
+          return signalPassFailure();
+      SmallVector<int64_t> tiles(loop.getNumLoops(), 1);
+      tiles.back() = kThreadsPerBlock;
+      // Guards (no min/max bounds) keep the block's thread count constant.
+      scf::tileParallelLoop(loop, tiles, /*noMinMaxBounds=*/true);
+    }
+  }
+};
+
+} // namespace
