@@ -4,6 +4,7 @@
 #include "passes/Transforms/Chunks.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -399,12 +400,24 @@ bool ParallelPolicy::parallel(int64_t work) const {
   return always || work >= kMinWorkForThreads;
 }
 
+ArrayAttr ParallelPolicy::mapping(OpBuilder &b, unsigned rank) const {
+  if (!always || rank > 3)
+    return {};
+  SmallVector<Attribute> blocks;
+  for (unsigned d = 0; d < rank; ++d)
+    blocks.push_back(gpu::GPUBlockMappingAttr::get(
+        b.getContext(), gpu::MappingId(rank - 1 - d)));
+  return b.getArrayAttr(blocks);
+}
+
 SmallVector<Value> forEachPoint(OpBuilder &b, Location loc,
                                 ArrayRef<OpFoldResult> bounds, ValueRange outs,
-                                bool parallel, TileBuilder body) {
+                                bool parallel, TileBuilder body,
+                                ArrayAttr mapping) {
   if (parallel) {
-    auto forall = scf::ForallOp::create(b, loc, bounds, outs,
-                                        /*mapping=*/std::nullopt);
+    auto forall = scf::ForallOp::create(
+        b, loc, bounds, outs,
+        mapping ? std::optional<ArrayAttr>(mapping) : std::nullopt);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(forall.getBody());
     SmallVector<Tile> tiles =

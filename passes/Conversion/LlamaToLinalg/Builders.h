@@ -72,10 +72,12 @@ using TileBuilder = function_ref<SmallVector<Tile>(OpBuilder &, Location,
 
 /// Runs `body` at every point of `bounds` and inserts its tiles into
 /// `outs`: an scf.forall when `parallel` (the points run on threads once
-/// lowered to OpenMP), else a serial loop nest.
+/// lowered to OpenMP, or as GPU blocks; `mapping` from ParallelPolicy), else
+/// a serial loop nest.
 SmallVector<Value> forEachPoint(OpBuilder &b, Location loc,
                                 ArrayRef<OpFoldResult> bounds, ValueRange outs,
-                                bool parallel, TileBuilder body);
+                                bool parallel, TileBuilder body,
+                                ArrayAttr mapping = {});
 
 /// [B.., S, H, D] -> [B.., S, Hkv, G, D] (query head h = kv * G + g) and back.
 Value groupHeads(OpBuilder &b, Location loc, Value query, int64_t numKvHeads);
@@ -93,6 +95,10 @@ Value rotate(OpBuilder &b, Location loc, Value x, Value positions, double theta,
 struct ParallelPolicy {
   bool always = false;
   bool parallel(int64_t work) const;
+  /// With `always`: GPU block ids for a parallel loop of `rank` <= 3 dims
+  /// (the last dim x). Mapped, canonicalization keeps a loop's unit dims
+  /// instead of folding a loop of one iteration into host code. Else null.
+  ArrayAttr mapping(OpBuilder &b, unsigned rank) const;
 };
 
 /// The attention output [B.., S, Hkv, G, D] of a grouped query over keys and

@@ -449,7 +449,8 @@ Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
         strides[nb] = b.getIndexAttr(chunks);
         return SmallVector<Tile>{
             {rowsLoop.getResult(0), offsets, tileSizes, strides}};
-      })[0];
+      },
+      policy.mapping(b, bounds.size()))[0];
 }
 
 std::tuple<Value, Value, Value> causalAttentionGrad(OpBuilder &b, Location loc,
@@ -509,7 +510,8 @@ std::tuple<Value, Value, Value> causalAttentionGrad(OpBuilder &b, Location loc,
         return SmallVector<Tile>{at(rowsLoop.getResult(0), dqSizes),
                                  at(rowsLoop.getResult(1), dkSizes),
                                  at(rowsLoop.getResult(2), dkSizes)};
-      });
+      },
+      policy.mapping(b, bounds.size()));
   return {grads[0], grads[1], grads[2]};
 }
 

@@ -137,7 +137,8 @@ SmallVector<Value> projectInBlocks(OpBuilder &b, Location loc, Value x,
              llvm::zip_equal(tiles, project(b, loc, weightBlocks, outBlocks)))
           tile.value = value;
         return tiles;
-      });
+      },
+      policy.mapping(b, 1));
 }
 
 struct ProjectionsLowering : FusedLoopLowering<ProjectionsOp> {

@@ -67,6 +67,11 @@ LogicalResult sequentialize(RewriterBase &rewriter, scf::ParallelOp loop) {
 struct MapLoopsToThreadsPass
     : mlir::llama::impl::LlamaMapLoopsToThreadsPassBase<MapLoopsToThreadsPass> {
   void runOnOperation() override {
+    // The foralls' GPU block mapping kept canonicalization from folding
+    // their unit dims into host code; gpu-map-parallel-loops assigns the
+    // processors, under the same attribute name.
+    getOperation().walk(
+        [](scf::ParallelOp loop) { loop->removeAttr("mapping"); });
     SmallVector<scf::ParallelOp> outermost;
     getOperation().walk([&](scf::ParallelOp loop) {
       if (!loop->getParentOfType<scf::ParallelOp>())

@@ -1,4 +1,5 @@
 // RUN: llama-opt %s --convert-llama-to-linalg --canonicalize --cse --split-input-file | FileCheck %s
+// RUN: llama-opt %s --convert-llama-to-linalg="always-parallel" --canonicalize --split-input-file | FileCheck %s --check-prefix=GPU
 
 // Tests that fused projections become one loop over column blocks: block p
 // of every product is x times rows [p N_i / P, (p + 1) N_i / P) of weight i,
@@ -57,6 +58,11 @@ func.func @gqa(%x: tensor<1x2048xf32>, %wq: tensor<2048x2048xbf16>, %wk: tensor<
 // A small feed-forward gate (16K weight values, not worth a fork): a serial
 // loop over 8 blocks of 32 columns; each block's gate and up products are
 // fresh accumulators and their SwiGLU writes the output's slice.
+// For a GPU (always-parallel) the same blocks are a parallel loop mapped to
+// GPU blocks.
+// GPU-LABEL: func.func @swiglu_serial
+// GPU: scf.forall (%{{.*}}) in (8) shared_outs(%{{.*}} = %{{.*}}) -> (tensor<1x256xf32>) {
+// GPU: } {mapping = [#gpu.block<x>]}
 // CHECK-LABEL: func.func @swiglu_serial
 // CHECK-SAME: (%[[X:.*]]: tensor<1x64xf32>, %[[WG:.*]]: tensor<256x64xf32>, %[[WU:.*]]: tensor<256x64xf32>)
 // CHECK-NOT: scf.forall
