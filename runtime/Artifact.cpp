@@ -250,6 +250,8 @@ void *Artifact::lookup(const EntryPointInfo &entry) const {
 }
 
 void Artifact::setThreads(int64_t threads) const {
+  if (manifest.onGPU) // its host code only launches kernels: no threads
+    return;
   auto set = reinterpret_cast<llama_set_threads_fn>(
       dlsym(handle, LLAMA_ABI_SET_THREADS_SYMBOL));
   if (!set)

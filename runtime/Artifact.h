@@ -100,7 +100,8 @@ public:
   bool onGPU() const { return manifest.onGPU; }
   const std::string &compiler() const { return manifest.compiler; }
   /// Runs the generated code's parallel loops on `threads` threads (default:
-  /// all cores). Throws if the artifact cannot.
+  /// all cores); a GPU artifact's host code has none. Throws if the
+  /// artifact cannot.
   void setThreads(int64_t threads) const;
   /// Where the artifact came from, for messages.
   const std::string &description() const { return where; }

@@ -79,7 +79,10 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
 void *mgpuStreamCreate() {
   CUstream stream = nullptr;
   if (const DriverAPI *api = driverFor("cuStreamCreate"))
-    check(api->streamCreate(&stream, /*CU_STREAM_NON_BLOCKING=*/1),
+    // A blocking stream (CU_STREAM_DEFAULT): its kernels wait for the
+    // runtime's uploads and memsets on the legacy default stream, whose
+    // DMA may still run after cuMemcpyHtoD returns.
+    check(api->streamCreate(&stream, /*CU_STREAM_DEFAULT=*/0),
           "cuStreamCreate");
   return stream;
 }
