@@ -200,6 +200,12 @@ void buildTargetLevelPipeline(OpPassManager &pm,
   buildTargetLoweringStage(pm, options);
 }
 
+void buildGPUKernelLevelPipeline(OpPassManager &pm,
+                                 const PipelineOptions &options) {
+  buildBufferizationStage(pm, options);
+  buildGPUKernelStage(pm, options);
+}
+
 void buildLlamaToLLVMPipeline(OpPassManager &pm,
                               const PipelineOptions &options) {
   buildLlamaLevelPipeline(pm, options);

@@ -112,6 +112,10 @@ void buildTensorLevelPipeline(OpPassManager &pm,
                               const PipelineOptions &options);
 void buildTargetLevelPipeline(OpPassManager &pm,
                               const PipelineOptions &options);
+/// NVIDIA: the target level up to the kernels (bufferization, the kernel
+/// stage), the cut --emit=gpu prints; buildGPUBinaryStage completes it.
+void buildGPUKernelLevelPipeline(OpPassManager &pm,
+                                 const PipelineOptions &options);
 void buildLlamaToLLVMPipeline(OpPassManager &pm,
                               const PipelineOptions &options);
 

@@ -94,7 +94,7 @@ struct Model::DeviceState {
   cuda::DeviceBuffer tokens, logits; // [seq_len] i32, [seq_len, vocab] f32
 
   DeviceState(const Artifact &artifact, const void *const *hostWeights)
-      : tokens(deviceFor(artifact).seqLen * sizeof(int32_t)),
+      : tokens(artifact.shape().seqLen * sizeof(int32_t)),
         logits(artifact.shape().seqLen * artifact.shape().vocabSize *
                sizeof(float)) {
     size_t elementBytes = dtypeSize(artifact.weightType());
@@ -111,21 +111,17 @@ struct Model::DeviceState {
       cachePointers.push_back(static_cast<float *>(caches.back().data()));
     }
   }
-
-  /// The artifact's shape, once this machine is known to run its kernels.
-  static const ModelConfig &deviceFor(const Artifact &artifact) {
-    cuda::requireDevice(artifact.description());
-    return artifact.shape();
-  }
 };
 
 Model::Model(const Artifact &artifact, const SafeTensors &checkpoint)
     : artifact(generator(artifact)), bound(std::in_place, artifact, checkpoint),
       weights(bound->pointers()) {
-  if (artifact.onGPU())
+  if (artifact.onGPU()) {
+    cuda::requireDevice(artifact.description());
     device = std::make_unique<DeviceState>(artifact, weights);
-  else
+  } else {
     allocateCaches();
+  }
 }
 
 Model::~Model() = default;

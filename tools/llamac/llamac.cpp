@@ -388,12 +388,7 @@ int main(int argc, char **argv) {
     return writeText(printModule);
   if (gpu) { // the target level in its NVIDIA stages, with cuts between
     if (int code = runPipeline(*module, pipeline,
-                               [](mlir::OpPassManager &pm,
-                                  const mlir::llama::PipelineOptions &options) {
-                                 mlir::llama::buildBufferizationStage(pm,
-                                                                      options);
-                                 mlir::llama::buildGPUKernelStage(pm, options);
-                               }))
+                               mlir::llama::buildGPUKernelLevelPipeline))
       return code;
     if (emitStage == Stage::GPU)
       return writeText(printModule);

@@ -81,9 +81,9 @@ SmallVector<Value> projectInBlocks(OpBuilder &b, Location loc, Value x,
   // outputs themselves, or fresh accumulators for the SwiGLU's operands.
   auto project = [&](OpBuilder &b, Location loc, ValueRange weights,
                      ValueRange dests) -> SmallVector<Value> {
-    Value zero = floatConstant(
-        b, loc, cast<RankedTensorType>(x.getType()).getElementType(), 0.0);
     if (epilogue == Epilogue::None) {
+      Value zero = floatConstant(
+          b, loc, cast<RankedTensorType>(x.getType()).getElementType(), 0.0);
       SmallVector<Value> products;
       for (auto [weight, dest] : llvm::zip_equal(weights, dests))
         products.push_back(linearProduct(

@@ -9,9 +9,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
+#include "passes/Target/NVIDIA/BufferAccess.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace mlir::llama {
 #define GEN_PASS_DEF_LLAMADEVICEMEMORYPASS
@@ -19,21 +19,9 @@ namespace mlir::llama {
 } // namespace mlir::llama
 
 using namespace mlir;
+using mlir::llama::touchesBufferContents;
 
 namespace {
-
-/// Whether `op` reads or writes the contents of a buffer.
-bool touchesBufferContents(Operation *op) {
-  auto effects = dyn_cast<MemoryEffectOpInterface>(op);
-  if (!effects)
-    return false;
-  SmallVector<MemoryEffects::EffectInstance> instances;
-  effects.getEffects(instances);
-  return llvm::any_of(instances, [](const MemoryEffects::EffectInstance &e) {
-    return isa<MemoryEffects::Read, MemoryEffects::Write>(e.getEffect()) &&
-           e.getValue() && isa<BaseMemRefType>(e.getValue().getType());
-  });
-}
 
 struct DeviceMemoryPass
     : mlir::llama::impl::LlamaDeviceMemoryPassBase<DeviceMemoryPass> {

@@ -15,10 +15,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
+#include "passes/Target/NVIDIA/BufferAccess.h"
 
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/IR/IRMapping.h"
-#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace mlir::llama {
 #define GEN_PASS_DEF_LLAMAMAPLOOPSTOTHREADSPASS
@@ -38,11 +38,8 @@ bool touchesMemoryOutside(scf::ParallelOp loop) {
   WalkResult result = loop.getBody()->walk([&](Operation *op) {
     if (isa<scf::ParallelOp>(op))
       return WalkResult::skip();
-    auto effects = dyn_cast<MemoryEffectOpInterface>(op);
-    if (effects && (effects.hasEffect<MemoryEffects::Read>() ||
-                    effects.hasEffect<MemoryEffects::Write>()))
-      return WalkResult::interrupt();
-    return WalkResult::advance();
+    return mlir::llama::touchesBufferContents(op) ? WalkResult::interrupt()
+                                                  : WalkResult::advance();
   });
   return result.wasInterrupted();
 }
