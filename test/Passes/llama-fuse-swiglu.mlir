@@ -32,7 +32,7 @@ func.func @gate_kept(%x: tensor<4x64xf32>, %wg: tensor<172x64xf32>, %wu: tensor<
 
 // CHECK-LABEL: func.func @two_inputs
 // CHECK-NOT: swiglu_projection
-// CHECK: llama.swiglu
+// CHECK: llama.swiglu %{{.*}}, %{{.*}} : tensor<4x172xf32>
 func.func @two_inputs(%x: tensor<4x64xf32>, %y: tensor<4x64xf32>, %wg: tensor<172x64xf32>,
                       %wu: tensor<172x64xf32>) -> tensor<4x172xf32> {
   %g = llama.linear %x, %wg : (tensor<4x64xf32>, tensor<172x64xf32>) -> tensor<4x172xf32>
@@ -43,7 +43,7 @@ func.func @two_inputs(%x: tensor<4x64xf32>, %y: tensor<4x64xf32>, %wg: tensor<17
 
 // CHECK-LABEL: func.func @residual_up
 // CHECK-NOT: swiglu_projection
-// CHECK: llama.swiglu
+// CHECK: llama.swiglu %{{.*}}, %{{.*}} : tensor<4x172xf32>
 func.func @residual_up(%x: tensor<4x64xf32>, %r: tensor<4x172xf32>, %wg: tensor<172x64xf32>,
                        %wu: tensor<172x64xf32>) -> tensor<4x172xf32> {
   %g = llama.linear %x, %wg : (tensor<4x64xf32>, tensor<172x64xf32>) -> tensor<4x172xf32>
