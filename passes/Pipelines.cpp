@@ -115,6 +115,9 @@ void buildGPUKernelStage(OpPassManager &pm, const PipelineOptions &) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createGpuKernelOutliningPass());
   pm.addPass(createLlamaDeviceMemoryPass());
+  // Launches, allocations and frees in order on one stream per function,
+  // waited for at its end (not a synchronization per launch).
+  pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
 }
 
 void buildGPUBinaryStage(OpPassManager &pm, const PipelineOptions &options) {

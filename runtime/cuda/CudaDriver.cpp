@@ -11,6 +11,7 @@ namespace {
 
 using CUdevice = int;
 using CUcontext = void *;
+using CUmemoryPool = void *;
 
 struct Loaded {
   DriverAPI api{};
@@ -40,6 +41,8 @@ Loaded load() {
   CUresult (*init)(unsigned) = nullptr;
   CUresult (*deviceGet)(CUdevice *, int) = nullptr;
   CUresult (*primaryCtxRetain)(CUcontext *, CUdevice) = nullptr;
+  CUresult (*defaultMemPool)(CUmemoryPool *, CUdevice) = nullptr;
+  CUresult (*memPoolSetAttribute)(CUmemoryPool, int, void *) = nullptr;
   // The versioned names are those of CUDA 12 and 13's headers.
   bool ok =
       resolve(library, "cuInit", init, error) &&
@@ -61,6 +64,10 @@ Loaded load() {
       resolve(library, "cuEventRecord", api.eventRecord, error) &&
       resolve(library, "cuMemAlloc_v2", api.memAlloc, error) &&
       resolve(library, "cuMemFree_v2", api.memFree, error) &&
+      resolve(library, "cuMemAllocAsync", api.memAllocAsync, error) &&
+      resolve(library, "cuMemFreeAsync", api.memFreeAsync, error) &&
+      resolve(library, "cuDeviceGetDefaultMemPool", defaultMemPool, error) &&
+      resolve(library, "cuMemPoolSetAttribute", memPoolSetAttribute, error) &&
       resolve(library, "cuMemcpy", api.memcpy, error) &&
       resolve(library, "cuMemcpyHtoD_v2", api.memcpyHtoD, error) &&
       resolve(library, "cuMemcpyDtoH_v2", api.memcpyDtoH, error) &&
@@ -80,10 +87,20 @@ Loaded load() {
     return true;
   };
   CUdevice device = 0;
-  if (!failed(init(0), "cuInit") &&
-      !failed(deviceGet(&device, 0), "cuDeviceGet"))
-    failed(primaryCtxRetain(&loaded.context, device),
-           "cuDevicePrimaryCtxRetain");
+  if (failed(init(0), "cuInit") ||
+      failed(deviceGet(&device, 0), "cuDeviceGet") ||
+      failed(primaryCtxRetain(&loaded.context, device),
+             "cuDevicePrimaryCtxRetain"))
+    return loaded;
+  // The kernels' temporaries come from the device's stream-ordered pool
+  // (cuMemAllocAsync); by default it returns its memory to the OS at every
+  // synchronization, so each entry point would map it again.
+  CUmemoryPool pool = nullptr;
+  uint64_t keepAll = UINT64_MAX;
+  constexpr int kReleaseThreshold = 4; // CU_MEMPOOL_ATTR_RELEASE_THRESHOLD
+  if (!failed(defaultMemPool(&pool, device), "cuDeviceGetDefaultMemPool"))
+    failed(memPoolSetAttribute(pool, kReleaseThreshold, &keepAll),
+           "cuMemPoolSetAttribute");
   return loaded;
 }
 

@@ -13,6 +13,8 @@
 #include "runtime/cuda/CudaDriver.h"
 
 #include <cstring>
+#include <mutex>
+#include <vector>
 
 using namespace llamart::cuda;
 
@@ -24,6 +26,19 @@ const DriverAPI *driverFor(const char *what) {
   if (!api)
     check(/*CUDA_ERROR_NOT_INITIALIZED=*/3, what);
   return api;
+}
+
+/// Streams the generated code is done with, for its next mgpuStreamCreate:
+/// it creates one per function that launches kernels (gpu-async-region),
+/// and creating a stream costs more than a launch.
+struct StreamPool {
+  std::mutex mutex;
+  std::vector<CUstream> idle;
+};
+
+StreamPool &streamPool() {
+  static StreamPool *pool = new StreamPool; // streams outlive static dtors
+  return *pool;
 }
 
 } // namespace
@@ -77,6 +92,15 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
 
 // Streams and events.
 void *mgpuStreamCreate() {
+  StreamPool &pool = streamPool();
+  {
+    std::lock_guard<std::mutex> lock(pool.mutex);
+    if (!pool.idle.empty()) {
+      CUstream stream = pool.idle.back();
+      pool.idle.pop_back();
+      return stream;
+    }
+  }
   CUstream stream = nullptr;
   if (const DriverAPI *api = driverFor("cuStreamCreate"))
     // A blocking stream (CU_STREAM_DEFAULT): its kernels wait for the
@@ -87,9 +111,14 @@ void *mgpuStreamCreate() {
   return stream;
 }
 
+// The generated code destroys a stream after synchronizing it: idle, it goes
+// back to the pool.
 void mgpuStreamDestroy(void *stream) {
-  if (const DriverAPI *api = driver(); api && stream)
-    check(api->streamDestroy(stream), "cuStreamDestroy");
+  if (!stream)
+    return;
+  StreamPool &pool = streamPool();
+  std::lock_guard<std::mutex> lock(pool.mutex);
+  pool.idle.push_back(stream);
 }
 
 void mgpuStreamSynchronize(void *stream) {
@@ -125,18 +154,31 @@ void mgpuEventRecord(void *event, void *stream) {
     check(api->eventRecord(event, stream), "cuEventRecord");
 }
 
-// Memory. A synchronous gpu op (no async token) gets a null stream: the
-// default stream, ordered with every launch on it.
-void *mgpuMemAlloc(uint64_t bytes, void * /*stream*/, bool /*hostShared*/) {
+// Memory. gpu-async-region puts the host code's allocations and frees on its
+// stream, in order with the kernels: the device's stream-ordered pool, which
+// neither blocks the host nor synchronizes the device (cuMemFree does both).
+// Without a stream (the runtime's own buffers): plain allocations.
+void *mgpuMemAlloc(uint64_t bytes, void *stream, bool /*hostShared*/) {
   CUdeviceptr pointer = 0;
-  if (const DriverAPI *api = driverFor("cuMemAlloc"); api && bytes)
+  const DriverAPI *api = driverFor("cuMemAlloc");
+  if (!api || !bytes)
+    return nullptr;
+  if (stream)
+    check(api->memAllocAsync(&pointer, bytes, stream), "cuMemAllocAsync");
+  else
     check(api->memAlloc(&pointer, bytes), "cuMemAlloc");
   return reinterpret_cast<void *>(pointer);
 }
 
-void mgpuMemFree(void *pointer, void * /*stream*/) {
-  if (const DriverAPI *api = driver(); api && pointer)
-    check(api->memFree(reinterpret_cast<CUdeviceptr>(pointer)), "cuMemFree");
+void mgpuMemFree(void *pointer, void *stream) {
+  const DriverAPI *api = driver();
+  if (!api || !pointer)
+    return;
+  auto address = reinterpret_cast<CUdeviceptr>(pointer);
+  if (stream)
+    check(api->memFreeAsync(address, stream), "cuMemFreeAsync");
+  else
+    check(api->memFree(address), "cuMemFree");
 }
 
 void mgpuMemcpy(void *dst, void *src, size_t bytes, void * /*stream*/) {

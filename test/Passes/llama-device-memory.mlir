@@ -1,16 +1,14 @@
 // RUN: llama-opt %s --split-input-file --llama-device-memory -verify-diagnostics | FileCheck %s
 
-// Tests that host buffers move to device memory (the synchronous
-// host_shared allocation, an asynchronous free waited for) and that host
+// Tests that host buffers move to device memory (gpu.alloc and gpu.dealloc,
+// which gpu-async-region then puts on the function's stream) and that host
 // code touching a buffer is an error.
 
 // CHECK-LABEL: func.func @buffers
-// CHECK: %[[B:.*]] = gpu.alloc  host_shared (%{{.*}}) : memref<?xf32>
+// CHECK: %[[B:.*]] = gpu.alloc  (%{{.*}}) : memref<?xf32>
 // CHECK: gpu.launch_func @kernels::@fill
 // CHECK-SAME: args(%[[B]] : memref<?xf32>)
-// CHECK: %[[T:.*]] = gpu.wait async
-// CHECK: %[[F:.*]] = gpu.dealloc async [%[[T]]] %[[B]] : memref<?xf32>
-// CHECK: gpu.wait [%[[F]]]
+// CHECK: gpu.dealloc  %[[B]] : memref<?xf32>
 // CHECK-NOT: memref.alloc
 // CHECK-NOT: memref.dealloc
 module attributes {gpu.container_module} {

@@ -2,7 +2,8 @@
 //
 // After the loops became kernels: the host code's buffers are allocated in
 // device memory (gpu.alloc, gpu.dealloc), like the weights, caches and
-// logits the runtime passes in. Host code then only computes sizes and
+// logits the runtime passes in (gpu-async-region then chains them with the
+// launches on one stream). Host code then only computes sizes and
 // launches kernels; an op of it that still reads or writes a buffer would
 // dereference a device pointer on the CPU, and is an error naming it.
 //
@@ -31,28 +32,17 @@ struct DeviceMemoryPass
       WalkResult result = func.walk([&](Operation *op) {
         if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
           rewriter.setInsertionPoint(alloc);
-          // host_shared: the one synchronous form gpu-to-llvm lowers.
-          // libllama_cuda's mgpuMemAlloc gives device memory either way: the
-          // host never reads it.
           rewriter.replaceOpWithNewOp<gpu::AllocOp>(
               alloc, alloc.getType(), /*asyncToken=*/Type(),
               /*asyncDependencies=*/ValueRange(), alloc.getDynamicSizes(),
-              alloc.getSymbolOperands(), /*hostShared=*/true);
+              alloc.getSymbolOperands(), /*hostShared=*/false);
           return WalkResult::advance();
         }
         if (auto dealloc = dyn_cast<memref::DeallocOp>(op)) {
-          // Only the asynchronous form lowers: a stream, the free on it,
-          // and a wait for it.
-          Location loc = dealloc.getLoc();
           rewriter.setInsertionPoint(dealloc);
-          Type token = rewriter.getType<gpu::AsyncTokenType>();
-          Value stream = gpu::WaitOp::create(rewriter, loc, token, ValueRange())
-                             .getAsyncToken();
-          auto free = gpu::DeallocOp::create(
-              rewriter, loc, token, ValueRange{stream}, dealloc.getMemref());
-          gpu::WaitOp::create(rewriter, loc, Type(),
-                              ValueRange{free.getAsyncToken()});
-          rewriter.eraseOp(dealloc);
+          rewriter.replaceOpWithNewOp<gpu::DeallocOp>(
+              dealloc, /*asyncToken=*/Type(),
+              /*asyncDependencies=*/ValueRange(), dealloc.getMemref());
           return WalkResult::advance();
         }
         if (isa<memref::AllocaOp>(op) || touchesBufferContents(op)) {
