@@ -260,6 +260,25 @@ def LlamaMapLoopsToThreadsPass
   let dependentDialects = ["::mlir::scf::SCFDialect"];
 }
 
+def LlamaWarpContractionsPass
+    : Pass<"llama-warp-contractions", "::mlir::func::FuncOp"> {
+  let summary = "Contractions of a few rows as warp reductions over the weight";
+  let description = [{
+    For the NVIDIA target, on buffers before the loops become kernels: a
+    host-level `linalg.generic` out[m, n] += f(x[m, k], w[n, k]) with at
+    most 8 rows (decode's projections, the LM head) becomes a parallel
+    loop over blocks of 4 warps, one warp per column: lanes read the
+    weight row in vectors of up to 16 bytes (coalesced), keep a partial
+    sum per row, add them with butterfly shuffles (`gpu.shuffle xor`), and
+    lane 0 writes. A `linalg.fill` of the output right before becomes the
+    sums' start.
+  }];
+  let dependentDialects = [
+    "::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect", "::mlir::memref::MemRefDialect"
+  ];
+}
+
 def LlamaDeviceMemoryPass : Pass<"llama-device-memory", "ModuleOp"> {
   let summary = "Allocates the host code's buffers on the GPU";
   let description = [{

@@ -25,6 +25,9 @@ func.func @elementwise(%a: memref<?x300xf32>, %n: index) {
 // CHECK-LABEL: func.func @blocks
 // CHECK: scf.parallel (%{{.*}}) = (%{{.*}}) to (%{{.*}}) step (%{{.*}}) {
 // CHECK-NEXT: scf.parallel (%{{.*}}) = (%{{.*}}) to (%{{.*}}) step (%{{.*}}) {
+// CHECK-NEXT: memref.store
+// CHECK-NOT: scf.for
+// CHECK-NOT: scf.if
 func.func @blocks(%a: memref<8x64xf32>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index

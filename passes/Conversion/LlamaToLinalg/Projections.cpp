@@ -98,7 +98,9 @@ SmallVector<Value> projectInBlocks(OpBuilder &b, Location loc, Value x,
   SmallVector<int64_t> columns;
   for (Value weight : weights)
     columns.push_back(cast<RankedTensorType>(weight.getType()).getDimSize(0));
-  int64_t blocks = blockCount(columns);
+  // On a GPU each product is its own grid over its columns
+  // (llama-warp-contractions for decode): the blocks are for CPU caches.
+  int64_t blocks = policy.always ? 1 : blockCount(columns);
   if (blocks == 1)
     return project(b, loc, weights, outs);
   int64_t rank = cast<RankedTensorType>(x.getType()).getRank();

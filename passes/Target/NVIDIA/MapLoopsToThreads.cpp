@@ -35,12 +35,13 @@ constexpr int64_t kThreadsPerBlock = 128;
 /// Whether `loop`'s body reads or writes memory outside its nested parallel
 /// loops (which convert-parallel-loops-to-gpu cannot map to threads).
 bool touchesMemoryOutside(scf::ParallelOp loop) {
-  WalkResult result = loop.getBody()->walk([&](Operation *op) {
-    if (isa<scf::ParallelOp>(op))
-      return WalkResult::skip();
-    return mlir::llama::touchesBufferContents(op) ? WalkResult::interrupt()
-                                                  : WalkResult::advance();
-  });
+  WalkResult result =
+      loop.getBody()->walk<WalkOrder::PreOrder>([&](Operation *op) {
+        if (isa<scf::ParallelOp>(op))
+          return WalkResult::skip();
+        return mlir::llama::touchesBufferContents(op) ? WalkResult::interrupt()
+                                                      : WalkResult::advance();
+      });
   return result.wasInterrupted();
 }
 

@@ -58,11 +58,13 @@ func.func @gqa(%x: tensor<1x2048xf32>, %wq: tensor<2048x2048xbf16>, %wk: tensor<
 // A small feed-forward gate (16K weight values, not worth a fork): a serial
 // loop over 8 blocks of 32 columns; each block's gate and up products are
 // fresh accumulators and their SwiGLU writes the output's slice.
-// For a GPU (always-parallel) the same blocks are a parallel loop mapped to
-// GPU blocks.
+// For a GPU (always-parallel) no blocks: each product is a contraction over
+// all its columns (a grid of its own), then the SwiGLU.
 // GPU-LABEL: func.func @swiglu_serial
-// GPU: scf.forall (%{{.*}}) in (8) shared_outs(%{{.*}} = %{{.*}}) -> (tensor<1x256xf32>) {
-// GPU: } {mapping = [#gpu.block<x>]}
+// GPU-NOT: scf.for
+// GPU: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x256xf32>)
+// GPU: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x256xf32>)
+// GPU: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<1x256xf32>, tensor<1x256xf32>) outs(%{{.*}} : tensor<1x256xf32>)
 // CHECK-LABEL: func.func @swiglu_serial
 // CHECK-SAME: (%[[X:.*]]: tensor<1x64xf32>, %[[WG:.*]]: tensor<256x64xf32>, %[[WU:.*]]: tensor<256x64xf32>)
 // CHECK-NOT: scf.forall

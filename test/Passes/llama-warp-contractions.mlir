@@ -1,0 +1,146 @@
+// RUN: llama-opt %s --split-input-file --llama-warp-contractions | FileCheck %s
+
+// Tests that reductions along a row's contiguous dim become a warp per
+// output column (lanes along k in vectors, butterfly shuffles, lane 0
+// writes), that a fill of the output right before becomes the sums' start,
+// and which generics are left alone.
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (n, k)>
+#o = affine_map<(m, n, k) -> (m, n)>
+
+// Two rows, bf16 weights: a 16-byte load of 8 weights per lane and step,
+// the two rows' activations each loaded, one partial sum per row.
+// CHECK-LABEL: func.func @projection
+// CHECK-NOT: linalg.fill
+// CHECK: scf.parallel (%[[B:.*]]) = (%c0) to (%{{.*}}) step (%c1) {
+// CHECK: scf.parallel (%[[LANE:.*]], %[[WARP:.*]]) = (%c0, %c0) to (%c32, %c4{{.*}}) step (%c1, %c1) {
+// CHECK: %[[N:.*]] = arith.addi %{{.*}}, %[[WARP]] : index
+// CHECK: scf.if %{{.*}} {
+// CHECK: %[[FIRST:.*]] = arith.muli %[[LANE]], %c8
+// CHECK: %[[SUMS:.*]]:2 = scf.for %[[K:.*]] = %[[FIRST]] to %{{.*}} step %c256
+// CHECK: vector.load %arg1[%[[N]], %[[K]]] {alignment = 16 : i64} : memref<48x64xbf16>, vector<8xbf16>
+// CHECK: vector.load %arg0[%{{.*}}, %[[K]]] {alignment = 16 : i64} : memref<2x64xf32>, vector<8xf32>
+// CHECK: arith.extf
+// CHECK: vector.load %arg0[%{{.*}}, %[[K]]] {alignment = 16 : i64} : memref<2x64xf32>, vector<8xf32>
+// CHECK-NOT: vector.load
+// CHECK: scf.yield
+// CHECK-COUNT-5: gpu.shuffle  xor %{{.*}}
+// CHECK: gpu.shuffle  xor %[[SUMS]]#1, %c16
+// CHECK: %[[LEADER:.*]] = arith.cmpi eq, %[[LANE]], %c0
+// CHECK: scf.if %[[LEADER]] {
+// CHECK: %[[ROW0:.*]] = arith.addf %cst, %{{.*}}
+// CHECK: memref.store %[[ROW0]], %arg2[%{{.*}}, %[[N]]] : memref<2x48xf32>
+// CHECK: memref.store %{{.*}}, %arg2[%{{.*}}, %[[N]]] : memref<2x48xf32>
+// CHECK-NOT: linalg.generic
+func.func @projection(%x: memref<2x64xf32>, %w: memref<48x64xbf16>, %out: memref<2x48xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%out : memref<2x48xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #o], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<2x64xf32>, memref<48x64xbf16>) outs(%out : memref<2x48xf32>) {
+  ^bb0(%a: f32, %b: bf16, %acc: f32):
+    %bf = arith.extf %b : bf16 to f32
+    %p = arith.mulf %a, %bf fastmath<contract> : f32
+    %s = arith.addf %acc, %p fastmath<reassoc,contract> : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (n, k)>
+#o = affine_map<(m, n, k) -> (m, n)>
+
+// A residual in the output (no fill): added to the sum. K = 6 f32: steps of
+// 2, the widest load that divides it.
+// CHECK-LABEL: func.func @residual
+// CHECK: scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %c64
+// CHECK: vector.load %arg1[%{{.*}}, %[[K]]] {alignment = 8 : i64} : memref<5x6xf32>, vector<2xf32>
+// CHECK: %[[OLD:.*]] = memref.load %arg2[%{{.*}}, %{{.*}}] : memref<1x5xf32>
+// CHECK: %[[NEW:.*]] = arith.addf %[[OLD]], %{{.*}} : f32
+// CHECK: memref.store %[[NEW]], %arg2
+func.func @residual(%x: memref<1x6xf32>, %w: memref<5x6xf32>, %out: memref<1x5xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #o], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<1x6xf32>, memref<5x6xf32>) outs(%out : memref<1x5xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// A row reduction (RMSNorm's sum of squares) over any number of rows: a
+// warp per row, 4 f32 per load.
+// CHECK-LABEL: func.func @sum_of_squares
+// CHECK: %[[ROWS:.*]] = memref.dim %arg0, %c0
+// CHECK: arith.ceildivui %[[ROWS]], %c4
+// CHECK: scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %c128
+// CHECK: vector.load %arg0[%[[N:.*]], %[[K]]] {alignment = 16 : i64} : memref<?x64xf32>, vector<4xf32>
+// CHECK-COUNT-4: arith.mulf
+// CHECK-COUNT-5: gpu.shuffle  xor
+// CHECK: memref.store %{{.*}}, %arg1[%{{.*}}] : memref<?xf32>
+func.func @sum_of_squares(%x: memref<?x64xf32>, %out: memref<?xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%out : memref<?xf32>)
+  linalg.generic {indexing_maps = [affine_map<(n, k) -> (n, k)>, affine_map<(n, k) -> (n)>], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>) outs(%out : memref<?xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %p = arith.mulf %a, %a : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (n, k)>
+#o = affine_map<(m, n, k) -> (m, n)>
+
+// Left alone: prefill's run-time rows, more rows than a lane keeps sums
+// for, a reduction that is not the innermost dim, and a generic already
+// inside a parallel loop.
+// CHECK-LABEL: func.func @untouched
+// CHECK-NOT: gpu.shuffle
+// CHECK-COUNT-4: linalg.generic
+// CHECK-NOT: gpu.shuffle
+func.func @untouched(%xd: memref<?x64xf32>, %w: memref<48x64xf32>, %outd: memref<?x48xf32>,
+                     %x16: memref<16x64xf32>, %out16: memref<16x48xf32>, %col: memref<64xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #o], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%xd, %w : memref<?x64xf32>, memref<48x64xf32>) outs(%outd : memref<?x48xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#x, #w, #o], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x16, %w : memref<16x64xf32>, memref<48x64xf32>) outs(%out16 : memref<16x48xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(k, n) -> (n, k)>, affine_map<(k, n) -> (k)>], iterator_types = ["parallel", "reduction"]}
+      ins(%w : memref<48x64xf32>) outs(%col : memref<64xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.addf %acc, %a : f32
+    linalg.yield %s : f32
+  }
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  scf.parallel (%i) = (%c0) to (%c1) step (%c1) {
+    linalg.generic {indexing_maps = [affine_map<(n, k) -> (n, k)>, affine_map<(n, k) -> (n)>], iterator_types = ["parallel", "reduction"]}
+        ins(%xd : memref<?x64xf32>) outs(%col : memref<64xf32>) {
+    ^bb0(%a: f32, %acc: f32):
+      %s = arith.addf %acc, %a : f32
+      linalg.yield %s : f32
+    }
+  }
+  return
+}
