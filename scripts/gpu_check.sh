@@ -3,15 +3,18 @@
 #
 #   bash scripts/gpu_check.sh prepare   here: llamac and the CUDA toolkit make
 #                                       gpu-check/ (artifacts, llama-run and
-#                                       the libraries they load; ~10 MB)
+#                                       the libraries they load; ~12 MB)
 #   bash scripts/gpu_check.sh run       on the GPU machine (no MLIR needed;
-#                                       python3 with numpy)
+#                                       python3 with numpy and PyTorch):
+#                                       correctness, then speed
 #
-# prepare writes tiny MHA, GQA, MQA and tied-embedding configs with random
-# BF16 weights and compiles each for the CPU and for the GPU; run runs both
-# on a 12-token prompt and 16 greedy decode steps, compares every logits row
-# (max |gpu - cpu| <= 2e-2) and the tokens, prints PASS or FAIL per config
-# and exits non-zero on any FAIL.
+# Correctness: tiny MHA, GQA, MQA and tied-embedding configs with random BF16
+# weights, each compiled for the CPU and for the GPU, run on a 12-token
+# prompt and 16 greedy decode steps; every logits row compared (max |gpu -
+# cpu| <= 2e-2) and the tokens; PASS or FAIL per config, non-zero exit on any
+# FAIL. Speed: TinyLlama-1.1B- and Llama-2-7B-shaped GPU artifacts (BF16
+# weights drawn on the device) against PyTorch eager and torch.compile on the
+# same GPU, and decode's share of the HBM roofline (bench/gpu_bench.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=gpu-check
@@ -33,6 +36,12 @@ EOF
     build/bin/llamac "$out/$name/config.json" --weight-type bf16 --target=nvidia \
       -o "$out/$name/gpu.so"
   done
+  # The speed half's models: the weights are drawn on the GPU machine.
+  mkdir -p "$out/speed"
+  build/bin/llamac tinyllama-1.1b --target=nvidia --weight-type bf16 \
+    --max-seq-len 1024 -o "$out/speed/tinyllama.so"
+  build/bin/llamac llama2-7b --target=nvidia --weight-type bf16 \
+    --max-seq-len 1024 -o "$out/speed/llama2-7b.so"
   cp build/bin/llama-run "$out/bin/"
   cp build/lib/libllama_cuda.so "$out/lib/"
   # What llama-run and the CPU artifacts load besides glibc (the GPU machine
@@ -66,6 +75,8 @@ print(f"{os.path.basename(d)}: logits {cpu.shape}, max |gpu - cpu| = {diff:.2e},
 sys.exit(0 if ok else 1)
 PY
   done
+  timeout 420 python3 bench/gpu_bench.py --artifacts "$out/speed" \
+    --llama-run "$out/bin/llama-run" --seq 1024 || status=1
   return $status
 }
 
