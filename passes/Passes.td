@@ -262,16 +262,19 @@ def LlamaMapLoopsToThreadsPass
 
 def LlamaWarpContractionsPass
     : Pass<"llama-warp-contractions", "::mlir::func::FuncOp"> {
-  let summary = "Contractions of a few rows as warp reductions over the weight";
+  let summary = "Reductions along a contiguous dim as warp reductions";
   let description = [{
     For the NVIDIA target, on buffers before the loops become kernels: a
-    host-level `linalg.generic` out[m, n] += f(x[m, k], w[n, k]) with at
-    most 8 rows (decode's projections, the LM head) becomes a parallel
-    loop over blocks of 4 warps, one warp per column: lanes read the
-    weight row in vectors of up to 16 bytes (coalesced), keep a partial
-    sum per row, add them with butterfly shuffles (`gpu.shuffle xor`), and
-    lane 0 writes. A `linalg.fill` of the output right before becomes the
-    sums' start.
+    host-level `linalg.generic` whose last loop k is its one reduction,
+    read by its inputs as their contiguous last dim, combining with `addf`
+    or `maximumf` (decode's projections and LM head, RMSNorm's sums of
+    squares, decode attention's scores, max and sum) becomes a parallel
+    loop over blocks of 4 warps, one warp per output point: lanes read
+    along k in vectors of up to 16 bytes (coalesced), keep a partial result
+    (per row, for up to 8 static rows that share a weight operand, loaded
+    once for all), combine them with butterfly shuffles (`gpu.shuffle
+    xor`), and lane 0 writes. A `linalg.fill` of the output right before
+    becomes the start value.
   }];
   let dependentDialects = [
     "::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",

@@ -18,7 +18,7 @@
 // CHECK: %[[N:.*]] = arith.addi %{{.*}}, %[[WARP]] : index
 // CHECK: scf.if %{{.*}} {
 // CHECK: %[[FIRST:.*]] = arith.muli %[[LANE]], %c8
-// CHECK: %[[SUMS:.*]]:2 = scf.for %[[K:.*]] = %[[FIRST]] to %{{.*}} step %c256
+// CHECK: %[[SUMS:.*]]:2 = scf.for %[[K:[^ ]+]] = %[[FIRST]] to %{{.*}} step %c256
 // CHECK: vector.load %arg1[%[[N]], %[[K]]] {alignment = 16 : i64} : memref<48x64xbf16>, vector<8xbf16>
 // CHECK: vector.load %arg0[%{{.*}}, %[[K]]] {alignment = 16 : i64} : memref<2x64xf32>, vector<8xf32>
 // CHECK: arith.extf
@@ -56,10 +56,10 @@ func.func @projection(%x: memref<2x64xf32>, %w: memref<48x64xbf16>, %out: memref
 // A residual in the output (no fill): added to the sum. K = 6 f32: steps of
 // 2, the widest load that divides it.
 // CHECK-LABEL: func.func @residual
-// CHECK: scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %c64
+// CHECK: scf.for %[[K:[^ ]+]] = %{{.*}} to %{{.*}} step %c64
 // CHECK: vector.load %arg1[%{{.*}}, %[[K]]] {alignment = 8 : i64} : memref<5x6xf32>, vector<2xf32>
 // CHECK: %[[OLD:.*]] = memref.load %arg2[%{{.*}}, %{{.*}}] : memref<1x5xf32>
-// CHECK: %[[NEW:.*]] = arith.addf %[[OLD]], %{{.*}} : f32
+// CHECK: %[[NEW:.*]] = arith.addf {{.*}}%[[OLD]]{{.*}} : f32
 // CHECK: memref.store %[[NEW]], %arg2
 func.func @residual(%x: memref<1x6xf32>, %w: memref<5x6xf32>, %out: memref<1x5xf32>) {
   linalg.generic {indexing_maps = [#x, #w, #o], iterator_types = ["parallel", "parallel", "reduction"]}
@@ -79,7 +79,7 @@ func.func @residual(%x: memref<1x6xf32>, %w: memref<5x6xf32>, %out: memref<1x5xf
 // CHECK-LABEL: func.func @sum_of_squares
 // CHECK: %[[ROWS:.*]] = memref.dim %arg0, %c0
 // CHECK: arith.ceildivui %[[ROWS]], %c4
-// CHECK: scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %c128
+// CHECK: scf.for %[[K:[^ ]+]] = %{{.*}} to %{{.*}} step %c128
 // CHECK: vector.load %arg0[%[[N:.*]], %[[K]]] {alignment = 16 : i64} : memref<?x64xf32>, vector<4xf32>
 // CHECK-COUNT-4: arith.mulf
 // CHECK-COUNT-5: gpu.shuffle  xor
@@ -103,22 +103,32 @@ func.func @sum_of_squares(%x: memref<?x64xf32>, %out: memref<?xf32>) {
 #w = affine_map<(m, n, k) -> (n, k)>
 #o = affine_map<(m, n, k) -> (m, n)>
 
-// Left alone: prefill's run-time rows, more rows than a lane keeps sums
-// for, a reduction that is not the innermost dim, and a generic already
-// inside a parallel loop.
-// CHECK-LABEL: func.func @untouched
-// CHECK-NOT: gpu.shuffle
-// CHECK-COUNT-4: linalg.generic
-// CHECK-NOT: gpu.shuffle
-func.func @untouched(%xd: memref<?x64xf32>, %w: memref<48x64xf32>, %outd: memref<?x48xf32>,
-                     %x16: memref<16x64xf32>, %out16: memref<16x48xf32>, %col: memref<64xf32>) {
+// Run-time rows (prefill), or more rows than a lane keeps results for: a
+// warp per (m, n) point, the weight row read by each.
+// CHECK-LABEL: func.func @many_rows
+// CHECK: %[[M:.*]] = memref.dim %arg0, %c0
+// CHECK: %[[POINTS:.*]] = arith.muli %[[M]], %c48
+// CHECK: arith.ceildivui %[[POINTS]], %c4
+// CHECK: %[[COL:.*]] = arith.addi
+// CHECK: %[[N:.*]] = arith.remui %[[COL]], %c48
+// CHECK: %[[ROW:.*]] = arith.divui %[[COL]], %c48
+// CHECK: scf.for %[[K:[^ ]+]] =
+// CHECK: vector.load %arg0[%[[ROW]], %[[K]]] {{.*}} : memref<?x64xf32>, vector<4xf32>
+// CHECK: vector.load %arg1[%[[N]], %[[K]]] {{.*}} : memref<48x64xf32>, vector<4xf32>
+// CHECK: memref.store %{{.*}}, %arg2[%[[ROW]], %[[N]]]
+// CHECK-LABEL: func.func @sixteen_rows
+// CHECK: gpu.shuffle
+func.func @many_rows(%x: memref<?x64xf32>, %w: memref<48x64xf32>, %out: memref<?x48xf32>) {
   linalg.generic {indexing_maps = [#x, #w, #o], iterator_types = ["parallel", "parallel", "reduction"]}
-      ins(%xd, %w : memref<?x64xf32>, memref<48x64xf32>) outs(%outd : memref<?x48xf32>) {
+      ins(%x, %w : memref<?x64xf32>, memref<48x64xf32>) outs(%out : memref<?x48xf32>) {
   ^bb0(%a: f32, %b: f32, %acc: f32):
     %p = arith.mulf %a, %b : f32
     %s = arith.addf %acc, %p : f32
     linalg.yield %s : f32
   }
+  return
+}
+func.func @sixteen_rows(%x16: memref<16x64xf32>, %w: memref<48x64xf32>, %out16: memref<16x48xf32>) {
   linalg.generic {indexing_maps = [#x, #w, #o], iterator_types = ["parallel", "parallel", "reduction"]}
       ins(%x16, %w : memref<16x64xf32>, memref<48x64xf32>) outs(%out16 : memref<16x48xf32>) {
   ^bb0(%a: f32, %b: f32, %acc: f32):
@@ -126,17 +136,110 @@ func.func @untouched(%xd: memref<?x64xf32>, %w: memref<48x64xf32>, %outd: memref
     %s = arith.addf %acc, %p : f32
     linalg.yield %s : f32
   }
+  return
+}
+
+// -----
+
+// Decode's attention scores [Hkv, G, L] (2 kv heads of 3): no rows (both operands read the
+// heads), a warp per (h, g, t) point, t the fastest.
+// CHECK-LABEL: func.func @attention_scores
+// CHECK: %[[L:.*]] = memref.dim %arg1, %c0
+// CHECK: %[[HG:.*]] = arith.muli %c2{{.*}}, %c3{{.*}} : index
+// CHECK: %[[POINTS:.*]] = arith.muli %[[HG]], %[[L]]
+// CHECK: arith.ceildivui %[[POINTS]], %c4
+// CHECK: %[[COL:.*]] = arith.addi
+// CHECK: %[[T:.*]] = arith.remui %[[COL]], %[[L]]
+// CHECK: %[[REST:.*]] = arith.divui %[[COL]], %[[L]]
+// CHECK: %[[G:.*]] = arith.remui %[[REST]], %c3{{.*}}
+// CHECK: %[[H:.*]] = arith.divui %[[REST]], %c3{{.*}}
+// CHECK: scf.for %[[D:[^ ]+]] =
+// CHECK: vector.load %arg0[%[[H]], %[[G]], %[[D]]] {{.*}} : memref<2x3x16xf32>, vector<4xf32>
+// CHECK: vector.load %arg1[%[[T]], %[[H]], %[[D]]] {{.*}} : memref<?x2x16xf32, strided<[32, 16, 1]>>, vector<4xf32>
+// CHECK: memref.store %{{.*}}, %arg2[%[[H]], %[[G]], %[[T]]]
+func.func @attention_scores(%q: memref<2x3x16xf32>, %keys: memref<?x2x16xf32, strided<[32, 16, 1]>>, %scores: memref<2x3x?xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%scores : memref<2x3x?xf32>)
+  linalg.generic {indexing_maps = [affine_map<(h, g, t, d) -> (h, g, d)>, affine_map<(h, g, t, d) -> (t, h, d)>, affine_map<(h, g, t, d) -> (h, g, t)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%q, %keys : memref<2x3x16xf32>, memref<?x2x16xf32, strided<[32, 16, 1]>>) outs(%scores : memref<2x3x?xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// The scores' max (combined with maximumf from -inf, lanes start at -inf),
+// then the sum of exponentials, whose per-row max is loaded once per point
+// before the loop over the keys (scalar: the row length is a run-time one).
+// CHECK-LABEL: func.func @row_max_and_sum
+// CHECK: %[[NEGINF:.*]] = arith.constant 0xFF800000 : f32
+// CHECK: scf.for
+// CHECK: arith.maximumf
+// CHECK: gpu.shuffle  xor
+// CHECK: %[[MAX:.*]] = arith.maximumf
+// CHECK: scf.if
+// CHECK: %[[OUT:.*]] = arith.maximumf %[[NEGINF]], %{{.*}}
+// CHECK: memref.store %[[OUT]], %arg1
+// CHECK: %[[M:.*]] = memref.load %arg1[%{{.*}}, %{{.*}}] : memref<2x2xf32>
+// CHECK: scf.for %[[T:[^ ]+]] = {{.*}} step %c32
+// CHECK: %[[S:.*]] = memref.load %arg0[%{{.*}}, %{{.*}}, %[[T]]] : memref<2x2x?xf32>
+// CHECK: arith.subf %[[S]], %[[M]]
+// CHECK: math.exp
+func.func @row_max_and_sum(%scores: memref<2x2x?xf32>, %max: memref<2x2xf32>, %sum: memref<2x2xf32>) {
+  %neginf = arith.constant 0xFF800000 : f32
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%neginf : f32) outs(%max : memref<2x2xf32>)
+  linalg.generic {indexing_maps = [affine_map<(h, g, t) -> (h, g, t)>, affine_map<(h, g, t) -> (h, g)>],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%scores : memref<2x2x?xf32>) outs(%max : memref<2x2xf32>) {
+  ^bb0(%s: f32, %acc: f32):
+    %m = arith.maximumf %acc, %s : f32
+    linalg.yield %m : f32
+  }
+  linalg.fill ins(%zero : f32) outs(%sum : memref<2x2xf32>)
+  linalg.generic {indexing_maps = [affine_map<(h, g, t) -> (h, g, t)>, affine_map<(h, g, t) -> (h, g)>, affine_map<(h, g, t) -> (h, g)>],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%scores, %max : memref<2x2x?xf32>, memref<2x2xf32>) outs(%sum : memref<2x2xf32>) {
+  ^bb0(%s: f32, %m: f32, %acc: f32):
+    %d = arith.subf %s, %m : f32
+    %e = math.exp %d : f32
+    %a = arith.addf %acc, %e : f32
+    linalg.yield %a : f32
+  }
+  return
+}
+
+// -----
+
+// Left alone: a reduction that is not the innermost dim, a combiner the
+// warp cannot reorder, and a generic already inside a parallel loop.
+// CHECK-LABEL: func.func @untouched
+// CHECK-NOT: gpu.shuffle
+// CHECK-COUNT-3: linalg.generic
+// CHECK-NOT: gpu.shuffle
+func.func @untouched(%xd: memref<?x64xf32>, %w: memref<48x64xf32>, %col: memref<64xf32>, %rows: memref<?xf32>) {
   linalg.generic {indexing_maps = [affine_map<(k, n) -> (n, k)>, affine_map<(k, n) -> (k)>], iterator_types = ["parallel", "reduction"]}
       ins(%w : memref<48x64xf32>) outs(%col : memref<64xf32>) {
   ^bb0(%a: f32, %acc: f32):
     %s = arith.addf %acc, %a : f32
     linalg.yield %s : f32
   }
+  linalg.generic {indexing_maps = [affine_map<(n, k) -> (n, k)>, affine_map<(n, k) -> (n)>], iterator_types = ["parallel", "reduction"]}
+      ins(%xd : memref<?x64xf32>) outs(%rows : memref<?xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.subf %acc, %a : f32
+    linalg.yield %s : f32
+  }
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   scf.parallel (%i) = (%c0) to (%c1) step (%c1) {
     linalg.generic {indexing_maps = [affine_map<(n, k) -> (n, k)>, affine_map<(n, k) -> (n)>], iterator_types = ["parallel", "reduction"]}
-        ins(%xd : memref<?x64xf32>) outs(%col : memref<64xf32>) {
+        ins(%xd : memref<?x64xf32>) outs(%rows : memref<?xf32>) {
     ^bb0(%a: f32, %acc: f32):
       %s = arith.addf %acc, %a : f32
       linalg.yield %s : f32

@@ -17,6 +17,11 @@ import numpy as np
 
 # The product's pipeline (llamac's, registered in llama-opt).
 LOWER = ["--llama-to-llvm"]
+# The NVIDIA target's llama-to-linalg lowering (every fused loop a parallel
+# one, decode's attention unfused), run on the CPU: its arithmetic checked
+# where there is no GPU.
+LOWER_GPU_FORM = ["--convert-llama-to-linalg=always-parallel", "--canonicalize",
+                  "--llama-target-level"]
 
 
 def mlir_type(array, element="f32"):
@@ -40,7 +45,7 @@ def run(args, body, inputs, result_type):
     return run_many(args, body, inputs, [("result", result_type)])[0]
 
 
-def run_many(args, body, inputs, results):
+def run_many(args, body, inputs, results, lower=LOWER):
     """Like run, for a body defining several results [(name, type)]."""
     text = "func.func private @printMemrefF32(memref<*xf32>)\nfunc.func @main() {\n"
     for name, (array, element) in inputs.items():
@@ -52,7 +57,7 @@ def run_many(args, body, inputs, results):
                  f"  %{name}_unranked = memref.cast %{name}_buffer : {memref_type} to memref<*xf32>\n"
                  f"  func.call @printMemrefF32(%{name}_unranked) : (memref<*xf32>) -> ()\n")
     text += "  return\n}\n"
-    lowered = subprocess.run([os.path.join(args.bin, "llama-opt"), *LOWER], input=text,
+    lowered = subprocess.run([os.path.join(args.bin, "llama-opt"), *lower], input=text,
                              check=True, capture_output=True, text=True).stdout
     # libomp: the generated code's parallel loops are OpenMP ones.
     libs = ",".join(os.path.join(args.llvm_lib, f"lib{n}.so")
@@ -98,6 +103,36 @@ def check_attention(args, kv_heads, rng, s=5, d=8):
             f"({qt}, {kt}, {kt}) -> {qt}\n")
     got = run(args, body, {"q": (q, "f32"), "k": (k, "f32"), "v": (v, "f32")}, qt)
     return check(f"attention (n_kv_heads {kv_heads}, {s} rows, {d} dims)", got, attention_reference(q, k, v, scale))
+
+
+def check_decode_attention_gpu_form(args, kv_heads, rng, position, d=16):
+    """One query row against a cache holding `position` rows, in the GPU
+    target's unfused form (scores, max, sum, probabilities, weighted values)."""
+    h, capacity = 4, 64
+    q = rng.standard_normal((1, h, d)).astype(np.float32)
+    k = rng.standard_normal((1, kv_heads, d)).astype(np.float32)
+    v = rng.standard_normal((1, kv_heads, d)).astype(np.float32)
+    k_cache = rng.standard_normal((capacity, kv_heads, d)).astype(np.float32)
+    v_cache = rng.standard_normal((capacity, kv_heads, d)).astype(np.float32)
+    scale = 1 / np.sqrt(d)
+    qt, kt, ct = mlir_type(q), mlir_type(k), mlir_type(k_cache)
+    body = (f"  %pos = arith.constant {position} : index\n"
+            f"  %result, %kc_out, %vc_out = llama.cached_attention %q_s, %k_s, %v_s "
+            f"cache(%kc_s, %vc_s) at %pos scale({scale!r}) : "
+            f"({qt}, {kt}, {kt}, {ct}, {ct}, index) -> ({qt}, {ct}, {ct})\n")
+    inputs = {"q": (q, "f32"), "k": (k, "f32"), "v": (v, "f32"),
+              "kc": (k_cache, "f32"), "vc": (v_cache, "f32")}
+    got = run_many(args, body, inputs, [("result", qt)], LOWER_GPU_FORM)[0]
+    keys = np.concatenate([k_cache[:position], k])[None]  # [1, L, Hkv, D]
+    values = np.concatenate([v_cache[:position], v])[None]
+    # The query row sees every key: a causal reference over L rows whose
+    # last row is this query.
+    length = position + 1
+    full_q = np.zeros((1, length, h, d), np.float32)
+    full_q[0, -1] = q[0]
+    expected = attention_reference(full_q, keys, values, scale)[0, -1]
+    return check(f"decode attention, GPU form (n_kv_heads {kv_heads}, "
+                 f"{length} keys, {d} dims)", got, expected)
 
 
 def cross_entropy_reference(logits, targets, mask):
@@ -183,6 +218,8 @@ def main():
     results = [check_attention(args, kv, rng, s, d) for kv in (4, 2, 1)
                for s, d in ((5, 8), (21, 8), (40, 64))]
     results.append(check_cross_entropy(args, rng))
+    results += [check_decode_attention_gpu_form(args, kv, rng, position)
+                for kv in (4, 2, 1) for position in (0, 5, 40)]
     # Fused projections: one block (a toy's widths), 2 blocks of 32 columns
     # in a serial loop, 8 blocks of 32 on threads (GQA widths; MHA's equal
     # widths, whose outputs start as one CSE'd empty tensor); 9 rows (a

@@ -108,6 +108,12 @@ struct ParallelPolicy {
 Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
                       Value keys, Value values, Value offset, double scale,
                       int64_t keyCapacity, ParallelPolicy policy);
+/// The attention output [1, Hkv, G, D] of one grouped query row [1, Hkv, G,
+/// D] over all of keys and values [L, Hkv, D], unfused: scores, their max
+/// and sum, probabilities, weighted values, each a linalg op of parallel
+/// points (for a GPU's decode; DecodeAttention.cpp).
+Value decodeAttention(OpBuilder &b, Location loc, Value query, Value keys,
+                      Value values, double scale);
 /// The gradients (dq [B.., S, Hkv, G, D], dk, dv [B.., S, Hkv, D]) of
 /// causalAttention at offset 0 for the output's gradient dy (grouped like
 /// the query): per (batch, kv head), row by row, the row's softmax

@@ -207,10 +207,14 @@ struct CachedAttentionLowering : FusedLoopLowering<CachedAttentionOp> {
         tensor::ExtractSliceOp::create(b, loc, valueCache, zeroOffsets,
                                        prefixSizes, unitStrides); // [L, Hkv, D]
     Value query = groupHeads(b, loc, adaptor.getQuery(), numKvHeads);
+    double scale = op.getScale().convertToDouble();
+    // A GPU's decode (one row, every key visible): parallel unfused ops.
     Value out =
-        causalAttention(b, loc, /*nb=*/0, query, keys, values, position,
-                        op.getScale().convertToDouble(),
-                        op.getKeyCache().getType().getDimSize(0), policy);
+        policy.always && queryType.getDimSize(0) == 1
+            ? decodeAttention(b, loc, query, keys, values, scale)
+            : causalAttention(b, loc, /*nb=*/0, query, keys, values, position,
+                              scale, op.getKeyCache().getType().getDimSize(0),
+                              policy);
     rewriter.replaceOp(
         op, {ungroupHeads(b, loc, out, queryType), keyCache, valueCache});
     return success();

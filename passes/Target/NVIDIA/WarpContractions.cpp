@@ -1,18 +1,20 @@
 //===- WarpContractions.cpp - reductions along rows as warp reductions ----===//
 //
-// A reduction along the contiguous dim k, out[n] += f(x[n, k]) (RMSNorm's
-// sum of squares) or out[m, n] += f(x[m, k], w[n, k]) over a few rows M
-// (decode's projections, the LM head), is a pass over memory: its speed is
-// how fast the operands stream. Mapped like any loop nest, a thread per
-// output element would walk its row alone, K serial steps with
-// neighbouring threads a row apart: no coalescing, and one thread for a
-// norm's whole row. Here a warp owns an output column n instead. Its 32
-// lanes read the row's contiguous K in vectors of up to 16 bytes (a warp
-// reads 512 consecutive bytes at a step), each lane keeps a partial sum
-// per row m (an operand without m, the weight, is loaded once for all
-// rows), five butterfly shuffles add them up across the warp, and lane 0
-// writes. A block is 4 warps; the grid covers the columns. A linalg.fill of
-// the output right before is folded in as the sums' start.
+// A reduction along the innermost, contiguous dim k -- out[n] += f(x[n, k])
+// (RMSNorm's sum of squares), out[m, n] += f(x[m, k], w[n, k]) over a few
+// rows M (decode's projections, the LM head), max or sum over an attention
+// row's keys -- is a pass over memory: its speed is how fast the operands
+// stream. Mapped like any loop nest, a thread per output element would walk
+// its row alone, K serial steps with neighbouring threads a row apart: no
+// coalescing, and one thread for a norm's whole row. Here a warp owns an
+// output point instead (its parallel dims but a leading m, flattened: the
+// columns). Its 32 lanes read the rows' contiguous K in vectors of up to 16
+// bytes (a warp reads 512 consecutive bytes at a step), each lane keeps a
+// partial result per row m (an operand without m, the weight, is loaded
+// once for all rows; one without k, once per point), five butterfly
+// shuffles combine them across the warp with the body's own combiner (add,
+// max), and lane 0 writes. A block is 4 warps; the grid covers the columns.
+// A linalg.fill of the output right before becomes the start value.
 //
 // Runs on buffers, before the loops become kernels: the result is a
 // parallel loop over blocks holding one over (lane, warp) threads, which
@@ -42,20 +44,24 @@ namespace {
 constexpr int64_t kWarpSize = 32;
 constexpr int64_t kWarpsPerBlock = 4;
 /// Rows up to which a contraction streams its weight once for all of them
-/// (each lane holds a partial sum per row).
+/// (each lane holds a partial result per row).
 constexpr int64_t kMaxRows = 8;
 /// The widest load a lane issues (ld.global.v4.b32).
 constexpr int64_t kMaxLoadBytes = 16;
 
-/// A matched reduction: loops (n, k) or (m, n, k), out [(M,) N] += f(ins)
-/// summed over k, each input indexed by some of m, n and then k.
+/// A matched reduction: loops (p.., k), out [p..] = combine(out, f(ins))
+/// over k, each input indexed by some of the loops, k last if at all.
 struct RowReduction {
   linalg::GenericOp op;
   Value out;
-  int64_t rows = 0;         // M; 0: no m loop
-  arith::AddFOp accumulate; // out + f(ins): the body's last op
-  Value product;            // f(ins) in the body
-  unsigned k() const { return rows ? 2 : 1; }
+  int64_t rows = 0;   // M, the extent of loop 0 kept per lane; 0: none
+  Operation *combine; // combine(out, f(ins)): the body's last op
+  Value product;      // f(ins) in the body
+  TypedAttr identity; // combine's neutral element
+  unsigned loops = 0; // the generic's; the last is k
+  unsigned k() const { return loops - 1; }
+  /// The loops a warp's column index enumerates.
+  unsigned firstColumnLoop() const { return rows ? 1 : 0; }
 };
 
 /// The innermost stride is 1 and every other stride and the offset are
@@ -74,70 +80,105 @@ bool rowsAligned(Value buffer, int64_t elements) {
          llvm::all_of(ArrayRef(strides).drop_back(), multiple);
 }
 
-/// Whether `map` selects distinct loops and ends with loop `k`: the operand's
-/// last dim is the reduction, contiguous.
-bool endsWithReduction(AffineMap map, unsigned k) {
-  return map.getNumResults() > 0 && map.isProjectedPermutation() &&
-         map.getDimPosition(map.getNumResults() - 1) == k;
+bool readsAlongK(linalg::GenericOp op, OpOperand *input, unsigned k) {
+  return op.getMatchingIndexingMap(input).isFunctionOfDim(k);
+}
+
+/// The neutral element of a combiner the warp can apply in any order.
+TypedAttr identityOf(Operation *combine) {
+  auto type = cast<FloatType>(combine->getResult(0).getType());
+  if (isa<arith::AddFOp>(combine))
+    return FloatAttr::get(type, 0.0);
+  if (isa<arith::MaximumFOp, arith::MaxNumFOp>(combine))
+    return FloatAttr::get(type,
+                          APFloat::getInf(type.getFloatSemantics(), true));
+  return nullptr;
 }
 
 std::optional<RowReduction> matchRowReduction(linalg::GenericOp op) {
+  unsigned loops = op.getNumLoops();
   if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
-      op.getNumReductionLoops() != 1 || op.getNumLoops() > 3 ||
-      op.getNumLoops() < 2 || op.hasIndexSemantics())
+      op.getNumReductionLoops() != 1 || loops < 2 || op.hasIndexSemantics())
     return std::nullopt;
-  unsigned k = op.getNumLoops() - 1;
+  unsigned k = loops - 1;
   if (op.getIteratorTypesArray()[k] != utils::IteratorType::reduction)
     return std::nullopt;
   RowReduction r;
   r.op = op;
+  r.loops = loops;
   r.out = op.getDpsInits()[0];
   auto outType = cast<MemRefType>(r.out.getType());
   if (!outType.getElementType().isF32() ||
       op.getMatchingIndexingMap(op.getDpsInitOperand(0)) !=
-          AffineMap::getMultiDimIdentityMap(k + 1, op.getContext())
-              .getMajorSubMap(k) ||
-      outType.getRank() != k)
+          AffineMap::getMultiDimIdentityMap(loops, op.getContext())
+              .getMajorSubMap(k))
     return std::nullopt;
-  if (k == 2) {
-    r.rows = outType.getDimSize(0);
-    if (ShapedType::isDynamic(r.rows) || r.rows > kMaxRows)
+  // Inputs: distinct loops each, k (if read) as the contiguous last dim.
+  bool anyAlongK = false;
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(input);
+    if (!map.isProjectedPermutation())
       return std::nullopt;
+    if (!readsAlongK(op, input, k))
+      continue;
+    if (map.getDimPosition(map.getNumResults() - 1) != k)
+      return std::nullopt;
+    anyAlongK = true;
   }
-  for (OpOperand *input : op.getDpsInputOperands())
-    if (!endsWithReduction(op.getMatchingIndexingMap(input), k))
-      return std::nullopt;
-  // The body: yield (out + f(ins)), f not reading out.
+  if (!anyAlongK)
+    return std::nullopt;
+  // Rows: a small static loop 0 that some input does not read (loaded
+  // once for all rows).
+  int64_t first = outType.getDimSize(0);
+  if (k >= 2 && !ShapedType::isDynamic(first) && first <= kMaxRows &&
+      llvm::any_of(op.getDpsInputOperands(), [&](OpOperand *input) {
+        return !op.getMatchingIndexingMap(input).isFunctionOfDim(0);
+      }))
+    r.rows = first;
+  // The body: yield combine(out, f(ins)), f not reading out.
   Block &body = op.getRegion().front();
   Value outArg = body.getArguments().back();
   auto yield = cast<linalg::YieldOp>(body.getTerminator());
-  r.accumulate = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
-  if (!r.accumulate || r.accumulate->getNextNode() != yield)
+  r.combine = yield.getValues()[0].getDefiningOp();
+  if (!r.combine || r.combine->getNextNode() != yield ||
+      r.combine->getNumOperands() != 2 || !(r.identity = identityOf(r.combine)))
     return std::nullopt;
-  if (r.accumulate.getLhs() == outArg)
-    r.product = r.accumulate.getRhs();
-  else if (r.accumulate.getRhs() == outArg)
-    r.product = r.accumulate.getLhs();
+  if (r.combine->getOperand(0) == outArg)
+    r.product = r.combine->getOperand(1);
+  else if (r.combine->getOperand(1) == outArg)
+    r.product = r.combine->getOperand(0);
   else
     return std::nullopt;
   for (Operation &inner : body.without_terminator())
-    if (&inner != r.accumulate.getOperation() &&
-        llvm::is_contained(inner.getOperands(), outArg))
+    if (&inner != r.combine && llvm::is_contained(inner.getOperands(), outArg))
       return std::nullopt;
   return r;
 }
 
+/// combine(acc, value), the body's own op with its flags.
+Value combine(OpBuilder &b, RowReduction &r, Value acc, Value value) {
+  Block &body = r.op.getRegion().front();
+  IRMapping mapping;
+  mapping.map(body.getArguments().back(), acc);
+  mapping.map(r.product, value);
+  return b.clone(*r.combine, mapping)->getResult(0);
+}
+
 /// Elements per step of a lane: one 16-byte load of the narrowest operand
-/// (8 bf16 weights, 4 f32) when K splits so and every operand's rows are
-/// aligned to it, fewer otherwise (1: scalar loads).
+/// read along k (8 bf16 weights, 4 f32) when K splits so and every such
+/// operand's rows are aligned to it, fewer otherwise (1: scalar loads).
 int64_t loadWidth(RowReduction &r, int64_t depth) {
+  SmallVector<Value> alongK;
+  for (OpOperand *input : r.op.getDpsInputOperands())
+    if (readsAlongK(r.op, input, r.k()))
+      alongK.push_back(input->get());
   int64_t bytes = kMaxLoadBytes;
-  for (Value input : r.op.getDpsInputs())
+  for (Value input : alongK)
     bytes = std::min<int64_t>(
         bytes, cast<MemRefType>(input.getType()).getElementTypeBitWidth() / 8);
   for (int64_t width = kMaxLoadBytes / bytes; width > 1; width /= 2)
     if (!ShapedType::isDynamic(depth) && depth % width == 0 &&
-        llvm::all_of(r.op.getDpsInputs(),
+        llvm::all_of(alongK,
                      [&](Value input) { return rowsAligned(input, width); }))
       return width;
   return 1;
@@ -164,16 +205,15 @@ SmallVector<Value> loadRow(OpBuilder &b, Location loc, Value buffer,
   return scalars;
 }
 
-/// The sum of `value` over the warp's lanes, in every lane.
-Value warpSum(OpBuilder &b, Location loc, Value value,
-              arith::FastMathFlags fastMath) {
+/// `value` combined over the warp's lanes, in every lane.
+Value warpCombine(OpBuilder &b, Location loc, RowReduction &r, Value value) {
   Value width = arith::ConstantIntOp::create(b, loc, kWarpSize, 32);
   for (int64_t offset = kWarpSize / 2; offset > 0; offset /= 2) {
     Value distance = arith::ConstantIntOp::create(b, loc, offset, 32);
     Value other = gpu::ShuffleOp::create(b, loc, value, distance, width,
                                          gpu::ShuffleMode::XOR)
                       .getShuffleResult();
-    value = arith::AddFOp::create(b, loc, value, other, fastMath);
+    value = combine(b, r, value, other);
   }
   return value;
 }
@@ -195,57 +235,70 @@ Value takeFill(linalg::GenericOp op, Value out) {
   return nullptr;
 }
 
-/// One lane's partial sums over its steps of k, a sum per row (one when
-/// there are no rows), for output column `n`.
-SmallVector<Value> laneSums(OpBuilder &b, Location loc, RowReduction &r,
-                            Value lane, Value n, Value depth, int64_t width) {
+/// One lane's partial results over its steps of k, one per row (one when
+/// there are no rows), for the output point whose loop indices but k and
+/// the row are `point` (entries for loops 0..k-1; the row's is replaced).
+SmallVector<Value> laneResults(OpBuilder &b, Location loc, RowReduction &r,
+                               Value lane, SmallVector<Value> point,
+                               Value depth, int64_t width) {
   linalg::GenericOp op = r.op;
   Block &body = op.getRegion().front();
   auto index = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
   int64_t rows = std::max<int64_t>(r.rows, 1);
-  Value zero =
-      arith::ConstantFloatOp::create(b, loc, b.getF32Type(), APFloat(0.0f));
+  auto indicesFor = [&](OpOperand *input, Value m, Value kv) {
+    SmallVector<Value> at(point);
+    if (r.rows)
+      at[0] = m;
+    at.push_back(kv);
+    SmallVector<Value> indices;
+    for (AffineExpr e : op.getMatchingIndexingMap(input).getResults())
+      indices.push_back(at[cast<AffineDimExpr>(e).getPosition()]);
+    return indices;
+  };
+  auto usesRows = [&](OpOperand *input) {
+    return r.rows && op.getMatchingIndexingMap(input).isFunctionOfDim(0);
+  };
+  // Inputs without k: one element per row and point, before the loop.
+  SmallVector<SmallVector<Value>> fixed(
+      rows, SmallVector<Value>(op.getNumDpsInputs()));
+  for (OpOperand *input : op.getDpsInputOperands())
+    if (!readsAlongK(op, input, r.k()))
+      for (int64_t m = 0; m < rows; ++m)
+        fixed[m][input->getOperandNumber()] = memref::LoadOp::create(
+            b, loc, input->get(), indicesFor(input, index(m), nullptr));
+  Value identity = arith::ConstantOp::create(b, loc, r.identity);
   Value first = arith::MulIOp::create(b, loc, lane, index(width));
   auto loop = scf::ForOp::create(
       b, loc, first, depth, index(kWarpSize * width),
-      SmallVector<Value>(rows, zero),
+      SmallVector<Value>(rows, identity),
       [&](OpBuilder &b, Location loc, Value kv, ValueRange partial) {
-        // Each input's elements for row m (loaded once when it has no m).
-        auto indicesFor = [&](OpOperand *input, Value m) {
-          SmallVector<Value> indices;
-          for (AffineExpr e : op.getMatchingIndexingMap(input).getResults()) {
-            unsigned dim = cast<AffineDimExpr>(e).getPosition();
-            indices.push_back(dim == r.k() ? kv : dim + 1 == r.k() ? n : m);
-          }
-          return indices;
-        };
-        auto usesRows = [&](OpOperand *input) {
-          return r.rows && op.getMatchingIndexingMap(input).isFunctionOfDim(0);
-        };
+        // Inputs along k without rows: loaded once for every row.
         SmallVector<SmallVector<Value>> shared(op.getNumDpsInputs());
         for (OpOperand *input : op.getDpsInputOperands())
-          if (!usesRows(input))
+          if (readsAlongK(op, input, r.k()) && !usesRows(input))
             shared[input->getOperandNumber()] = loadRow(
-                b, loc, input->get(), indicesFor(input, nullptr), width);
+                b, loc, input->get(), indicesFor(input, nullptr, kv), width);
         SmallVector<Value> next(partial);
         for (int64_t m = 0; m < rows; ++m) {
           SmallVector<SmallVector<Value>> elements(shared);
-          for (OpOperand *input : op.getDpsInputOperands())
-            if (usesRows(input))
-              elements[input->getOperandNumber()] = loadRow(
-                  b, loc, input->get(), indicesFor(input, index(m)), width);
+          for (OpOperand *input : op.getDpsInputOperands()) {
+            unsigned j = input->getOperandNumber();
+            if (!readsAlongK(op, input, r.k()))
+              elements[j].assign(width, fixed[m][j]);
+            else if (usesRows(input))
+              elements[j] = loadRow(b, loc, input->get(),
+                                    indicesFor(input, index(m), kv), width);
+          }
           for (int64_t i = 0; i < width; ++i) {
             IRMapping mapping;
             for (unsigned j = 0; j < op.getNumDpsInputs(); ++j)
               mapping.map(body.getArgument(j), elements[j][i]);
             for (Operation &inner : body.without_terminator())
-              if (&inner != r.accumulate.getOperation())
+              if (&inner != r.combine)
                 b.clone(inner, mapping);
-            next[m] = arith::AddFOp::create(b, loc, next[m],
-                                            mapping.lookup(r.product),
-                                            r.accumulate.getFastmath());
+            next[m] = combine(b, r, next[m], mapping.lookup(r.product));
           }
         }
         scf::YieldOp::create(b, loc, next);
@@ -261,18 +314,22 @@ void rewrite(RowReduction &r) {
   auto index = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
-  // K and the columns: the sizes of the generic's loops k and n.
-  SmallVector<Range> loops =
+  SmallVector<Range> ranges =
       cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
-  Value depth = getValueOrCreateConstantIndexOp(b, loc, loops[r.k()].size);
-  Value columns =
-      getValueOrCreateConstantIndexOp(b, loc, loops[r.k() - 1].size);
+  SmallVector<Value> sizes;
+  for (Range range : ranges)
+    sizes.push_back(getValueOrCreateConstantIndexOp(b, loc, range.size));
+  Value depth = sizes[r.k()];
   int64_t width = loadWidth(
-      r, getConstantIntValue(loops[r.k()].size).value_or(ShapedType::kDynamic));
+      r,
+      getConstantIntValue(ranges[r.k()].size).value_or(ShapedType::kDynamic));
+  // The columns: the points of the loops after the row loop, flattened.
+  Value columns = sizes[r.firstColumnLoop()];
+  for (unsigned d = r.firstColumnLoop() + 1; d < r.k(); ++d)
+    columns = arith::MulIOp::create(b, loc, columns, sizes[d]);
   Value zero = index(0), one = index(1);
   Value blocks =
       arith::CeilDivUIOp::create(b, loc, columns, index(kWarpsPerBlock));
-  auto fastMath = r.accumulate.getFastmath();
 
   scf::ParallelOp::create(
       b, loc, ValueRange{zero}, ValueRange{blocks}, ValueRange{one},
@@ -283,38 +340,43 @@ void rewrite(RowReduction &r) {
             ValueRange{one, one},
             [&](OpBuilder &b, Location loc, ValueRange thread) {
               Value lane = thread[0], warp = thread[1];
-              Value n = arith::AddIOp::create(
+              Value column = arith::AddIOp::create(
                   b, loc,
                   arith::MulIOp::create(b, loc, block[0],
                                         index(kWarpsPerBlock)),
                   warp);
               // Per warp: the shuffles below see all 32 lanes.
               Value inRange = arith::CmpIOp::create(
-                  b, loc, arith::CmpIPredicate::ult, n, columns);
+                  b, loc, arith::CmpIPredicate::ult, column, columns);
               scf::IfOp::create(
                   b, loc, inRange, [&](OpBuilder &b, Location loc) {
+                    // The point's loop indices, the last column loop fastest.
+                    SmallVector<Value> point(r.k(), zero);
+                    Value rest = column;
+                    for (unsigned d = r.k() - 1; d > r.firstColumnLoop(); --d) {
+                      point[d] = arith::RemUIOp::create(b, loc, rest, sizes[d]);
+                      rest = arith::DivUIOp::create(b, loc, rest, sizes[d]);
+                    }
+                    point[r.firstColumnLoop()] = rest; // < its size
                     SmallVector<Value> totals;
                     for (Value partial :
-                         laneSums(b, loc, r, lane, n, depth, width))
-                      totals.push_back(warpSum(b, loc, partial, fastMath));
+                         laneResults(b, loc, r, lane, point, depth, width))
+                      totals.push_back(warpCombine(b, loc, r, partial));
                     Value leader = arith::CmpIOp::create(
                         b, loc, arith::CmpIPredicate::eq, lane, zero);
                     scf::IfOp::create(
                         b, loc, leader, [&](OpBuilder &b, Location loc) {
                           for (auto [m, total] : llvm::enumerate(totals)) {
-                            SmallVector<Value> at{n};
+                            SmallVector<Value> at(point);
                             if (r.rows)
-                              at.insert(at.begin(), index(m));
+                              at[0] = index(m);
                             Value base =
                                 start
                                     ? start
                                     : memref::LoadOp::create(b, loc, r.out, at)
                                           .getResult();
                             memref::StoreOp::create(
-                                b, loc,
-                                arith::AddFOp::create(b, loc, base, total,
-                                                      fastMath),
-                                r.out, at);
+                                b, loc, combine(b, r, base, total), r.out, at);
                           }
                           scf::YieldOp::create(b, loc);
                         });
