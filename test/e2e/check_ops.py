@@ -105,13 +105,14 @@ def check_attention(args, kv_heads, rng, s=5, d=8):
     return check(f"attention (n_kv_heads {kv_heads}, {s} rows, {d} dims)", got, attention_reference(q, k, v, scale))
 
 
-def check_decode_attention_gpu_form(args, kv_heads, rng, position, d=16):
-    """One query row against a cache holding `position` rows, in the GPU
-    target's unfused form (scores, max, sum, probabilities, weighted values)."""
+def check_cached_attention_gpu_form(args, kv_heads, rng, position, rows=1, d=16):
+    """`rows` query rows against a cache holding `position` rows, lowered as
+    for the GPU target: one row (decode) unfused (scores, max, sum,
+    probabilities, weighted values), more (prefill) a fused loop per row."""
     h, capacity = 4, 64
-    q = rng.standard_normal((1, h, d)).astype(np.float32)
-    k = rng.standard_normal((1, kv_heads, d)).astype(np.float32)
-    v = rng.standard_normal((1, kv_heads, d)).astype(np.float32)
+    q = rng.standard_normal((rows, h, d)).astype(np.float32)
+    k = rng.standard_normal((rows, kv_heads, d)).astype(np.float32)
+    v = rng.standard_normal((rows, kv_heads, d)).astype(np.float32)
     k_cache = rng.standard_normal((capacity, kv_heads, d)).astype(np.float32)
     v_cache = rng.standard_normal((capacity, kv_heads, d)).astype(np.float32)
     scale = 1 / np.sqrt(d)
@@ -125,13 +126,12 @@ def check_decode_attention_gpu_form(args, kv_heads, rng, position, d=16):
     got = run_many(args, body, inputs, [("result", qt)], LOWER_GPU_FORM)[0]
     keys = np.concatenate([k_cache[:position], k])[None]  # [1, L, Hkv, D]
     values = np.concatenate([v_cache[:position], v])[None]
-    # The query row sees every key: a causal reference over L rows whose
-    # last row is this query.
-    length = position + 1
+    # A causal reference over all L rows, of which the last `rows` are ours.
+    length = position + rows
     full_q = np.zeros((1, length, h, d), np.float32)
-    full_q[0, -1] = q[0]
-    expected = attention_reference(full_q, keys, values, scale)[0, -1]
-    return check(f"decode attention, GPU form (n_kv_heads {kv_heads}, "
+    full_q[0, position:] = q
+    expected = attention_reference(full_q, keys, values, scale)[0, position:]
+    return check(f"cached attention, GPU form (n_kv_heads {kv_heads}, {rows} rows, "
                  f"{length} keys, {d} dims)", got, expected)
 
 
@@ -218,8 +218,8 @@ def main():
     results = [check_attention(args, kv, rng, s, d) for kv in (4, 2, 1)
                for s, d in ((5, 8), (21, 8), (40, 64))]
     results.append(check_cross_entropy(args, rng))
-    results += [check_decode_attention_gpu_form(args, kv, rng, position)
-                for kv in (4, 2, 1) for position in (0, 5, 40)]
+    results += [check_cached_attention_gpu_form(args, kv, rng, position, rows)
+                for kv in (4, 2, 1) for position, rows in ((0, 1), (5, 1), (40, 1), (3, 6))]
     # Fused projections: one block (a toy's widths), 2 blocks of 32 columns
     # in a serial loop, 8 blocks of 32 on threads (GQA widths; MHA's equal
     # widths, whose outputs start as one CSE'd empty tensor); 9 rows (a

@@ -402,14 +402,17 @@ Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
   SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, query);
   bool parallel = policy.parallel(attentionWork(queryType, keyCapacity));
   // Row chunks for the threads: one for a single row (decode), else up to
-  // 4 of >= 8 rows.
+  // 4 of >= 8 rows; on a GPU a chunk per row (a GPU block each).
   int64_t rows = queryType.getDimSize(nb);
-  int64_t chunks = !parallel ? 1
-                   : ShapedType::isDynamic(rows)
-                       ? 4
-                       : std::clamp<int64_t>(rows / 8, 1, 4);
+  OpFoldResult chunks = b.getIndexAttr(
+      !parallel                     ? 1
+      : ShapedType::isDynamic(rows) ? 4
+                                    : std::clamp<int64_t>(rows / 8, 1, 4));
+  if (policy.always)
+    chunks = sizes[nb];
+  Value chunkCount = getValueOrCreateConstantIndexOp(b, loc, chunks);
   SmallVector<OpFoldResult> bounds(sizes.begin(), sizes.begin() + nb);
-  bounds.append({b.getIndexAttr(chunks), sizes[nb + 1]});
+  bounds.append({chunks, sizes[nb + 1]});
   Value out = emptyTensor(b, loc, sizes, elementType);
   return forEachPoint(
       b, loc, bounds, out, parallel,
@@ -422,10 +425,12 @@ Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
             b, loc,
             arith::SubIOp::create(
                 b, loc,
-                arith::AddIOp::create(b, loc, rowCount,
-                                      indexConstant(b, loc, chunks - 1)),
+                arith::AddIOp::create(
+                    b, loc, rowCount,
+                    arith::SubIOp::create(b, loc, chunkCount,
+                                          indexConstant(b, loc, 1))),
                 chunk),
-            indexConstant(b, loc, chunks));
+            chunkCount);
         // tile [1.., chunkRows, 1, G, D]
         SmallVector<OpFoldResult> tileSizes(nb, b.getIndexAttr(1));
         tileSizes.append(
@@ -436,9 +441,7 @@ Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
             indexConstant(b, loc, 1), ValueRange{tile},
             [&](OpBuilder &nb_, Location l, Value i, ValueRange carried) {
               Value row = arith::AddIOp::create(
-                  nb_, l, chunk,
-                  arith::MulIOp::create(nb_, l, i,
-                                        indexConstant(nb_, l, chunks)));
+                  nb_, l, chunk, arith::MulIOp::create(nb_, l, i, chunkCount));
               scf::YieldOp::create(
                   nb_, l,
                   attention.attendRow(nb_, l, batch, head, row, carried[0], i));
@@ -446,7 +449,7 @@ Value causalAttention(OpBuilder &b, Location loc, unsigned nb, Value query,
         SmallVector<OpFoldResult> offsets(batch.begin(), batch.end());
         offsets.append({chunk, head, b.getIndexAttr(0), b.getIndexAttr(0)});
         SmallVector<OpFoldResult> strides(nb + 4, b.getIndexAttr(1));
-        strides[nb] = b.getIndexAttr(chunks);
+        strides[nb] = chunks;
         return SmallVector<Tile>{
             {rowsLoop.getResult(0), offsets, tileSizes, strides}};
       },
