@@ -103,20 +103,34 @@ func.func @sum_of_squares(%x: memref<?x64xf32>, %out: memref<?xf32>) {
 #w = affine_map<(m, n, k) -> (n, k)>
 #o = affine_map<(m, n, k) -> (m, n)>
 
-// Run-time rows (prefill), or more rows than a lane keeps results for: a
-// warp per (m, n) point, the weight row read by each.
+// Run-time rows (prefill), or more rows than a lane keeps results for:
+// blocks of 8 rows, a warp per (row block, n) point, the weight row loaded
+// once per step for the 8; rows past the end read the last row and store
+// nothing.
 // CHECK-LABEL: func.func @many_rows
 // CHECK: %[[M:.*]] = memref.dim %arg0, %c0
-// CHECK: %[[POINTS:.*]] = arith.muli %[[M]], %c48
+// CHECK: %[[BLOCKS:.*]] = arith.ceildivui %[[M]], %c8
+// CHECK: %[[POINTS:.*]] = arith.muli %[[BLOCKS]], %c48
 // CHECK: arith.ceildivui %[[POINTS]], %c4
 // CHECK: %[[COL:.*]] = arith.addi
 // CHECK: %[[N:.*]] = arith.remui %[[COL]], %c48
-// CHECK: %[[ROW:.*]] = arith.divui %[[COL]], %c48
-// CHECK: scf.for %[[K:[^ ]+]] =
-// CHECK: vector.load %arg0[%[[ROW]], %[[K]]] {{.*}} : memref<?x64xf32>, vector<4xf32>
+// CHECK: %[[RB:.*]] = arith.divui %[[COL]], %c48
+// CHECK: %[[FIRST:.*]] = arith.muli %[[RB]], %c8
+// CHECK: %[[ROW0:.*]] = arith.addi %[[FIRST]], %c0
+// CHECK: %[[IN0:.*]] = arith.cmpi ult, %[[ROW0]], %[[M]]
+// CHECK: %[[LAST:.*]] = arith.subi %[[M]], %c1
+// CHECK: %[[R0:.*]] = arith.minui %[[ROW0]], %[[LAST]]
+// CHECK: scf.for %[[K:[^ ]+]] = {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32)
 // CHECK: vector.load %arg1[%[[N]], %[[K]]] {{.*}} : memref<48x64xf32>, vector<4xf32>
-// CHECK: memref.store %{{.*}}, %arg2[%[[ROW]], %[[N]]]
+// CHECK: vector.load %arg0[%[[R0]], %[[K]]] {{.*}} : memref<?x64xf32>, vector<4xf32>
+// CHECK-COUNT-7: vector.load %arg0
+// CHECK-NOT: vector.load
+// CHECK: scf.yield
+// CHECK: scf.if %[[IN0]] {
+// CHECK: memref.store %{{.*}}, %arg2[%[[R0]], %[[N]]]
+// Sixteen static rows: two blocks of 8, none partial.
 // CHECK-LABEL: func.func @sixteen_rows
+// CHECK: arith.ceildivui %c16{{.*}}, %c8
 // CHECK: gpu.shuffle
 func.func @many_rows(%x: memref<?x64xf32>, %w: memref<48x64xf32>, %out: memref<?x48xf32>) {
   linalg.generic {indexing_maps = [#x, #w, #o], iterator_types = ["parallel", "parallel", "reduction"]}

@@ -54,14 +54,15 @@ constexpr int64_t kMaxLoadBytes = 16;
 struct RowReduction {
   linalg::GenericOp op;
   Value out;
-  int64_t rows = 0;   // M, the extent of loop 0 kept per lane; 0: none
-  Operation *combine; // combine(out, f(ins)): the body's last op
-  Value product;      // f(ins) in the body
-  TypedAttr identity; // combine's neutral element
-  unsigned loops = 0; // the generic's; the last is k
+  int64_t rows = 0; // rows of loop 0 each lane keeps a result for; 0: none
+  bool rowBlocks = false; // loop 0 (run-time or long) in blocks of `rows`
+  Operation *combine;     // combine(out, f(ins)): the body's last op
+  Value product;          // f(ins) in the body
+  TypedAttr identity;     // combine's neutral element
+  unsigned loops = 0;     // the generic's; the last is k
   unsigned k() const { return loops - 1; }
   /// The loops a warp's column index enumerates.
-  unsigned firstColumnLoop() const { return rows ? 1 : 0; }
+  unsigned firstColumnLoop() const { return rows && !rowBlocks ? 1 : 0; }
 };
 
 /// The innermost stride is 1 and every other stride and the offset are
@@ -127,14 +128,16 @@ std::optional<RowReduction> matchRowReduction(linalg::GenericOp op) {
   }
   if (!anyAlongK)
     return std::nullopt;
-  // Rows: a small static loop 0 that some input does not read (loaded
-  // once for all rows).
+  // Rows: loop 0 when some input does not read it (a weight, loaded once
+  // for all rows): all of it when small and static (decode), else blocks of
+  // kMaxRows rows (prefill), each block a point.
   int64_t first = outType.getDimSize(0);
-  if (k >= 2 && !ShapedType::isDynamic(first) && first <= kMaxRows &&
-      llvm::any_of(op.getDpsInputOperands(), [&](OpOperand *input) {
+  if (k >= 2 && llvm::any_of(op.getDpsInputOperands(), [&](OpOperand *input) {
         return !op.getMatchingIndexingMap(input).isFunctionOfDim(0);
-      }))
-    r.rows = first;
+      })) {
+    r.rowBlocks = ShapedType::isDynamic(first) || first > kMaxRows;
+    r.rows = r.rowBlocks ? kMaxRows : first;
+  }
   // The body: yield combine(out, f(ins)), f not reading out.
   Block &body = op.getRegion().front();
   Value outArg = body.getArguments().back();
@@ -236,21 +239,22 @@ Value takeFill(linalg::GenericOp op, Value out) {
 }
 
 /// One lane's partial results over its steps of k, one per row (one when
-/// there are no rows), for the output point whose loop indices but k and
-/// the row are `point` (entries for loops 0..k-1; the row's is replaced).
+/// there are no rows), for the output point whose loop indices but k are
+/// `point` (entries for loops 0..k-1), loop 0 at `rowIndices` for the rows.
 SmallVector<Value> laneResults(OpBuilder &b, Location loc, RowReduction &r,
                                Value lane, SmallVector<Value> point,
-                               Value depth, int64_t width) {
+                               ArrayRef<Value> rowIndices, Value depth,
+                               int64_t width) {
   linalg::GenericOp op = r.op;
   Block &body = op.getRegion().front();
   auto index = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
   int64_t rows = std::max<int64_t>(r.rows, 1);
-  auto indicesFor = [&](OpOperand *input, Value m, Value kv) {
+  auto indicesFor = [&](OpOperand *input, int64_t m, Value kv) {
     SmallVector<Value> at(point);
     if (r.rows)
-      at[0] = m;
+      at[0] = rowIndices[m];
     at.push_back(kv);
     SmallVector<Value> indices;
     for (AffineExpr e : op.getMatchingIndexingMap(input).getResults())
@@ -267,7 +271,7 @@ SmallVector<Value> laneResults(OpBuilder &b, Location loc, RowReduction &r,
     if (!readsAlongK(op, input, r.k()))
       for (int64_t m = 0; m < rows; ++m)
         fixed[m][input->getOperandNumber()] = memref::LoadOp::create(
-            b, loc, input->get(), indicesFor(input, index(m), nullptr));
+            b, loc, input->get(), indicesFor(input, m, nullptr));
   Value identity = arith::ConstantOp::create(b, loc, r.identity);
   Value first = arith::MulIOp::create(b, loc, lane, index(width));
   auto loop = scf::ForOp::create(
@@ -278,8 +282,8 @@ SmallVector<Value> laneResults(OpBuilder &b, Location loc, RowReduction &r,
         SmallVector<SmallVector<Value>> shared(op.getNumDpsInputs());
         for (OpOperand *input : op.getDpsInputOperands())
           if (readsAlongK(op, input, r.k()) && !usesRows(input))
-            shared[input->getOperandNumber()] = loadRow(
-                b, loc, input->get(), indicesFor(input, nullptr, kv), width);
+            shared[input->getOperandNumber()] =
+                loadRow(b, loc, input->get(), indicesFor(input, 0, kv), width);
         SmallVector<Value> next(partial);
         for (int64_t m = 0; m < rows; ++m) {
           SmallVector<SmallVector<Value>> elements(shared);
@@ -289,7 +293,7 @@ SmallVector<Value> laneResults(OpBuilder &b, Location loc, RowReduction &r,
               elements[j].assign(width, fixed[m][j]);
             else if (usesRows(input))
               elements[j] = loadRow(b, loc, input->get(),
-                                    indicesFor(input, index(m), kv), width);
+                                    indicesFor(input, m, kv), width);
           }
           for (int64_t i = 0; i < width; ++i) {
             IRMapping mapping;
@@ -323,10 +327,14 @@ void rewrite(RowReduction &r) {
   int64_t width = loadWidth(
       r,
       getConstantIntValue(ranges[r.k()].size).value_or(ShapedType::kDynamic));
-  // The columns: the points of the loops after the row loop, flattened.
-  Value columns = sizes[r.firstColumnLoop()];
+  // The columns: the points of the loops but k (and a whole row loop),
+  // flattened; loop 0 counts blocks of rows when it is split so.
+  SmallVector<Value> pointSizes(sizes);
+  if (r.rowBlocks)
+    pointSizes[0] = arith::CeilDivUIOp::create(b, loc, sizes[0], index(r.rows));
+  Value columns = pointSizes[r.firstColumnLoop()];
   for (unsigned d = r.firstColumnLoop() + 1; d < r.k(); ++d)
-    columns = arith::MulIOp::create(b, loc, columns, sizes[d]);
+    columns = arith::MulIOp::create(b, loc, columns, pointSizes[d]);
   Value zero = index(0), one = index(1);
   Value blocks =
       arith::CeilDivUIOp::create(b, loc, columns, index(kWarpsPerBlock));
@@ -354,13 +362,34 @@ void rewrite(RowReduction &r) {
                     SmallVector<Value> point(r.k(), zero);
                     Value rest = column;
                     for (unsigned d = r.k() - 1; d > r.firstColumnLoop(); --d) {
-                      point[d] = arith::RemUIOp::create(b, loc, rest, sizes[d]);
-                      rest = arith::DivUIOp::create(b, loc, rest, sizes[d]);
+                      point[d] =
+                          arith::RemUIOp::create(b, loc, rest, pointSizes[d]);
+                      rest =
+                          arith::DivUIOp::create(b, loc, rest, pointSizes[d]);
                     }
                     point[r.firstColumnLoop()] = rest; // < its size
+                    // The rows' indices in loop 0; a block's rows past the
+                    // end read the last row and store nothing.
+                    SmallVector<Value> rows, rowInRange;
+                    for (int64_t m = 0; m < r.rows; ++m) {
+                      if (!r.rowBlocks) {
+                        rows.push_back(index(m));
+                        continue;
+                      }
+                      Value row = arith::AddIOp::create(
+                          b, loc,
+                          arith::MulIOp::create(b, loc, point[0],
+                                                index(r.rows)),
+                          index(m));
+                      rowInRange.push_back(arith::CmpIOp::create(
+                          b, loc, arith::CmpIPredicate::ult, row, sizes[0]));
+                      rows.push_back(arith::MinUIOp::create(
+                          b, loc, row,
+                          arith::SubIOp::create(b, loc, sizes[0], one)));
+                    }
                     SmallVector<Value> totals;
-                    for (Value partial :
-                         laneResults(b, loc, r, lane, point, depth, width))
+                    for (Value partial : laneResults(b, loc, r, lane, point,
+                                                     rows, depth, width))
                       totals.push_back(warpCombine(b, loc, r, partial));
                     Value leader = arith::CmpIOp::create(
                         b, loc, arith::CmpIPredicate::eq, lane, zero);
@@ -369,14 +398,25 @@ void rewrite(RowReduction &r) {
                           for (auto [m, total] : llvm::enumerate(totals)) {
                             SmallVector<Value> at(point);
                             if (r.rows)
-                              at[0] = index(m);
-                            Value base =
-                                start
-                                    ? start
-                                    : memref::LoadOp::create(b, loc, r.out, at)
-                                          .getResult();
-                            memref::StoreOp::create(
-                                b, loc, combine(b, r, base, total), r.out, at);
+                              at[0] = rows[m];
+                            auto store = [&](OpBuilder &b, Location loc) {
+                              Value base = start ? start
+                                                 : memref::LoadOp::create(
+                                                       b, loc, r.out, at)
+                                                       .getResult();
+                              memref::StoreOp::create(
+                                  b, loc, combine(b, r, base, total), r.out,
+                                  at);
+                            };
+                            if (!r.rowBlocks) {
+                              store(b, loc);
+                              continue;
+                            }
+                            scf::IfOp::create(b, loc, rowInRange[m],
+                                              [&](OpBuilder &b, Location loc) {
+                                                store(b, loc);
+                                                scf::YieldOp::create(b, loc);
+                                              });
                           }
                           scf::YieldOp::create(b, loc);
                         });
