@@ -260,6 +260,28 @@ def LlamaMapLoopsToThreadsPass
   let dependentDialects = ["::mlir::scf::SCFDialect"];
 }
 
+def LlamaMmaContractionsPass
+    : Pass<"llama-mma-contractions", "::mlir::func::FuncOp"> {
+  let summary = "Prefill's BF16 projections as tensor-core tiles";
+  let description = [{
+    For the NVIDIA target, on buffers before the loops become kernels and
+    before `llama-warp-contractions`: a host-level `linalg.generic`
+    out[m, n] += x[m, k] * w[n, k] (the body a multiply-accumulate, perhaps
+    widening) with more than 8 or run-time rows, BF16 weights, N a multiple
+    of 32 and K of 16 becomes a grid of one-warp blocks, each computing a
+    64 x 32 output tile as 4 x 4 `nvvm.mma.sync` m16n8k16 BF16 tiles with
+    f32 accumulators, fragments loaded per lane in the PTX layout (f32
+    activations split into BF16 hi + lo parts, each multiplied: f32-like
+    products). A `linalg.fill` of the output right before becomes the start
+    value.
+  }];
+  let dependentDialects = [
+    "::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::NVVM::NVVMDialect", "::mlir::LLVM::LLVMDialect"
+  ];
+}
+
 def LlamaWarpContractionsPass
     : Pass<"llama-warp-contractions", "::mlir::func::FuncOp"> {
   let summary = "Reductions along a contiguous dim as warp reductions";

@@ -23,6 +23,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
+#include "passes/Target/NVIDIA/KernelOperands.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -38,6 +39,8 @@ namespace mlir::llama {
 } // namespace mlir::llama
 
 using namespace mlir;
+using mlir::llama::rowsAligned;
+using mlir::llama::takeFill;
 
 namespace {
 
@@ -64,22 +67,6 @@ struct RowReduction {
   /// The loops a warp's column index enumerates.
   unsigned firstColumnLoop() const { return rows && !rowBlocks ? 1 : 0; }
 };
-
-/// The innermost stride is 1 and every other stride and the offset are
-/// static multiples of `elements`: rows start `elements`-aligned (buffers
-/// themselves are: the driver aligns allocations to 256 bytes).
-bool rowsAligned(Value buffer, int64_t elements) {
-  auto type = cast<MemRefType>(buffer.getType());
-  SmallVector<int64_t> strides;
-  int64_t offset;
-  if (failed(type.getStridesAndOffset(strides, offset)) || strides.back() != 1)
-    return false;
-  auto multiple = [&](int64_t v) {
-    return !ShapedType::isDynamic(v) && v % elements == 0;
-  };
-  return multiple(offset) &&
-         llvm::all_of(ArrayRef(strides).drop_back(), multiple);
-}
 
 bool readsAlongK(linalg::GenericOp op, OpOperand *input, unsigned k) {
   return op.getMatchingIndexingMap(input).isFunctionOfDim(k);
@@ -219,23 +206,6 @@ Value warpCombine(OpBuilder &b, Location loc, RowReduction &r, Value value) {
     value = combine(b, r, value, other);
   }
   return value;
-}
-
-/// The value `out` is filled with when a linalg.fill of it comes right
-/// before `op` (nothing with memory effects between), erasing the fill.
-Value takeFill(linalg::GenericOp op, Value out) {
-  for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
-    if (auto fill = dyn_cast<linalg::FillOp>(prev)) {
-      if (fill.getDpsInits()[0] != out)
-        return nullptr;
-      Value value = fill.getDpsInputs()[0]; // defined before the fill
-      fill->erase();
-      return value;
-    }
-    if (!isMemoryEffectFree(prev))
-      return nullptr;
-  }
-  return nullptr;
 }
 
 /// One lane's partial results over its steps of k, one per row (one when
@@ -395,7 +365,9 @@ void rewrite(RowReduction &r) {
                         b, loc, arith::CmpIPredicate::eq, lane, zero);
                     scf::IfOp::create(
                         b, loc, leader, [&](OpBuilder &b, Location loc) {
-                          for (auto [m, total] : llvm::enumerate(totals)) {
+                          for (auto [m_, total_] : llvm::enumerate(totals)) {
+                            int64_t m = m_;
+                            Value total = total_;
                             SmallVector<Value> at(point);
                             if (r.rows)
                               at[0] = rows[m];
