@@ -1,15 +1,16 @@
 //===- KernelOperands.h - what the NVIDIA kernel generators share -*- C++
 //-*-===//
 //
-// llama-mma-contractions and llama-warp-contractions both read rows of
-// buffers in vector loads and both fold a zero-fill of their output into
-// the sums' start.
+// llama-mma-contractions and llama-warp-contractions both rewrite the host
+// code's generics, read rows of buffers in vector loads and fold a fill of
+// their output into the sums' start.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LLAMAC_PASSES_TARGET_NVIDIA_KERNELOPERANDS_H
 #define LLAMAC_PASSES_TARGET_NVIDIA_KERNELOPERANDS_H
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
@@ -46,6 +47,19 @@ inline Value takeFill(linalg::GenericOp op, Value out) {
       return nullptr;
   }
   return nullptr;
+}
+
+/// The generics of `root` that are host code's own loop nests (one inside a
+/// parallel loop already has its threads), in order: what the kernel
+/// generators rewrite.
+inline SmallVector<linalg::GenericOp> hostGenerics(Operation *root) {
+  SmallVector<linalg::GenericOp> generics;
+  root->walk([&](linalg::GenericOp op) {
+    if (!op->getParentOfType<scf::ForallOp>() &&
+        !op->getParentOfType<scf::ParallelOp>())
+      generics.push_back(op);
+  });
+  return generics;
 }
 
 } // namespace mlir::llama

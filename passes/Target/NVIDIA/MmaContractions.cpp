@@ -291,16 +291,9 @@ void rewrite(Projection &p) {
 struct MmaContractionsPass
     : mlir::llama::impl::LlamaMmaContractionsPassBase<MmaContractionsPass> {
   void runOnOperation() override {
-    SmallVector<Projection> projections;
-    getOperation().walk([&](linalg::GenericOp op) {
-      if (op->getParentOfType<scf::ForallOp>() ||
-          op->getParentOfType<scf::ParallelOp>())
-        return;
+    for (linalg::GenericOp op : mlir::llama::hostGenerics(getOperation()))
       if (std::optional<Projection> p = matchProjection(op))
-        projections.push_back(*p);
-    });
-    for (Projection &p : projections)
-      rewrite(p);
+        rewrite(*p);
   }
 };
 

@@ -402,18 +402,9 @@ void rewrite(RowReduction &r) {
 struct WarpContractionsPass
     : mlir::llama::impl::LlamaWarpContractionsPassBase<WarpContractionsPass> {
   void runOnOperation() override {
-    SmallVector<RowReduction> reductions;
-    getOperation().walk([&](linalg::GenericOp op) {
-      // Only the host code's own loop nests: one inside a parallel loop
-      // already has its threads.
-      if (op->getParentOfType<scf::ForallOp>() ||
-          op->getParentOfType<scf::ParallelOp>())
-        return;
+    for (linalg::GenericOp op : mlir::llama::hostGenerics(getOperation()))
       if (std::optional<RowReduction> r = matchRowReduction(op))
-        reductions.push_back(*r);
-    });
-    for (RowReduction &r : reductions)
-      rewrite(r);
+        rewrite(*r);
   }
 };
 
