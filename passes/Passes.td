@@ -304,6 +304,35 @@ def LlamaWarpContractionsPass
   ];
 }
 
+def LlamaGpuMathApproximationsPass : Pass<"llama-gpu-math-approximations"> {
+  let summary = "Kernel math without libdevice";
+  let description = [{
+    For the NVIDIA target without the CUDA toolkit (PTX for the driver's
+    JIT, no libdevice to link), run on the GPU modules: `math.exp`,
+    `math.sin` and `math.cos` become polynomial approximations with range
+    reduction and
+    `math.rsqrt` becomes 1 / sqrt, all of which NVPTX lowers itself. Any
+    other math op is an error naming it.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+}
+
+def LlamaGpuMathIntrinsicsPass : Pass<"llama-gpu-math-intrinsics"> {
+  let summary = "libdevice calls NVPTX has instructions for, as intrinsics";
+  let description = [{
+    For the NVIDIA target without the CUDA toolkit, after
+    `convert-gpu-to-nvvm` (which calls libdevice for every math op): calls
+    of `__nv_sqrtf`, `__nv_fmaf`, `__nv_floorf`, `__nv_ceilf`, `__nv_fabsf`,
+    `__nv_truncf`, `__nv_rintf`, `__nv_roundf` and `__nv_copysignf` become
+    the LLVM intrinsics NVPTX lowers to instructions, and their declarations
+    go. A call of any other libdevice function is an error naming it.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 def LlamaDeviceMemoryPass : Pass<"llama-device-memory", "ModuleOp"> {
   let summary = "Allocates the host code's buffers on the GPU";
   let description = [{

@@ -135,7 +135,12 @@ void buildGPUBinaryStage(OpPassManager &pm, const PipelineOptions &options) {
   target.optLevel = 3;
   pm.addPass(createGpuNVVMAttachTarget(target));
   OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+  bool libdevice = !options.cudaPath.empty();
+  if (!libdevice)
+    kernels.addPass(createLlamaGpuMathApproximationsPass());
   kernels.addPass(createConvertGpuOpsToNVVMOps());
+  if (!libdevice)
+    kernels.addPass(createLlamaGpuMathIntrinsicsPass());
   kernels.addPass(createCanonicalizerPass());
   kernels.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createGpuToLLVMConversionPass());

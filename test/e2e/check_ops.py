@@ -135,6 +135,45 @@ def check_cached_attention_gpu_form(args, kv_heads, rng, position, rows=1, d=16)
                  f"{length} keys, {d} dims)", got, expected)
 
 
+def check_gpu_math_approximations(args, rng):
+    """exp, sin, cos and rsqrt as llama-gpu-math-approximations rewrites them
+    for kernels without libdevice, run on the CPU, against numpy (float64):
+    softmax's and SiLU's exponents, RoPE's angles up to 4096 positions,
+    RMSNorm's mean squares."""
+    x = {"exp": np.concatenate([rng.uniform(-87, 0, 500), rng.uniform(0, 20, 100)]),
+         "sin": rng.uniform(-4096, 4096, 600), "cos": rng.uniform(-4096, 4096, 600),
+         "rsqrt": np.exp(rng.uniform(np.log(1e-6), np.log(1e4), 600))}
+    ops = list(x)
+    inputs = {name: (values.astype(np.float32), "f32") for name, values in x.items()}
+    body = ""
+    for name in ops:
+        t = mlir_type(inputs[name][0])
+        body += (f"  %{name}_init = tensor.empty() : {t}\n"
+                 f"  %{name}_out = linalg.generic {{indexing_maps = [affine_map<(i) -> (i)>, "
+                 f"affine_map<(i) -> (i)>], iterator_types = [\"parallel\"]}} "
+                 f"ins(%{name}_s : {t}) outs(%{name}_init : {t}) {{\n"
+                 f"  ^bb0(%a: f32, %b: f32):\n    %r = math.{name} %a : f32\n"
+                 f"    linalg.yield %r : f32\n  }} -> {t}\n")
+    got = run_many(args, body, inputs,
+                   [(f"{name}_out", mlir_type(inputs[name][0])) for name in ops],
+                   ["--llama-gpu-math-approximations", *LOWER])
+    ok = True
+    for name, values in zip(ops, got):
+        exact = inputs[name][0].astype(np.float64)
+        expected = {"exp": np.exp, "sin": np.sin, "cos": np.cos,
+                    "rsqrt": lambda v: 1 / np.sqrt(v)}[name](exact)
+        # Relative for exp and rsqrt (printMemrefF32's 6 digits: ~5e-6);
+        # absolute for sin and cos, whose f32 range reduction of angles
+        # ~4096 costs ~2^-24 * 4096.
+        scale = np.abs(expected) if name in ("exp", "rsqrt") else 1.0
+        error = float(np.max(np.abs(values - expected) / np.maximum(scale, 1e-30)))
+        bound = 2e-5 if name in ("exp", "rsqrt") else 1e-3
+        print(f"{name} without libdevice: max {'relative' if name in ('exp', 'rsqrt') else 'absolute'}"
+              f" error {error:.1e} (<= {bound:.0e}: {error <= bound})")
+        ok = ok and error <= bound
+    return ok
+
+
 def cross_entropy_reference(logits, targets, mask):
     logits = logits.astype(np.float64)
     m = logits.max(-1, keepdims=True)
@@ -218,6 +257,7 @@ def main():
     results = [check_attention(args, kv, rng, s, d) for kv in (4, 2, 1)
                for s, d in ((5, 8), (21, 8), (40, 64))]
     results.append(check_cross_entropy(args, rng))
+    results.append(check_gpu_math_approximations(args, rng))
     results += [check_cached_attention_gpu_form(args, kv, rng, position, rows)
                 for kv in (4, 2, 1) for position, rows in ((0, 1), (5, 1), (40, 1), (3, 6))]
     # Fused projections: one block (a toy's widths), 2 blocks of 32 columns
