@@ -260,6 +260,20 @@ def LlamaMapLoopsToThreadsPass
   let dependentDialects = ["::mlir::scf::SCFDialect"];
 }
 
+def LlamaForwardFillsPass
+    : Pass<"llama-forward-fills", "::mlir::func::FuncOp"> {
+  let summary = "A copy of a buffer that still holds a fill, as a fill";
+  let description = [{
+    For the NVIDIA target, on buffers before the kernel generators: a
+    `linalg.copy` whose source holds the value of a `linalg.fill` (nothing
+    between may touch the source's allocation) becomes a `linalg.fill` of
+    its target with that value. Identical destinations CSE'd into one
+    filled buffer otherwise cost a copy kernel each, and hide from the
+    contractions that their outputs start as zeros.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def LlamaMmaContractionsPass
     : Pass<"llama-mma-contractions", "::mlir::func::FuncOp"> {
   let summary = "Prefill's BF16 projections as tensor-core tiles";

@@ -107,6 +107,7 @@ void addHostToLLVM(OpPassManager &pm) {
 }
 
 void buildGPUKernelStage(OpPassManager &pm, const PipelineOptions &) {
+  pm.addNestedPass<func::FuncOp>(createLlamaForwardFillsPass());
   pm.addNestedPass<func::FuncOp>(createLlamaMmaContractionsPass());
   pm.addNestedPass<func::FuncOp>(createLlamaWarpContractionsPass());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());

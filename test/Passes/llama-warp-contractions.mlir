@@ -261,3 +261,46 @@ func.func @untouched(%xd: memref<?x64xf32>, %w: memref<48x64xf32>, %col: memref<
   }
   return
 }
+
+// -----
+
+// A fill of the output reaches the reduction across ops on other memory
+// (another allocation, an argument): it becomes the start; one through an
+// argument output does not (an argument may alias what is between).
+// CHECK-LABEL: func.func @fill_across
+// CHECK-NOT: linalg.fill
+// CHECK: linalg.copy
+// CHECK: scf.parallel
+// CHECK: arith.addf %cst, %{{.*}} : f32
+// CHECK-NOT: memref.load %alloc[
+// CHECK-LABEL: func.func @fill_of_argument
+// CHECK: linalg.fill
+// CHECK: linalg.copy
+// CHECK: memref.load %arg1[
+func.func @fill_across(%x: memref<?x64xf32>, %a: memref<8xf32>, %b: memref<8xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %c0 = arith.constant 0 : index
+  %n = memref.dim %x, %c0 : memref<?x64xf32>
+  %out = memref.alloc(%n) : memref<?xf32>
+  linalg.fill ins(%zero : f32) outs(%out : memref<?xf32>)
+  linalg.copy ins(%a : memref<8xf32>) outs(%b : memref<8xf32>)
+  linalg.generic {indexing_maps = [affine_map<(n, k) -> (n, k)>, affine_map<(n, k) -> (n)>], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>) outs(%out : memref<?xf32>) {
+  ^bb0(%v: f32, %acc: f32):
+    %s = arith.addf %acc, %v : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+func.func @fill_of_argument(%x: memref<?x64xf32>, %out: memref<?xf32>, %a: memref<8xf32>, %b: memref<8xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%out : memref<?xf32>)
+  linalg.copy ins(%a : memref<8xf32>) outs(%b : memref<8xf32>)
+  linalg.generic {indexing_maps = [affine_map<(n, k) -> (n, k)>, affine_map<(n, k) -> (n)>], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>) outs(%out : memref<?xf32>) {
+  ^bb0(%v: f32, %acc: f32):
+    %s = arith.addf %acc, %v : f32
+    linalg.yield %s : f32
+  }
+  return
+}

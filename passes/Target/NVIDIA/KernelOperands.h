@@ -3,16 +3,19 @@
 //
 // llama-mma-contractions and llama-warp-contractions both rewrite the host
 // code's generics, read rows of buffers in vector loads and fold a fill of
-// their output into the sums' start.
+// their output into the sums' start; llama-forward-fills finds fills the
+// same way.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LLAMAC_PASSES_TARGET_NVIDIA_KERNELOPERANDS_H
 #define LLAMAC_PASSES_TARGET_NVIDIA_KERNELOPERANDS_H
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace mlir::llama {
 
@@ -32,21 +35,71 @@ inline bool rowsAligned(Value buffer, int64_t elements) {
          llvm::all_of(ArrayRef(strides).drop_back(), multiple);
 }
 
-/// The value `out` is filled with when a linalg.fill of it comes right
-/// before `op` (nothing with memory effects between), erasing the fill.
-inline Value takeFill(linalg::GenericOp op, Value out) {
+/// What `buffer` is a view of: a memref.alloc result, a global, a block
+/// argument (a function's), or null when none of those (another op's
+/// result).
+inline Value baseOf(Value buffer) {
+  while (Operation *def = buffer.getDefiningOp()) {
+    if (isa<memref::AllocOp, memref::GetGlobalOp>(def))
+      return buffer;
+    auto view = dyn_cast<ViewLikeOpInterface>(def);
+    if (!view)
+      return nullptr;
+    buffer = view.getViewSource();
+  }
+  return buffer;
+}
+
+/// The allocation (a memref.alloc result) `buffer` is a view of, or null.
+inline Value allocationOf(Value buffer) {
+  Value base = baseOf(buffer);
+  return base && base.getDefiningOp<memref::AllocOp>() ? base : Value();
+}
+
+/// Whether `op` (with what it nests) may touch the allocation `root`: true
+/// for an effect on it, on a buffer of unknown origin, or unknown effects.
+/// Other allocations, globals and the function's arguments are other
+/// memory.
+inline bool mayTouch(Operation *op, Value root) {
+  std::optional<SmallVector<MemoryEffects::EffectInstance>> effects =
+      getEffectsRecursively(op);
+  if (!effects)
+    return true;
+  return llvm::any_of(*effects, [&](const MemoryEffects::EffectInstance &e) {
+    if (isa<MemoryEffects::Allocate>(e.getEffect()))
+      return false;
+    Value base = e.getValue() ? baseOf(e.getValue()) : Value();
+    return !base || base == root;
+  });
+}
+
+/// The linalg.fill of `buffer` whose value it still holds at `op`: the last
+/// one before it in its block with nothing between that may touch the
+/// buffer's allocation (only the directly preceding one for a buffer that
+/// is not a known allocation); null when there is none.
+inline linalg::FillOp fillReaching(Operation *op, Value buffer) {
+  Value root = allocationOf(buffer);
   for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
-    if (auto fill = dyn_cast<linalg::FillOp>(prev)) {
-      if (fill.getDpsInits()[0] != out)
-        return nullptr;
-      Value value = fill.getDpsInputs()[0]; // defined before the fill
-      fill->erase();
-      return value;
-    }
-    if (!isMemoryEffectFree(prev))
+    auto fill = dyn_cast<linalg::FillOp>(prev);
+    if (fill && fill.getDpsInits()[0] == buffer)
+      return fill;
+    if (isMemoryEffectFree(prev))
+      continue;
+    if (!root || mayTouch(prev, root))
       return nullptr;
   }
   return nullptr;
+}
+
+/// The value `out` is filled with when a fill of it reaches `op`, erasing
+/// the fill: `op` overwrites all of `out`, and nothing between reads it.
+inline Value takeFill(linalg::GenericOp op, Value out) {
+  linalg::FillOp fill = fillReaching(op, out);
+  if (!fill)
+    return nullptr;
+  Value value = fill.getDpsInputs()[0]; // defined before the fill
+  fill->erase();
+  return value;
 }
 
 /// The generics of `root` that are host code's own loop nests (one inside a
