@@ -324,9 +324,9 @@ def LlamaGpuMathApproximationsPass : Pass<"llama-gpu-math-approximations"> {
     For the NVIDIA target without the CUDA toolkit (PTX for the driver's
     JIT, no libdevice to link), run on the GPU modules: `math.exp`,
     `math.sin` and `math.cos` become polynomial approximations with range
-    reduction and
-    `math.rsqrt` becomes 1 / sqrt, all of which NVPTX lowers itself. Any
-    other math op is an error naming it.
+    reduction and `math.rsqrt` becomes 1 / sqrt, built of what
+    `llama-gpu-math-intrinsics` then turns into instructions (it rejects any
+    other call that would need libdevice).
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",

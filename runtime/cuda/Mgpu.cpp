@@ -157,7 +157,8 @@ void mgpuEventRecord(void *event, void *stream) {
 // Memory. gpu-async-region puts the host code's allocations and frees on its
 // stream, in order with the kernels: the device's stream-ordered pool, which
 // neither blocks the host nor synchronizes the device (cuMemFree does both).
-// Without a stream (the runtime's own buffers): plain allocations.
+// Without a stream (synchronous gpu ops, which gpu-async-region leaves
+// none of): plain allocations.
 void *mgpuMemAlloc(uint64_t bytes, void *stream, bool /*hostShared*/) {
   CUdeviceptr pointer = 0;
   const DriverAPI *api = driverFor("cuMemAlloc");

@@ -8,7 +8,8 @@
 // accurate as the activations need) and rsqrt as 1 / sqrt. convert-gpu-to-
 // nvvm then still calls libdevice for what those are made of (sqrt, fma,
 // floor, ...), which NVPTX has instructions for: llama-gpu-math-intrinsics
-// turns those calls back into LLVM intrinsics.
+// turns those calls back into LLVM intrinsics and rejects any other libdevice
+// call.
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,6 +19,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "llvm/ADT/StringMap.h"
 
 namespace mlir::llama {
 #define GEN_PASS_DEF_LLAMAGPUMATHAPPROXIMATIONSPASS
@@ -40,71 +42,62 @@ struct GpuMathApproximationsPass
              name == math::SinOp::getOperationName() ||
              name == math::CosOp::getOperationName();
     });
+    // What they are built of (fma, sqrt, floor, ...) becomes libdevice calls
+    // in convert-gpu-to-nvvm, which llama-gpu-math-intrinsics turns into
+    // instructions; it rejects any other libdevice call, a math op left here
+    // included.
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
-      return signalPassFailure();
-    // What the approximations are built of lowers to NVPTX instructions;
-    // any other math op would be a libdevice call.
-    WalkResult left = getOperation()->walk([&](Operation *op) {
-      if (!op->getDialect() || op->getDialect()->getNamespace() != "math" ||
-          isa<math::FmaOp, math::SqrtOp, math::FloorOp, math::CeilOp,
-              math::AbsFOp, math::CopySignOp, math::RoundEvenOp, math::RoundOp,
-              math::TruncOp>(op))
-        return WalkResult::advance();
-      op->emitError() << "'" << op->getName()
-                      << "' needs libdevice (the CUDA toolkit) in a kernel";
-      return WalkResult::interrupt();
-    });
-    if (left.wasInterrupted())
       signalPassFailure();
   }
 };
 
-/// Replaces a call of libdevice's f32 `name` by the intrinsic op OpTy.
-template <typename OpTy> void replaceCalls(Operation *root, StringRef name) {
-  SmallVector<LLVM::CallOp> calls;
-  root->walk([&](LLVM::CallOp call) {
-    if (call.getCallee() == name)
-      calls.push_back(call);
-  });
-  for (LLVM::CallOp call : calls) {
-    OpBuilder b(call);
-    Value result = OpTy::create(b, call.getLoc(), call.getResult().getType(),
-                                call.getArgOperands());
-    call.getResult().replaceAllUsesWith(result);
-    call.erase();
-  }
+/// The LLVM intrinsic op for a call of libdevice's f32 function.
+using IntrinsicBuilder = Value (*)(OpBuilder &, LLVM::CallOp);
+template <typename OpTy> Value intrinsic(OpBuilder &b, LLVM::CallOp call) {
+  return OpTy::create(b, call.getLoc(), call.getResult().getType(),
+                      call.getArgOperands());
+}
+
+/// The libdevice functions NVPTX has instructions for.
+const llvm::StringMap<IntrinsicBuilder> &intrinsics() {
+  static const llvm::StringMap<IntrinsicBuilder> table = {
+      {"__nv_sqrtf", intrinsic<LLVM::SqrtOp>},
+      {"__nv_fmaf", intrinsic<LLVM::FMAOp>},
+      {"__nv_floorf", intrinsic<LLVM::FFloorOp>},
+      {"__nv_ceilf", intrinsic<LLVM::FCeilOp>},
+      {"__nv_fabsf", intrinsic<LLVM::FAbsOp>},
+      {"__nv_truncf", intrinsic<LLVM::FTruncOp>},
+      {"__nv_rintf", intrinsic<LLVM::RoundEvenOp>},
+      {"__nv_roundf", intrinsic<LLVM::RoundOp>},
+      {"__nv_copysignf", intrinsic<LLVM::CopySignOp>}};
+  return table;
 }
 
 struct GpuMathIntrinsicsPass
     : mlir::llama::impl::LlamaGpuMathIntrinsicsPassBase<GpuMathIntrinsicsPass> {
   void runOnOperation() override {
-    Operation *root = getOperation();
-    replaceCalls<LLVM::SqrtOp>(root, "__nv_sqrtf");
-    replaceCalls<LLVM::FMAOp>(root, "__nv_fmaf");
-    replaceCalls<LLVM::FFloorOp>(root, "__nv_floorf");
-    replaceCalls<LLVM::FCeilOp>(root, "__nv_ceilf");
-    replaceCalls<LLVM::FAbsOp>(root, "__nv_fabsf");
-    replaceCalls<LLVM::FTruncOp>(root, "__nv_truncf");
-    replaceCalls<LLVM::RoundEvenOp>(root, "__nv_rintf");
-    replaceCalls<LLVM::RoundOp>(root, "__nv_roundf");
-    replaceCalls<LLVM::CopySignOp>(root, "__nv_copysignf");
-    // The declarations left, and any call of another libdevice function.
-    SmallVector<LLVM::LLVMFuncOp> unused;
-    WalkResult result = root->walk([&](Operation *op) {
+    SmallVector<LLVM::CallOp> calls;
+    SmallVector<LLVM::LLVMFuncOp> declarations;
+    getOperation()->walk([&](Operation *op) {
       if (auto call = dyn_cast<LLVM::CallOp>(op);
-          call && call.getCallee() && call.getCallee()->starts_with("__nv_")) {
+          call && call.getCallee() && call.getCallee()->starts_with("__nv_"))
+        calls.push_back(call);
+      else if (auto func = dyn_cast<LLVM::LLVMFuncOp>(op);
+               func && func.isExternal() && func.getName().starts_with("__nv_"))
+        declarations.push_back(func);
+    });
+    for (LLVM::CallOp call : calls) {
+      auto found = intrinsics().find(*call.getCallee());
+      if (found == intrinsics().end()) {
         call.emitError() << "'" << *call.getCallee()
                          << "' needs libdevice (the CUDA toolkit)";
-        return WalkResult::interrupt();
+        return signalPassFailure();
       }
-      if (auto func = dyn_cast<LLVM::LLVMFuncOp>(op);
-          func && func.isExternal() && func.getName().starts_with("__nv_"))
-        unused.push_back(func);
-      return WalkResult::advance();
-    });
-    if (result.wasInterrupted())
-      return signalPassFailure();
-    for (LLVM::LLVMFuncOp func : unused)
+      OpBuilder b(call);
+      call.getResult().replaceAllUsesWith(found->second(b, call));
+      call.erase();
+    }
+    for (LLVM::LLVMFuncOp func : declarations)
       func.erase();
   }
 };

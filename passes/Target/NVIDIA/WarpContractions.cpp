@@ -365,9 +365,8 @@ void rewrite(RowReduction &r) {
                         b, loc, arith::CmpIPredicate::eq, lane, zero);
                     scf::IfOp::create(
                         b, loc, leader, [&](OpBuilder &b, Location loc) {
-                          for (auto [m_, total_] : llvm::enumerate(totals)) {
-                            int64_t m = m_;
-                            Value total = total_;
+                          for (size_t m = 0; m < totals.size(); ++m) {
+                            Value total = totals[m];
                             SmallVector<Value> at(point);
                             if (r.rows)
                               at[0] = rows[m];
