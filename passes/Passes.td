@@ -260,6 +260,22 @@ def LlamaMapLoopsToThreadsPass
   let dependentDialects = ["::mlir::scf::SCFDialect"];
 }
 
+def LlamaFuseIntoKernelsPass
+    : Pass<"llama-fuse-into-kernels", "::mlir::func::FuncOp"> {
+  let summary = "Elementwise producers recomputed in their consumers' kernels";
+  let description = [{
+    For the NVIDIA target, on tensors: an all-parallel `linalg.generic` is
+    fused into a consumer generic (upstream's elementwise fusion) when that
+    saves a kernel launch without multiplying work: into any elementwise
+    consumer; into a contraction only when it has at most 8 static rows
+    (the warp GEMV applies the producer to what it reads along k) and the
+    producer reads no element by index and applies no math function to a
+    value that varies with all its loops (RMSNorm's scaling fuses into the
+    projections after it; SwiGLU's and softmax's exponentials stay).
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def LlamaForwardFillsPass
     : Pass<"llama-forward-fills", "::mlir::func::FuncOp"> {
   let summary = "A copy of a buffer that still holds a fill, as a fill";

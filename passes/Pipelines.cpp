@@ -53,6 +53,7 @@ void buildLlamaToLinalgStage(OpPassManager &pm,
 void buildTensorOptimizationStage(OpPassManager &pm,
                                   const PipelineOptions &options) {
   if (options.target == Target::NVIDIA) { // CPU tiling and threads: none
+    pm.addNestedPass<func::FuncOp>(createLlamaFuseIntoKernelsPass());
     pm.addPass(createCanonicalizerPass());
     pm.addPass(createCSEPass());
     return;
@@ -73,6 +74,9 @@ void buildBufferizationStage(OpPassManager &pm,
   // results, and the entry points' logits/loss/gradients become
   // out-parameters.
   pm.addPass(createLlamaPrivatizeEntryPointsPass());
+  // A result computed only to be inserted into a KV cache is computed in
+  // the cache (RoPE writes the rotated keys there: no copy kernel).
+  pm.addPass(bufferization::createEmptyTensorEliminationPass());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =

@@ -74,6 +74,43 @@ func.func @residual(%x: memref<1x6xf32>, %w: memref<5x6xf32>, %out: memref<1x5xf
 
 // -----
 
+#x = affine_map<(m, n, k) -> (m, k)>
+#r = affine_map<(m, n, k) -> (m)>
+#g = affine_map<(m, n, k) -> (k)>
+#w = affine_map<(m, n, k) -> (n, k)>
+#o = affine_map<(m, n, k) -> (m, n)>
+
+// RMSNorm fused into the projection: the rsqrt of each row's sum (an input
+// without k) once per row before the loop; in the loop, the gain (without
+// rows) loaded once for both rows.
+// CHECK-LABEL: func.func @normed_projection
+// CHECK: memref.load %arg1
+// CHECK: memref.load %arg1
+// CHECK: math.rsqrt
+// CHECK: math.rsqrt
+// CHECK: scf.for
+// CHECK-NOT: math.rsqrt
+// CHECK: vector.load %arg2
+// CHECK-NOT: vector.load %arg2
+// CHECK: scf.yield
+func.func @normed_projection(%x: memref<2x64xf32>, %sum: memref<2xf32>, %gain: memref<64xbf16>, %w: memref<48x64xbf16>, %out: memref<2x48xf32>) {
+  linalg.generic {indexing_maps = [#x, #r, #g, #w, #o], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %sum, %gain, %w : memref<2x64xf32>, memref<2xf32>, memref<64xbf16>, memref<48x64xbf16>) outs(%out : memref<2x48xf32>) {
+  ^bb0(%a: f32, %s: f32, %gn: bf16, %b: bf16, %acc: f32):
+    %rs = math.rsqrt %s : f32
+    %n = arith.mulf %a, %rs : f32
+    %gf = arith.extf %gn : bf16 to f32
+    %y = arith.mulf %gf, %n : f32
+    %bf = arith.extf %b : bf16 to f32
+    %p = arith.mulf %y, %bf : f32
+    %t = arith.addf %acc, %p : f32
+    linalg.yield %t : f32
+  }
+  return
+}
+
+// -----
+
 // A row reduction (RMSNorm's sum of squares) over any number of rows: a
 // warp per row, 4 f32 per load.
 // CHECK-LABEL: func.func @sum_of_squares

@@ -3,7 +3,13 @@
 it on random weights, and every logits row (prefill and each decode step)
 must match the numpy reference, with identical greedy tokens.
 
+With --nvidia-form, the model is the NVIDIA target's tensor-level IR (its
+fusions, attention lowering, KV-cache writes; llamac --target=nvidia
+--emit=linalg) compiled for the CPU instead: the target's choices above the
+kernel generators, checked without a GPU.
+
     check_model.py --bin BUILD/bin --work DIR [--variant NAME]...
+                   [--nvidia-form --llvm-tools DIR --llvm-lib DIR]
 """
 import argparse
 import os
@@ -61,7 +67,23 @@ DECODE_STEPS = 20
 TOLERANCE = 1e-4  # max abs logits difference; logits are of order one
 
 
-def check(variant, bin_dir, work):
+def build_nvidia_form(llamac, bin_dir, llvm, stem, artifact):
+    """The NVIDIA target's linalg, lowered by the CPU target's target-level
+    pipeline (plain loops, OpenMP) into a library llama-run loads."""
+    tools, lib = llvm
+    run = lambda *cmd: subprocess.run(cmd, check=True)  # noqa: E731
+    run(*llamac, "--target=nvidia", "--emit=linalg", "-o", stem + ".linalg.mlir")
+    run(os.path.join(bin_dir, "llama-opt"), stem + ".linalg.mlir", "--llama-target-level",
+        "-o", stem + ".llvm.mlir")
+    run(os.path.join(tools, "mlir-translate"), "--mlir-to-llvmir", stem + ".llvm.mlir",
+        "-o", stem + ".ll")
+    run(os.path.join(tools, "llc"), "-O2", "-filetype=obj", "-relocation-model=pic",
+        stem + ".ll", "-o", stem + ".o")
+    run(os.path.join(tools, "clang"), "-shared", stem + ".o", "-o", artifact,
+        os.path.join(lib, "libomp.so"), "-Wl,-rpath," + lib, "-lmvec", "-lm")
+
+
+def check(variant, bin_dir, work, nvidia_form=None):
     changes, dtype, shards, weight_type = VARIANTS[variant]
     config = dict(BASE, **changes)
     model_dir = os.path.join(work, variant)
@@ -70,8 +92,12 @@ def check(variant, bin_dir, work):
         # What the runtime's rounding at load gives (nearest even).
         stored = {name: from_bf16_bits(to_bf16_bits(value)) for name, value in stored.items()}
     artifact = os.path.join(work, variant + ".so")
-    subprocess.run([os.path.join(bin_dir, "llamac"), os.path.join(model_dir, "config.json"),
-                    "--weight-type", weight_type, "-o", artifact], check=True)
+    llamac = [os.path.join(bin_dir, "llamac"), os.path.join(model_dir, "config.json"),
+              "--weight-type", weight_type]
+    if nvidia_form:
+        build_nvidia_form(llamac, bin_dir, nvidia_form, os.path.join(work, variant), artifact)
+    else:
+        subprocess.run(llamac + ["-o", artifact], check=True)
     logits_file = os.path.join(work, variant + ".npy")
     length = PROMPT_LENGTHS.get(variant, len(PROMPT))
     prompt = [(PROMPT[i % len(PROMPT)] + i // len(PROMPT)) % config["vocab_size"]
@@ -115,9 +141,14 @@ def main():
     parser.add_argument("--bin", required=True, help="directory with llamac and llama-run")
     parser.add_argument("--work", required=True, help="scratch directory")
     parser.add_argument("--variant", action="append", choices=sorted(VARIANTS))
+    parser.add_argument("--nvidia-form", action="store_true",
+                        help="run the NVIDIA target's tensor-level form on the CPU")
+    parser.add_argument("--llvm-tools", help="with --nvidia-form: mlir-translate, llc, clang")
+    parser.add_argument("--llvm-lib", help="with --nvidia-form: where libomp.so is")
     args = parser.parse_args()
     os.makedirs(args.work, exist_ok=True)
-    results = [check(v, args.bin, args.work) for v in (args.variant or VARIANTS)]
+    form = (args.llvm_tools, args.llvm_lib) if args.nvidia_form else None
+    results = [check(v, args.bin, args.work, form) for v in (args.variant or VARIANTS)]
     sys.exit(0 if all(results) else 1)
 
 

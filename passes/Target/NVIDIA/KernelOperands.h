@@ -19,6 +19,11 @@
 
 namespace mlir::llama {
 
+/// Rows up to which a contraction is a GEMV: llama-warp-contractions streams
+/// its weight once for all rows (a partial sum per row in each lane), better
+/// than tensor-core tiles mostly past the end of M.
+constexpr int64_t kMaxGemvRows = 8;
+
 /// The innermost stride is 1 and every other stride and the offset are
 /// static multiples of `elements`: rows start `elements`-aligned (buffers
 /// themselves are: the driver aligns allocations to 256 bytes).

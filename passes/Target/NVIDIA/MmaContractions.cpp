@@ -39,6 +39,7 @@ namespace mlir::llama {
 } // namespace mlir::llama
 
 using namespace mlir;
+using mlir::llama::kMaxGemvRows;
 using mlir::llama::rowsAligned;
 using mlir::llama::takeFill;
 
@@ -50,9 +51,6 @@ constexpr int64_t kMmaM = 16, kMmaN = 8, kMmaK = 16;
 constexpr int64_t kTilesM = 4, kTilesN = 4;
 constexpr int64_t kWarpRows = kMmaM * kTilesM;    // 64
 constexpr int64_t kWarpColumns = kMmaN * kTilesN; // 32
-/// Row counts up to which llama-warp-contractions' GEMV (the weight streamed
-/// once for all rows) is the better kernel.
-constexpr int64_t kMaxGemvRows = 8;
 
 /// out [M, N] (+)= x [M, K] . w [N, K]^T, w BF16, x f32 or BF16, out f32.
 struct Projection {

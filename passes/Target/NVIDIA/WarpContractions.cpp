@@ -39,6 +39,7 @@ namespace mlir::llama {
 } // namespace mlir::llama
 
 using namespace mlir;
+using mlir::llama::kMaxGemvRows;
 using mlir::llama::rowsAligned;
 using mlir::llama::takeFill;
 
@@ -46,9 +47,6 @@ namespace {
 
 constexpr int64_t kWarpSize = 32;
 constexpr int64_t kWarpsPerBlock = 4;
-/// Rows up to which a contraction streams its weight once for all of them
-/// (each lane holds a partial result per row).
-constexpr int64_t kMaxRows = 8;
 /// The widest load a lane issues (ld.global.v4.b32).
 constexpr int64_t kMaxLoadBytes = 16;
 
@@ -117,13 +115,13 @@ std::optional<RowReduction> matchRowReduction(linalg::GenericOp op) {
     return std::nullopt;
   // Rows: loop 0 when some input does not read it (a weight, loaded once
   // for all rows): all of it when small and static (decode), else blocks of
-  // kMaxRows rows (prefill), each block a point.
+  // kMaxGemvRows rows (prefill), each block a point.
   int64_t first = outType.getDimSize(0);
   if (k >= 2 && llvm::any_of(op.getDpsInputOperands(), [&](OpOperand *input) {
         return !op.getMatchingIndexingMap(input).isFunctionOfDim(0);
       })) {
-    r.rowBlocks = ShapedType::isDynamic(first) || first > kMaxRows;
-    r.rows = r.rowBlocks ? kMaxRows : first;
+    r.rowBlocks = ShapedType::isDynamic(first) || first > kMaxGemvRows;
+    r.rows = r.rowBlocks ? kMaxGemvRows : first;
   }
   // The body: yield combine(out, f(ins)), f not reading out.
   Block &body = op.getRegion().front();
@@ -242,6 +240,30 @@ SmallVector<Value> laneResults(OpBuilder &b, Location loc, RowReduction &r,
       for (int64_t m = 0; m < rows; ++m)
         fixed[m][input->getOperandNumber()] = memref::LoadOp::create(
             b, loc, input->get(), indicesFor(input, m, nullptr));
+  // What the body computes from those alone (RMSNorm's rsqrt of a row's
+  // sum, fused into a projection): once per row, before the loop.
+  DenseSet<Operation *> invariant;
+  for (Operation &inner : body.without_terminator())
+    if (&inner != r.combine && llvm::all_of(inner.getOperands(), [&](Value v) {
+          if (auto arg = dyn_cast<BlockArgument>(v))
+            return arg.getOwner() != &body ||
+                   (arg.getArgNumber() < op.getNumDpsInputs() &&
+                    !readsAlongK(op, op.getDpsInputOperand(arg.getArgNumber()),
+                                 r.k()));
+          return v.getParentBlock() != &body ||
+                 invariant.contains(v.getDefiningOp());
+        }))
+      invariant.insert(&inner);
+  SmallVector<IRMapping> perRow(rows);
+  for (int64_t m = 0; m < rows; ++m) {
+    for (OpOperand *input : op.getDpsInputOperands())
+      if (!readsAlongK(op, input, r.k()))
+        perRow[m].map(op.getMatchingBlockArgument(input),
+                      fixed[m][input->getOperandNumber()]);
+    for (Operation &inner : body.without_terminator())
+      if (invariant.contains(&inner))
+        b.clone(inner, perRow[m]);
+  }
   Value identity = arith::ConstantOp::create(b, loc, r.identity);
   Value first = arith::MulIOp::create(b, loc, lane, index(width));
   auto loop = scf::ForOp::create(
@@ -266,11 +288,11 @@ SmallVector<Value> laneResults(OpBuilder &b, Location loc, RowReduction &r,
                                     indicesFor(input, m, kv), width);
           }
           for (int64_t i = 0; i < width; ++i) {
-            IRMapping mapping;
+            IRMapping mapping = perRow[m];
             for (unsigned j = 0; j < op.getNumDpsInputs(); ++j)
               mapping.map(body.getArgument(j), elements[j][i]);
             for (Operation &inner : body.without_terminator())
-              if (&inner != r.combine)
+              if (&inner != r.combine && !invariant.contains(&inner))
                 b.clone(inner, mapping);
             next[m] = combine(b, r, next[m], mapping.lookup(r.product));
           }
