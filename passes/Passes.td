@@ -276,6 +276,22 @@ def LlamaFuseIntoKernelsPass
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def LlamaMergeLaunchesPass
+    : Pass<"llama-merge-launches", "::mlir::func::FuncOp"> {
+  let summary = "Consecutive independent kernels as one launch";
+  let description = [{
+    For the NVIDIA target, on `gpu.launch` ops before outlining: consecutive
+    plain launches with the same block shape, with nothing between them
+    that touches memory, and that share no memory one of them writes, become
+    one launch over both grids (each linearized): block b below the first's
+    block count runs its body, the others the second's. Fresh allocations
+    do not alias other memory; two function arguments may, so launches that
+    both write or read-and-write arguments stay apart.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def LlamaForwardFillsPass
     : Pass<"llama-forward-fills", "::mlir::func::FuncOp"> {
   let summary = "A copy of a buffer that still holds a fill, as a fill";
