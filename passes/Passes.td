@@ -342,7 +342,12 @@ def LlamaWarpContractionsPass
     (per row, for up to 8 static rows that share a weight operand, loaded
     once for all), combine them with butterfly shuffles (`gpu.shuffle
     xor`), and lane 0 writes. A `linalg.fill` of the output right before
-    becomes the start value.
+    becomes the start value. The generics after such a reduction over the
+    same rows -- more reductions and elementwise maps along the row that
+    read its results only at their own point (softmax's sum of exponentials
+    and probabilities after the max; RMSNorm's scaling after the sum) --
+    join its warp: the results stay in registers, and each lane reads and
+    writes the same elements of the row in every step.
   }];
   let dependentDialects = [
     "::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",

@@ -17,6 +17,7 @@
 // CHECK: scf.parallel (%[[LANE:.*]], %[[WARP:.*]]) = (%c0, %c0) to (%c32, %c4{{.*}}) step (%c1, %c1) {
 // CHECK: %[[N:.*]] = arith.addi %{{.*}}, %[[WARP]] : index
 // CHECK: scf.if %{{.*}} {
+// CHECK: %[[LEADER:.*]] = arith.cmpi eq, %[[LANE]], %c0
 // CHECK: %[[FIRST:.*]] = arith.muli %[[LANE]], %c8
 // CHECK: %[[SUMS:.*]]:2 = scf.for %[[K:[^ ]+]] = %[[FIRST]] to %{{.*}} step %c256
 // CHECK: vector.load %arg1[%[[N]], %[[K]]] {alignment = 16 : i64} : memref<48x64xbf16>, vector<8xbf16>
@@ -27,9 +28,8 @@
 // CHECK: scf.yield
 // CHECK-COUNT-5: gpu.shuffle  xor %{{.*}}
 // CHECK: gpu.shuffle  xor %[[SUMS]]#1, %c16
-// CHECK: %[[LEADER:.*]] = arith.cmpi eq, %[[LANE]], %c0
-// CHECK: scf.if %[[LEADER]] {
 // CHECK: %[[ROW0:.*]] = arith.addf %cst, %{{.*}}
+// CHECK: scf.if %[[LEADER]] {
 // CHECK: memref.store %[[ROW0]], %arg2[%{{.*}}, %[[N]]] : memref<2x48xf32>
 // CHECK: memref.store %{{.*}}, %arg2[%{{.*}}, %[[N]]] : memref<2x48xf32>
 // CHECK-NOT: linalg.generic
@@ -224,24 +224,44 @@ func.func @attention_scores(%q: memref<2x3x16xf32>, %keys: memref<?x2x16xf32, st
 
 // -----
 
-// The scores' max (combined with maximumf from -inf, lanes start at -inf),
-// then the sum of exponentials, whose per-row max is loaded once per point
-// before the loop over the keys (scalar: the row length is a run-time one).
-// CHECK-LABEL: func.func @row_max_and_sum
+// Softmax over the scores' rows, in place: the max (from -inf), the sum of
+// exponentials and the probabilities are one warp per row, one after the
+// other; the max and the sum reach the later steps in registers (every
+// lane has them after the shuffles) and lane 0 stores them; each lane
+// reads and writes the same keys in every step (scalar: the row length is
+// a run-time one).
+// CHECK-LABEL: func.func @softmax_rows
 // CHECK: %[[NEGINF:.*]] = arith.constant 0xFF800000 : f32
+// CHECK: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-NOT: linalg.fill
+// CHECK: scf.parallel
+// CHECK: scf.parallel (%[[LANE:.*]], %{{.*}}) =
+// CHECK: %[[LEADER:.*]] = arith.cmpi eq, %[[LANE]], %c0
 // CHECK: scf.for
 // CHECK: arith.maximumf
-// CHECK: gpu.shuffle  xor
-// CHECK: %[[MAX:.*]] = arith.maximumf
-// CHECK: scf.if
-// CHECK: %[[OUT:.*]] = arith.maximumf %[[NEGINF]], %{{.*}}
-// CHECK: memref.store %[[OUT]], %arg1
-// CHECK: %[[M:.*]] = memref.load %arg1[%{{.*}}, %{{.*}}] : memref<2x2xf32>
+// CHECK-COUNT-5: gpu.shuffle  xor
+// CHECK: %[[MAX:.*]] = arith.maximumf %[[NEGINF]], %{{.*}}
+// CHECK: scf.if %[[LEADER]] {
+// CHECK-NEXT: memref.store %[[MAX]], %arg1
+// CHECK-NOT: memref.load %arg1
 // CHECK: scf.for %[[T:[^ ]+]] = {{.*}} step %c32
 // CHECK: %[[S:.*]] = memref.load %arg0[%{{.*}}, %{{.*}}, %[[T]]] : memref<2x2x?xf32>
-// CHECK: arith.subf %[[S]], %[[M]]
+// CHECK: arith.subf %[[S]], %[[MAX]]
 // CHECK: math.exp
-func.func @row_max_and_sum(%scores: memref<2x2x?xf32>, %max: memref<2x2xf32>, %sum: memref<2x2xf32>) {
+// CHECK-COUNT-5: gpu.shuffle  xor
+// CHECK: %[[SUM:.*]] = arith.addf %[[ZERO]], %{{.*}}
+// CHECK: scf.if %[[LEADER]] {
+// CHECK-NEXT: memref.store %[[SUM]], %arg2
+// CHECK-NOT: memref.load %arg2
+// CHECK: scf.for %[[T2:[^ ]+]] = {{.*}} step %c32
+// CHECK: %[[S2:.*]] = memref.load %arg0[%{{.*}}, %{{.*}}, %[[T2]]] : memref<2x2x?xf32>
+// CHECK: arith.subf %[[S2]], %[[MAX]]
+// CHECK: %[[E:.*]] = math.exp
+// CHECK: %[[P:.*]] = arith.divf %[[E]], %[[SUM]]
+// CHECK: memref.store %[[P]], %arg0[%{{.*}}, %{{.*}}, %[[T2]]] : memref<2x2x?xf32>
+// CHECK-NOT: scf.parallel
+// CHECK-NOT: linalg.generic
+func.func @softmax_rows(%scores: memref<2x2x?xf32>, %max: memref<2x2xf32>, %sum: memref<2x2xf32>) {
   %neginf = arith.constant 0xFF800000 : f32
   %zero = arith.constant 0.0 : f32
   linalg.fill ins(%neginf : f32) outs(%max : memref<2x2xf32>)
@@ -261,6 +281,98 @@ func.func @row_max_and_sum(%scores: memref<2x2x?xf32>, %max: memref<2x2xf32>, %s
     %e = math.exp %d : f32
     %a = arith.addf %acc, %e : f32
     linalg.yield %a : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(h, g, t) -> (h, g, t)>, affine_map<(h, g, t) -> (h, g)>, affine_map<(h, g, t) -> (h, g)>, affine_map<(h, g, t) -> (h, g, t)>],
+                  iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%scores, %max, %sum : memref<2x2x?xf32>, memref<2x2xf32>, memref<2x2xf32>) outs(%scores : memref<2x2x?xf32>) {
+  ^bb0(%s: f32, %m: f32, %l: f32, %o: f32):
+    %d = arith.subf %s, %m : f32
+    %e = math.exp %d : f32
+    %p = arith.divf %e, %l : f32
+    linalg.yield %p : f32
+  }
+  return
+}
+
+// -----
+
+// RMSNorm over run-time rows: the sum of squares and the scaling in one
+// warp per row, the row's rsqrt once before the scaling loop, 4 f32 per
+// load and per store (16 bytes), the gain (without rows) loaded along k.
+// CHECK-LABEL: func.func @norm_rows
+// CHECK: scf.parallel
+// CHECK: scf.for
+// CHECK: vector.load %arg0{{.*}} : memref<?x64xf32>, vector<4xf32>
+// CHECK-COUNT-5: gpu.shuffle  xor
+// CHECK: %[[SUM:.*]] = arith.addf %cst, %{{.*}}
+// CHECK: memref.store %[[SUM]], %arg1
+// CHECK: %[[R:.*]] = math.rsqrt %[[SUM]]
+// CHECK: scf.for
+// CHECK-NOT: math.rsqrt
+// CHECK: vector.load %arg0{{.*}} : memref<?x64xf32>, vector<4xf32>
+// CHECK: vector.load %arg2{{.*}} : memref<64xbf16>, vector<4xbf16>
+// CHECK: arith.mulf %{{.*}}, %[[R]]
+// CHECK: %[[V:.*]] = vector.from_elements
+// CHECK: vector.store %[[V]], %arg3[{{.*}}] {alignment = 16 : i64} : memref<?x64xf32>, vector<4xf32>
+// CHECK-NOT: linalg.generic
+func.func @norm_rows(%x: memref<?x64xf32>, %sum: memref<?xf32>, %gain: memref<64xbf16>, %y: memref<?x64xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%sum : memref<?xf32>)
+  linalg.generic {indexing_maps = [affine_map<(m, k) -> (m, k)>, affine_map<(m, k) -> (m)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>) outs(%sum : memref<?xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %sq = arith.mulf %a, %a : f32
+    %s = arith.addf %acc, %sq : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(m, k) -> (m, k)>, affine_map<(m, k) -> (m)>, affine_map<(m, k) -> (k)>, affine_map<(m, k) -> (m, k)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%x, %sum, %gain : memref<?x64xf32>, memref<?xf32>, memref<64xbf16>) outs(%y : memref<?x64xf32>) {
+  ^bb0(%a: f32, %s: f32, %g: bf16, %o: f32):
+    %r = math.rsqrt %s : f32
+    %n = arith.mulf %a, %r : f32
+    %gf = arith.extf %g : bf16 to f32
+    %v = arith.mulf %n, %gf : f32
+    linalg.yield %v : f32
+  }
+  return
+}
+
+// -----
+
+// Not a chain: the second step reads the max of another point (its map
+// swaps h and g), which another warp computes; a row map that reads the
+// scores it writes at another row stays a generic. Two kernels.
+// CHECK-LABEL: func.func @not_a_chain
+// CHECK-COUNT-2: scf.parallel (%{{[a-z0-9]+}}) = (%c0{{[_0-9]*}}) to
+// CHECK-NOT: scf.parallel (%{{[a-z0-9]+}}) = (%c0{{[_0-9]*}}) to
+// CHECK: linalg.generic
+func.func @not_a_chain(%scores: memref<2x2x8xf32>, %max: memref<2x2xf32>, %sum: memref<2x2xf32>) {
+  %neginf = arith.constant 0xFF800000 : f32
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%neginf : f32) outs(%max : memref<2x2xf32>)
+  linalg.generic {indexing_maps = [affine_map<(h, g, t) -> (h, g, t)>, affine_map<(h, g, t) -> (h, g)>],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%scores : memref<2x2x8xf32>) outs(%max : memref<2x2xf32>) {
+  ^bb0(%s: f32, %acc: f32):
+    %m = arith.maximumf %acc, %s : f32
+    linalg.yield %m : f32
+  }
+  linalg.fill ins(%zero : f32) outs(%sum : memref<2x2xf32>)
+  linalg.generic {indexing_maps = [affine_map<(h, g, t) -> (h, g, t)>, affine_map<(h, g, t) -> (g, h)>, affine_map<(h, g, t) -> (h, g)>],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%scores, %max : memref<2x2x8xf32>, memref<2x2xf32>) outs(%sum : memref<2x2xf32>) {
+  ^bb0(%s: f32, %m: f32, %acc: f32):
+    %d = arith.subf %s, %m : f32
+    %a = arith.addf %acc, %d : f32
+    linalg.yield %a : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(h, g, t) -> (g, h, t)>, affine_map<(h, g, t) -> (h, g, t)>],
+                  iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%scores : memref<2x2x8xf32>) outs(%scores : memref<2x2x8xf32>) {
+  ^bb0(%s: f32, %o: f32):
+    linalg.yield %s : f32
   }
   return
 }

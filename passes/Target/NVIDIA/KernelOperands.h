@@ -10,6 +10,7 @@
 #ifndef LLAMAC_PASSES_TARGET_NVIDIA_KERNELOPERANDS_H
 #define LLAMAC_PASSES_TARGET_NVIDIA_KERNELOPERANDS_H
 
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -61,13 +62,34 @@ inline Value allocationOf(Value buffer) {
   return base && base.getDefiningOp<memref::AllocOp>() ? base : Value();
 }
 
+/// The memory effects of `op` and the ops it nests; nullopt when some are
+/// unknown. nvvm.mma.sync works on registers but declares no effects: none.
+inline std::optional<SmallVector<MemoryEffects::EffectInstance>>
+effectsOf(Operation *op) {
+  SmallVector<MemoryEffects::EffectInstance> effects;
+  WalkResult walk = op->walk([&](Operation *inner) {
+    if (isa<NVVM::MmaOp>(inner))
+      return WalkResult::advance();
+    if (auto interface = dyn_cast<MemoryEffectOpInterface>(inner)) {
+      interface.getEffects(effects);
+      return WalkResult::advance();
+    }
+    return inner->hasTrait<OpTrait::HasRecursiveMemoryEffects>()
+               ? WalkResult::advance()
+               : WalkResult::interrupt();
+  });
+  if (walk.wasInterrupted())
+    return std::nullopt;
+  return effects;
+}
+
 /// Whether `op` (with what it nests) may touch the allocation `root`: true
 /// for an effect on it, on a buffer of unknown origin, or unknown effects.
 /// Other allocations, globals and the function's arguments are other
 /// memory.
 inline bool mayTouch(Operation *op, Value root) {
   std::optional<SmallVector<MemoryEffects::EffectInstance>> effects =
-      getEffectsRecursively(op);
+      effectsOf(op);
   if (!effects)
     return true;
   return llvm::any_of(*effects, [&](const MemoryEffects::EffectInstance &e) {

@@ -21,7 +21,6 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
@@ -44,29 +43,19 @@ struct Access {
 
 /// What `launch` touches; nullopt when some effect is not on a known value.
 std::optional<SmallVector<Access>> accessesOf(gpu::LaunchOp launch) {
-  SmallVector<Access> accesses;
-  WalkResult walk = launch.getBody().walk([&](Operation *op) {
-    if (isa<NVVM::MmaOp>(op)) // on registers (declares no effects)
-      return WalkResult::advance();
-    auto interface = dyn_cast<MemoryEffectOpInterface>(op);
-    if (!interface)
-      return op->hasTrait<OpTrait::HasRecursiveMemoryEffects>()
-                 ? WalkResult::advance()
-                 : WalkResult::interrupt();
-    SmallVector<MemoryEffects::EffectInstance> effects;
-    interface.getEffects(effects);
-    for (const MemoryEffects::EffectInstance &e : effects) {
-      if (isa<MemoryEffects::Allocate, MemoryEffects::Free>(e.getEffect()))
-        return WalkResult::interrupt(); // kernels here allocate nothing
-      Value base = e.getValue() ? mlir::llama::baseOf(e.getValue()) : Value();
-      if (!base)
-        return WalkResult::interrupt();
-      accesses.push_back({base, isa<MemoryEffects::Write>(e.getEffect())});
-    }
-    return WalkResult::advance();
-  });
-  if (walk.wasInterrupted())
+  std::optional<SmallVector<MemoryEffects::EffectInstance>> effects =
+      mlir::llama::effectsOf(launch);
+  if (!effects)
     return std::nullopt;
+  SmallVector<Access> accesses;
+  for (const MemoryEffects::EffectInstance &e : *effects) {
+    if (isa<MemoryEffects::Allocate, MemoryEffects::Free>(e.getEffect()))
+      return std::nullopt; // kernels here allocate nothing
+    Value base = e.getValue() ? mlir::llama::baseOf(e.getValue()) : Value();
+    if (!base)
+      return std::nullopt;
+    accesses.push_back({base, isa<MemoryEffects::Write>(e.getEffect())});
+  }
   return accesses;
 }
 

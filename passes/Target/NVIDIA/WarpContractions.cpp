@@ -16,6 +16,13 @@
 // max), and lane 0 writes. A block is 4 warps; the grid covers the columns.
 // A linalg.fill of the output right before becomes the start value.
 //
+// What follows such a reduction over the same rows and reads its result
+// only at its own point joins the warp as a chain: softmax's max, sum of
+// exponentials and probabilities; RMSNorm's sum of squares and scaling. The
+// results stay in registers (after the shuffles every lane has them), and
+// each lane reads and writes the same elements of the row in every step:
+// one kernel instead of one per step, no warp waiting for another.
+//
 // Runs on buffers, before the loops become kernels: the result is a
 // parallel loop over blocks holding one over (lane, warp) threads, which
 // gpu-map-parallel-loops maps to the grid and to threads (x = lane).
@@ -24,6 +31,7 @@
 
 #include "passes/Passes.h"
 #include "passes/Target/NVIDIA/KernelOperands.h"
+#include "passes/Target/NVIDIA/RowReductions.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -39,7 +47,7 @@ namespace mlir::llama {
 } // namespace mlir::llama
 
 using namespace mlir;
-using mlir::llama::kMaxGemvRows;
+using namespace mlir::llama::warp;
 using mlir::llama::rowsAligned;
 using mlir::llama::takeFill;
 
@@ -49,99 +57,6 @@ constexpr int64_t kWarpSize = 32;
 constexpr int64_t kWarpsPerBlock = 4;
 /// The widest load a lane issues (ld.global.v4.b32).
 constexpr int64_t kMaxLoadBytes = 16;
-
-/// A matched reduction: loops (p.., k), out [p..] = combine(out, f(ins))
-/// over k, each input indexed by some of the loops, k last if at all.
-struct RowReduction {
-  linalg::GenericOp op;
-  Value out;
-  int64_t rows = 0; // rows of loop 0 each lane keeps a result for; 0: none
-  bool rowBlocks = false; // loop 0 (run-time or long) in blocks of `rows`
-  Operation *combine;     // combine(out, f(ins)): the body's last op
-  Value product;          // f(ins) in the body
-  TypedAttr identity;     // combine's neutral element
-  unsigned loops = 0;     // the generic's; the last is k
-  unsigned k() const { return loops - 1; }
-  /// The loops a warp's column index enumerates.
-  unsigned firstColumnLoop() const { return rows && !rowBlocks ? 1 : 0; }
-};
-
-bool readsAlongK(linalg::GenericOp op, OpOperand *input, unsigned k) {
-  return op.getMatchingIndexingMap(input).isFunctionOfDim(k);
-}
-
-/// The neutral element of a combiner the warp can apply in any order.
-TypedAttr identityOf(Operation *combine) {
-  auto type = cast<FloatType>(combine->getResult(0).getType());
-  if (isa<arith::AddFOp>(combine))
-    return FloatAttr::get(type, 0.0);
-  if (isa<arith::MaximumFOp, arith::MaxNumFOp>(combine))
-    return FloatAttr::get(type,
-                          APFloat::getInf(type.getFloatSemantics(), true));
-  return nullptr;
-}
-
-std::optional<RowReduction> matchRowReduction(linalg::GenericOp op) {
-  unsigned loops = op.getNumLoops();
-  if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
-      op.getNumReductionLoops() != 1 || loops < 2 || op.hasIndexSemantics())
-    return std::nullopt;
-  unsigned k = loops - 1;
-  if (op.getIteratorTypesArray()[k] != utils::IteratorType::reduction)
-    return std::nullopt;
-  RowReduction r;
-  r.op = op;
-  r.loops = loops;
-  r.out = op.getDpsInits()[0];
-  auto outType = cast<MemRefType>(r.out.getType());
-  if (!outType.getElementType().isF32() ||
-      op.getMatchingIndexingMap(op.getDpsInitOperand(0)) !=
-          AffineMap::getMultiDimIdentityMap(loops, op.getContext())
-              .getMajorSubMap(k))
-    return std::nullopt;
-  // Inputs: distinct loops each, k (if read) as the contiguous last dim.
-  bool anyAlongK = false;
-  for (OpOperand *input : op.getDpsInputOperands()) {
-    AffineMap map = op.getMatchingIndexingMap(input);
-    if (!map.isProjectedPermutation())
-      return std::nullopt;
-    if (!readsAlongK(op, input, k))
-      continue;
-    if (map.getDimPosition(map.getNumResults() - 1) != k)
-      return std::nullopt;
-    anyAlongK = true;
-  }
-  if (!anyAlongK)
-    return std::nullopt;
-  // Rows: loop 0 when some input does not read it (a weight, loaded once
-  // for all rows): all of it when small and static (decode), else blocks of
-  // kMaxGemvRows rows (prefill), each block a point.
-  int64_t first = outType.getDimSize(0);
-  if (k >= 2 && llvm::any_of(op.getDpsInputOperands(), [&](OpOperand *input) {
-        return !op.getMatchingIndexingMap(input).isFunctionOfDim(0);
-      })) {
-    r.rowBlocks = ShapedType::isDynamic(first) || first > kMaxGemvRows;
-    r.rows = r.rowBlocks ? kMaxGemvRows : first;
-  }
-  // The body: yield combine(out, f(ins)), f not reading out.
-  Block &body = op.getRegion().front();
-  Value outArg = body.getArguments().back();
-  auto yield = cast<linalg::YieldOp>(body.getTerminator());
-  r.combine = yield.getValues()[0].getDefiningOp();
-  if (!r.combine || r.combine->getNextNode() != yield ||
-      r.combine->getNumOperands() != 2 || !(r.identity = identityOf(r.combine)))
-    return std::nullopt;
-  if (r.combine->getOperand(0) == outArg)
-    r.product = r.combine->getOperand(1);
-  else if (r.combine->getOperand(1) == outArg)
-    r.product = r.combine->getOperand(0);
-  else
-    return std::nullopt;
-  for (Operation &inner : body.without_terminator())
-    if (&inner != r.combine && llvm::is_contained(inner.getOperands(), outArg))
-      return std::nullopt;
-  return r;
-}
 
 /// combine(acc, value), the body's own op with its flags.
 Value combine(OpBuilder &b, RowReduction &r, Value acc, Value value) {
@@ -155,10 +70,11 @@ Value combine(OpBuilder &b, RowReduction &r, Value acc, Value value) {
 /// Elements per step of a lane: one 16-byte load of the narrowest operand
 /// read along k (8 bf16 weights, 4 f32) when K splits so and every such
 /// operand's rows are aligned to it, fewer otherwise (1: scalar loads).
-int64_t loadWidth(RowReduction &r, int64_t depth) {
+int64_t loadWidth(linalg::GenericOp op, int64_t depth) {
+  unsigned k = op.getNumLoops() - 1;
   SmallVector<Value> alongK;
-  for (OpOperand *input : r.op.getDpsInputOperands())
-    if (readsAlongK(r.op, input, r.k()))
+  for (OpOperand *input : op.getDpsInputOperands())
+    if (readsAlongK(op, input, k))
       alongK.push_back(input->get());
   int64_t bytes = kMaxLoadBytes;
   for (Value input : alongK)
@@ -193,6 +109,22 @@ SmallVector<Value> loadRow(OpBuilder &b, Location loc, Value buffer,
   return scalars;
 }
 
+/// `values` (`width` of them) stored at `indices` (the last one k) on.
+void storeRow(OpBuilder &b, Location loc, Value buffer, ValueRange indices,
+              ArrayRef<Value> values) {
+  if (values.size() == 1) {
+    memref::StoreOp::create(b, loc, values[0], buffer, indices);
+    return;
+  }
+  auto vectorType = VectorType::get({static_cast<int64_t>(values.size())},
+                                    values[0].getType());
+  Value vector = vector::FromElementsOp::create(b, loc, vectorType, values);
+  int64_t bytes = std::min<int64_t>(
+      values.size() * vectorType.getElementTypeBitWidth() / 8, kMaxLoadBytes);
+  vector::StoreOp::create(b, loc, vector, buffer, indices,
+                          /*nontemporal=*/false, llvm::MaybeAlign(bytes));
+}
+
 /// `value` combined over the warp's lanes, in every lane.
 Value warpCombine(OpBuilder &b, Location loc, RowReduction &r, Value value) {
   Value width = arith::ConstantIntOp::create(b, loc, kWarpSize, 32);
@@ -206,13 +138,39 @@ Value warpCombine(OpBuilder &b, Location loc, RowReduction &r, Value value) {
   return value;
 }
 
+/// The body's ops (but `skip`) whose operands are k-free inputs, values
+/// from outside or such ops: computed once per row, before the loop along k
+/// (RMSNorm's rsqrt of a row's sum, fused into a projection).
+DenseSet<Operation *> invariantOps(linalg::GenericOp op, Operation *skip) {
+  Block &body = op.getRegion().front();
+  unsigned k = op.getNumLoops() - 1;
+  DenseSet<Operation *> invariant;
+  for (Operation &inner : body.without_terminator())
+    if (&inner != skip && llvm::all_of(inner.getOperands(), [&](Value v) {
+          if (auto arg = dyn_cast<BlockArgument>(v))
+            return arg.getOwner() != &body ||
+                   (arg.getArgNumber() < op.getNumDpsInputs() &&
+                    !readsAlongK(op, op.getDpsInputOperand(arg.getArgNumber()),
+                                 k));
+          return v.getParentBlock() != &body ||
+                 invariant.contains(v.getDefiningOp());
+        }))
+      invariant.insert(&inner);
+  return invariant;
+}
+
+/// Values of buffers at the warp's point a chain's reductions left in
+/// registers, by buffer.
+using KnownValues = DenseMap<Value, Value>;
+
 /// One lane's partial results over its steps of k, one per row (one when
 /// there are no rows), for the output point whose loop indices but k are
 /// `point` (entries for loops 0..k-1), loop 0 at `rowIndices` for the rows.
+/// Inputs without k in `known` are not loaded.
 SmallVector<Value> laneResults(OpBuilder &b, Location loc, RowReduction &r,
                                Value lane, SmallVector<Value> point,
                                ArrayRef<Value> rowIndices, Value depth,
-                               int64_t width) {
+                               int64_t width, const KnownValues &known) {
   linalg::GenericOp op = r.op;
   Block &body = op.getRegion().front();
   auto index = [&](int64_t v) -> Value {
@@ -237,23 +195,14 @@ SmallVector<Value> laneResults(OpBuilder &b, Location loc, RowReduction &r,
       rows, SmallVector<Value>(op.getNumDpsInputs()));
   for (OpOperand *input : op.getDpsInputOperands())
     if (!readsAlongK(op, input, r.k()))
-      for (int64_t m = 0; m < rows; ++m)
-        fixed[m][input->getOperandNumber()] = memref::LoadOp::create(
-            b, loc, input->get(), indicesFor(input, m, nullptr));
-  // What the body computes from those alone (RMSNorm's rsqrt of a row's
-  // sum, fused into a projection): once per row, before the loop.
-  DenseSet<Operation *> invariant;
-  for (Operation &inner : body.without_terminator())
-    if (&inner != r.combine && llvm::all_of(inner.getOperands(), [&](Value v) {
-          if (auto arg = dyn_cast<BlockArgument>(v))
-            return arg.getOwner() != &body ||
-                   (arg.getArgNumber() < op.getNumDpsInputs() &&
-                    !readsAlongK(op, op.getDpsInputOperand(arg.getArgNumber()),
-                                 r.k()));
-          return v.getParentBlock() != &body ||
-                 invariant.contains(v.getDefiningOp());
-        }))
-      invariant.insert(&inner);
+      for (int64_t m = 0; m < rows; ++m) {
+        Value value = known.lookup(input->get());
+        if (!value)
+          value = memref::LoadOp::create(b, loc, input->get(),
+                                         indicesFor(input, m, nullptr));
+        fixed[m][input->getOperandNumber()] = value;
+      }
+  DenseSet<Operation *> invariant = invariantOps(op, r.combine);
   SmallVector<IRMapping> perRow(rows);
   for (int64_t m = 0; m < rows; ++m) {
     for (OpOperand *input : op.getDpsInputOperands())
@@ -302,11 +251,131 @@ SmallVector<Value> laneResults(OpBuilder &b, Location loc, RowReduction &r,
   return loop.getResults();
 }
 
-void rewrite(RowReduction &r) {
+/// A row map's elements of the point `point` (loop indices but k): each
+/// lane computes and stores the elements of its steps along k, the same
+/// ones it read in the chain's reductions. Inputs without k in `known` are
+/// not loaded.
+void laneMap(OpBuilder &b, Location loc, linalg::GenericOp op, Value lane,
+             ArrayRef<Value> point, Value depth, int64_t width,
+             const KnownValues &known) {
+  Block &body = op.getRegion().front();
+  unsigned k = op.getNumLoops() - 1;
+  auto index = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  auto indicesFor = [&](OpOperand *operand, Value kv) {
+    SmallVector<Value> at(point);
+    at.push_back(kv);
+    SmallVector<Value> indices;
+    for (AffineExpr e : op.getMatchingIndexingMap(operand).getResults())
+      indices.push_back(at[cast<AffineDimExpr>(e).getPosition()]);
+    return indices;
+  };
+  IRMapping invariantMapping;
+  for (OpOperand *input : op.getDpsInputOperands())
+    if (!readsAlongK(op, input, k)) {
+      Value value = known.lookup(input->get());
+      if (!value)
+        value = memref::LoadOp::create(b, loc, input->get(),
+                                       indicesFor(input, nullptr));
+      invariantMapping.map(op.getMatchingBlockArgument(input), value);
+    }
+  DenseSet<Operation *> invariant = invariantOps(op, nullptr);
+  for (Operation &inner : body.without_terminator())
+    if (invariant.contains(&inner))
+      b.clone(inner, invariantMapping);
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  Value first = arith::MulIOp::create(b, loc, lane, index(width));
+  scf::ForOp::create(
+      b, loc, first, depth, index(kWarpSize * width), ValueRange{},
+      [&](OpBuilder &b, Location loc, Value kv, ValueRange) {
+        SmallVector<SmallVector<Value>> elements(op.getNumDpsInputs());
+        for (OpOperand *input : op.getDpsInputOperands())
+          if (readsAlongK(op, input, k))
+            elements[input->getOperandNumber()] =
+                loadRow(b, loc, input->get(), indicesFor(input, kv), width);
+        SmallVector<SmallVector<Value>> results(op.getNumDpsInits());
+        for (int64_t i = 0; i < width; ++i) {
+          IRMapping mapping = invariantMapping;
+          for (unsigned j = 0; j < op.getNumDpsInputs(); ++j)
+            if (!elements[j].empty())
+              mapping.map(body.getArgument(j), elements[j][i]);
+          for (Operation &inner : body.without_terminator())
+            if (!invariant.contains(&inner))
+              b.clone(inner, mapping);
+          for (auto [result, value] :
+               llvm::zip_equal(results, yield.getValues()))
+            result.push_back(mapping.lookupOrDefault(value));
+        }
+        for (auto [init, values] :
+             llvm::zip_equal(op.getDpsInitsMutable(), results))
+          storeRow(b, loc, init.get(), indicesFor(&init, kv), values);
+        scf::YieldOp::create(b, loc);
+      });
+}
+
+/// The chain's stages for the point `point`, loop 0 at `rows` for a
+/// reduction's rows (in range where `rowInRange` says, for row blocks).
+void emitStages(OpBuilder &b, Location loc, Chain &chain, Value lane,
+                ArrayRef<Value> point, ArrayRef<Value> rows,
+                ArrayRef<Value> rowInRange, Value depth, int64_t width) {
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value leader =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, zero);
+  KnownValues known;
+  for (Stage &stage : chain) {
+    if (!stage.reduction) {
+      laneMap(b, loc, stage.op, lane, point, depth, width, known);
+      continue;
+    }
+    RowReduction &r = *stage.reduction;
+    SmallVector<Value> totals;
+    for (Value partial : laneResults(b, loc, r, lane, SmallVector<Value>(point),
+                                     rows, depth, width, known))
+      totals.push_back(warpCombine(b, loc, r, partial));
+    // From a fill: the result in every lane, for the stages after.
+    SmallVector<Value> results;
+    if (stage.start)
+      for (Value total : totals)
+        results.push_back(combine(b, r, stage.start, total));
+    if (stage.start && !r.rows)
+      known[r.out] = results[0];
+    scf::IfOp::create(b, loc, leader, [&](OpBuilder &b, Location loc) {
+      for (size_t m = 0; m < totals.size(); ++m) {
+        SmallVector<Value> at(point);
+        if (r.rows)
+          at[0] = rows[m];
+        auto store = [&](OpBuilder &b, Location loc) {
+          Value result =
+              stage.start
+                  ? results[m]
+                  : combine(b, r, memref::LoadOp::create(b, loc, r.out, at),
+                            totals[m]);
+          memref::StoreOp::create(b, loc, result, r.out, at);
+        };
+        if (!r.rowBlocks) {
+          store(b, loc);
+          continue;
+        }
+        scf::IfOp::create(b, loc, rowInRange[m],
+                          [&](OpBuilder &b, Location loc) {
+                            store(b, loc);
+                            scf::YieldOp::create(b, loc);
+                          });
+      }
+      scf::YieldOp::create(b, loc);
+    });
+  }
+}
+
+void rewrite(Chain &chain) {
+  RowReduction &r = *chain.front().reduction;
   linalg::GenericOp op = r.op;
-  OpBuilder b(op);
+  for (Stage &stage : chain)
+    if (stage.reduction)
+      stage.start = takeFill(stage.op, stage.reduction->out);
+  OpBuilder b(chain.back().op); // after what the later stages use
   Location loc = op.getLoc();
-  Value start = takeFill(op, r.out);
   auto index = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
@@ -316,9 +385,17 @@ void rewrite(RowReduction &r) {
   for (Range range : ranges)
     sizes.push_back(getValueOrCreateConstantIndexOp(b, loc, range.size));
   Value depth = sizes[r.k()];
-  int64_t width = loadWidth(
-      r,
-      getConstantIntValue(ranges[r.k()].size).value_or(ShapedType::kDynamic));
+  // One lane-to-k assignment for all stages: each element of the row is
+  // read and written by one lane.
+  int64_t staticDepth =
+      getConstantIntValue(ranges[r.k()].size).value_or(ShapedType::kDynamic);
+  int64_t width = kMaxLoadBytes;
+  for (Stage &stage : chain)
+    width = std::min(width, loadWidth(stage.op, staticDepth));
+  for (Stage &stage : chain)
+    for (Value init : stage.op.getDpsInits())
+      while (!stage.reduction && width > 1 && !rowsAligned(init, width))
+        width /= 2;
   // The columns: the points of the loops but k (and a whole row loop),
   // flattened; loop 0 counts blocks of rows when it is split so.
   SmallVector<Value> pointSizes(sizes);
@@ -331,6 +408,33 @@ void rewrite(RowReduction &r) {
   Value blocks =
       arith::CeilDivUIOp::create(b, loc, columns, index(kWarpsPerBlock));
 
+  auto warpBody = [&](OpBuilder &b, Location loc, Value lane, Value column) {
+    // The point's loop indices, the last column loop fastest.
+    SmallVector<Value> point(r.k(), zero);
+    Value rest = column;
+    for (unsigned d = r.k() - 1; d > r.firstColumnLoop(); --d) {
+      point[d] = arith::RemUIOp::create(b, loc, rest, pointSizes[d]);
+      rest = arith::DivUIOp::create(b, loc, rest, pointSizes[d]);
+    }
+    point[r.firstColumnLoop()] = rest; // < its size
+    // The rows' indices in loop 0; a block's rows past the end read the
+    // last row and store nothing.
+    SmallVector<Value> rows, rowInRange;
+    for (int64_t m = 0; m < r.rows; ++m) {
+      if (!r.rowBlocks) {
+        rows.push_back(index(m));
+        continue;
+      }
+      Value row = arith::AddIOp::create(
+          b, loc, arith::MulIOp::create(b, loc, point[0], index(r.rows)),
+          index(m));
+      rowInRange.push_back(arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::ult, row, sizes[0]));
+      rows.push_back(arith::MinUIOp::create(
+          b, loc, row, arith::SubIOp::create(b, loc, sizes[0], one)));
+    }
+    emitStages(b, loc, chain, lane, point, rows, rowInRange, depth, width);
+  };
   scf::ParallelOp::create(
       b, loc, ValueRange{zero}, ValueRange{blocks}, ValueRange{one},
       [&](OpBuilder &b, Location loc, ValueRange block) {
@@ -345,87 +449,36 @@ void rewrite(RowReduction &r) {
                   arith::MulIOp::create(b, loc, block[0],
                                         index(kWarpsPerBlock)),
                   warp);
-              // Per warp: the shuffles below see all 32 lanes.
+              // Per warp: the shuffles see all 32 lanes.
               Value inRange = arith::CmpIOp::create(
                   b, loc, arith::CmpIPredicate::ult, column, columns);
-              scf::IfOp::create(
-                  b, loc, inRange, [&](OpBuilder &b, Location loc) {
-                    // The point's loop indices, the last column loop fastest.
-                    SmallVector<Value> point(r.k(), zero);
-                    Value rest = column;
-                    for (unsigned d = r.k() - 1; d > r.firstColumnLoop(); --d) {
-                      point[d] =
-                          arith::RemUIOp::create(b, loc, rest, pointSizes[d]);
-                      rest =
-                          arith::DivUIOp::create(b, loc, rest, pointSizes[d]);
-                    }
-                    point[r.firstColumnLoop()] = rest; // < its size
-                    // The rows' indices in loop 0; a block's rows past the
-                    // end read the last row and store nothing.
-                    SmallVector<Value> rows, rowInRange;
-                    for (int64_t m = 0; m < r.rows; ++m) {
-                      if (!r.rowBlocks) {
-                        rows.push_back(index(m));
-                        continue;
-                      }
-                      Value row = arith::AddIOp::create(
-                          b, loc,
-                          arith::MulIOp::create(b, loc, point[0],
-                                                index(r.rows)),
-                          index(m));
-                      rowInRange.push_back(arith::CmpIOp::create(
-                          b, loc, arith::CmpIPredicate::ult, row, sizes[0]));
-                      rows.push_back(arith::MinUIOp::create(
-                          b, loc, row,
-                          arith::SubIOp::create(b, loc, sizes[0], one)));
-                    }
-                    SmallVector<Value> totals;
-                    for (Value partial : laneResults(b, loc, r, lane, point,
-                                                     rows, depth, width))
-                      totals.push_back(warpCombine(b, loc, r, partial));
-                    Value leader = arith::CmpIOp::create(
-                        b, loc, arith::CmpIPredicate::eq, lane, zero);
-                    scf::IfOp::create(
-                        b, loc, leader, [&](OpBuilder &b, Location loc) {
-                          for (size_t m = 0; m < totals.size(); ++m) {
-                            Value total = totals[m];
-                            SmallVector<Value> at(point);
-                            if (r.rows)
-                              at[0] = rows[m];
-                            auto store = [&](OpBuilder &b, Location loc) {
-                              Value base = start ? start
-                                                 : memref::LoadOp::create(
-                                                       b, loc, r.out, at)
-                                                       .getResult();
-                              memref::StoreOp::create(
-                                  b, loc, combine(b, r, base, total), r.out,
-                                  at);
-                            };
-                            if (!r.rowBlocks) {
-                              store(b, loc);
-                              continue;
-                            }
-                            scf::IfOp::create(b, loc, rowInRange[m],
-                                              [&](OpBuilder &b, Location loc) {
-                                                store(b, loc);
-                                                scf::YieldOp::create(b, loc);
-                                              });
-                          }
-                          scf::YieldOp::create(b, loc);
-                        });
-                    scf::YieldOp::create(b, loc);
-                  });
+              scf::IfOp::create(b, loc, inRange,
+                                [&](OpBuilder &b, Location loc) {
+                                  warpBody(b, loc, lane, column);
+                                  scf::YieldOp::create(b, loc);
+                                });
             });
       });
-  op->erase();
+  for (Stage &stage : chain)
+    stage.op->erase();
 }
 
 struct WarpContractionsPass
     : mlir::llama::impl::LlamaWarpContractionsPassBase<WarpContractionsPass> {
   void runOnOperation() override {
-    for (linalg::GenericOp op : mlir::llama::hostGenerics(getOperation()))
-      if (std::optional<RowReduction> r = matchRowReduction(op))
-        rewrite(*r);
+    // A chain's later stages are gone when the walk reaches them.
+    DenseSet<Operation *> done;
+    for (linalg::GenericOp op : mlir::llama::hostGenerics(getOperation())) {
+      if (done.contains(op))
+        continue;
+      std::optional<RowReduction> r = matchRowReduction(op);
+      if (!r)
+        continue;
+      Chain chain = matchChain(*r);
+      for (Stage &stage : chain)
+        done.insert(stage.op);
+      rewrite(chain);
+    }
   }
 };
 

@@ -1,0 +1,206 @@
+//===- RowReductions.cpp - what llama-warp-contractions takes -------------===//
+//
+// Matching only: a generic reducing along its contiguous last dim, and the
+// generics after it that a warp can run on its point too.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Target/NVIDIA/RowReductions.h"
+#include "passes/Target/NVIDIA/KernelOperands.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+
+namespace mlir::llama::warp {
+
+bool readsAlongK(linalg::GenericOp op, OpOperand *input, unsigned k) {
+  return op.getMatchingIndexingMap(input).isFunctionOfDim(k);
+}
+
+/// The neutral element of a combiner the warp can apply in any order.
+static TypedAttr identityOf(Operation *combine) {
+  auto type = cast<FloatType>(combine->getResult(0).getType());
+  if (isa<arith::AddFOp>(combine))
+    return FloatAttr::get(type, 0.0);
+  if (isa<arith::MaximumFOp, arith::MaxNumFOp>(combine))
+    return FloatAttr::get(type,
+                          APFloat::getInf(type.getFloatSemantics(), true));
+  return nullptr;
+}
+
+std::optional<RowReduction> matchRowReduction(linalg::GenericOp op) {
+  unsigned loops = op.getNumLoops();
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
+      op.getNumReductionLoops() != 1 || loops < 2 || op.hasIndexSemantics())
+    return std::nullopt;
+  unsigned k = loops - 1;
+  if (op.getIteratorTypesArray()[k] != utils::IteratorType::reduction)
+    return std::nullopt;
+  RowReduction r;
+  r.op = op;
+  r.loops = loops;
+  r.out = op.getDpsInits()[0];
+  auto outType = cast<MemRefType>(r.out.getType());
+  if (!outType.getElementType().isF32() ||
+      op.getMatchingIndexingMap(op.getDpsInitOperand(0)) !=
+          AffineMap::getMultiDimIdentityMap(loops, op.getContext())
+              .getMajorSubMap(k))
+    return std::nullopt;
+  // Inputs: distinct loops each, k (if read) as the contiguous last dim.
+  bool anyAlongK = false;
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(input);
+    if (!map.isProjectedPermutation())
+      return std::nullopt;
+    if (!readsAlongK(op, input, k))
+      continue;
+    if (map.getDimPosition(map.getNumResults() - 1) != k)
+      return std::nullopt;
+    anyAlongK = true;
+  }
+  if (!anyAlongK)
+    return std::nullopt;
+  // Rows: loop 0 when some input does not read it (a weight, loaded once
+  // for all rows): all of it when small and static (decode), else blocks of
+  // kMaxGemvRows rows (prefill), each block a point.
+  int64_t first = outType.getDimSize(0);
+  if (k >= 2 && llvm::any_of(op.getDpsInputOperands(), [&](OpOperand *input) {
+        return !op.getMatchingIndexingMap(input).isFunctionOfDim(0);
+      })) {
+    r.rowBlocks = ShapedType::isDynamic(first) || first > kMaxGemvRows;
+    r.rows = r.rowBlocks ? kMaxGemvRows : first;
+  }
+  // The body: yield combine(out, f(ins)), f not reading out.
+  Block &body = op.getRegion().front();
+  Value outArg = body.getArguments().back();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  r.combine = yield.getValues()[0].getDefiningOp();
+  if (!r.combine || r.combine->getNextNode() != yield ||
+      r.combine->getNumOperands() != 2 || !(r.identity = identityOf(r.combine)))
+    return std::nullopt;
+  if (r.combine->getOperand(0) == outArg)
+    r.product = r.combine->getOperand(1);
+  else if (r.combine->getOperand(1) == outArg)
+    r.product = r.combine->getOperand(0);
+  else
+    return std::nullopt;
+  for (Operation &inner : body.without_terminator())
+    if (&inner != r.combine && llvm::is_contained(inner.getOperands(), outArg))
+      return std::nullopt;
+  return r;
+}
+
+/// Whether `map` is the identity over the first `dims` of `loops` loops.
+static bool isLeadingIdentity(AffineMap map, unsigned dims, unsigned loops) {
+  return map == AffineMap::getMultiDimIdentityMap(loops, map.getContext())
+                    .getMajorSubMap(dims);
+}
+
+/// Whether `op`, after `chain`'s stages, is one more: same loop sizes (it
+/// reads the chain's row buffer with the identity map), registered results
+/// read at the point, written buffers only at the point.
+static std::optional<Stage> matchStage(Chain &chain, Value rows,
+                                       linalg::GenericOp op) {
+  unsigned loops = chain.front().op.getNumLoops();
+  if (!op.hasPureBufferSemantics() || op.getNumLoops() != loops ||
+      op.hasIndexSemantics())
+    return std::nullopt;
+  Stage stage{op, std::nullopt, nullptr};
+  if (op.getNumReductionLoops() != 0) {
+    stage.reduction = matchRowReduction(op);
+    if (!stage.reduction || stage.reduction->rows)
+      return std::nullopt;
+  } else {
+    for (OpOperand &init : op.getDpsInitsMutable())
+      if (!op.getMatchingIndexingMap(&init).isIdentity() ||
+          !op.getMatchingBlockArgument(&init).use_empty())
+        return std::nullopt;
+    for (OpOperand *input : op.getDpsInputOperands()) {
+      AffineMap map = op.getMatchingIndexingMap(input);
+      if (!map.isProjectedPermutation() ||
+          (map.isFunctionOfDim(loops - 1) &&
+           map.getDimPosition(map.getNumResults() - 1) != loops - 1))
+        return std::nullopt;
+    }
+  }
+  // Every access to what the chain (this stage included) writes: at the
+  // point, or at (point, k) through the same buffer.
+  DenseSet<Value> written;
+  SmallVector<OpOperand *> accesses;
+  for (Stage &s : chain)
+    for (OpOperand &operand : s.op->getOpOperands())
+      accesses.push_back(&operand);
+  for (OpOperand &operand : op->getOpOperands())
+    accesses.push_back(&operand);
+  for (OpOperand *access : accesses)
+    if (cast<linalg::GenericOp>(access->getOwner()).isDpsInit(access))
+      written.insert(access->get());
+  bool readsRows = false;
+  for (OpOperand *access : accesses) {
+    auto owner = cast<linalg::GenericOp>(access->getOwner());
+    AffineMap map = owner.getMatchingIndexingMap(access);
+    bool atPoint = isLeadingIdentity(map, loops - 1, loops);
+    bool alongRow = map.isIdentity();
+    Value base = mlir::llama::baseOf(access->get());
+    for (Value w : written)
+      if ((access->get() == w && !atPoint && !alongRow) ||
+          (access->get() != w && (!base || base == mlir::llama::baseOf(w))))
+        return std::nullopt;
+    if (owner == op && access->get() == rows && alongRow)
+      readsRows = true;
+  }
+  if (!readsRows)
+    return std::nullopt;
+  // Results of earlier reductions read at the point: in registers only when
+  // the reduction starts from a fill (no lane reads what lane 0 stores).
+  for (OpOperand *input : op.getDpsInputOperands())
+    for (Stage &s : chain)
+      if (s.reduction && input->get() == s.reduction->out &&
+          (!isLeadingIdentity(op.getMatchingIndexingMap(input), loops - 1,
+                              loops) ||
+           !mlir::llama::fillReaching(s.op, s.reduction->out)))
+        return std::nullopt;
+  return stage;
+}
+
+/// Whether a warp may run `op` (between two of a chain's stages) after the
+/// stages after it: it touches no memory, allocates, or fills a later
+/// reduction's output (which becomes that reduction's start).
+static bool mayPass(Operation *op) {
+  if (isMemoryEffectFree(op) || isa<memref::AllocOp>(op))
+    return true;
+  auto fill = dyn_cast<linalg::FillOp>(op);
+  auto next =
+      fill ? dyn_cast_or_null<linalg::GenericOp>(fill->getNextNode()) : nullptr;
+  return next && next.getNumReductionLoops() != 0 &&
+         next.getDpsInits()[0] == fill.getDpsInits()[0];
+}
+
+Chain matchChain(RowReduction first) {
+  Chain chain{{first.op, first, nullptr}};
+  if (first.rows)
+    return chain;
+  // The row buffer: read along the whole row, the identity map.
+  Value rows;
+  for (OpOperand *input : first.op.getDpsInputOperands())
+    if (first.op.getMatchingIndexingMap(input).isIdentity())
+      rows = input->get();
+  if (!rows)
+    return chain;
+  for (Operation *op = first.op->getNextNode(); op; op = op->getNextNode()) {
+    auto generic = dyn_cast<linalg::GenericOp>(op);
+    if (!generic) {
+      if (!mayPass(op))
+        break;
+      continue;
+    }
+    std::optional<Stage> stage = matchStage(chain, rows, generic);
+    if (!stage)
+      break;
+    chain.push_back(*stage);
+  }
+  // A chain ends with its last stage: what a warp computes after it is not
+  // the chain's (trailing fills and allocations stay where they are).
+  return chain;
+}
+
+} // namespace mlir::llama::warp
