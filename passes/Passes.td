@@ -292,6 +292,23 @@ def LlamaMergeLaunchesPass
                            "::mlir::scf::SCFDialect"];
 }
 
+def LlamaSerialReductionsPass
+    : Pass<"llama-serial-reductions", "::mlir::func::FuncOp"> {
+  let summary = "Reductions a thread finishes alone, summed in registers";
+  let description = [{
+    For the NVIDIA target, on buffers after `llama-warp-contractions`: a
+    host-level `linalg.generic` with reductions whose operands are indexed
+    by projected permutations and whose one output is indexed by all the
+    parallel loops becomes a parallel loop over the output holding serial
+    loops over the reduced dims, the sum in a register from the value of a
+    fill that reaches the op (the fill erased) or the output's old value,
+    stored once.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def LlamaForwardFillsPass
     : Pass<"llama-forward-fills", "::mlir::func::FuncOp"> {
   let summary = "A copy of a buffer that still holds a fill, as a fill";

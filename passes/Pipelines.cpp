@@ -114,6 +114,7 @@ void buildGPUKernelStage(OpPassManager &pm, const PipelineOptions &) {
   pm.addNestedPass<func::FuncOp>(createLlamaForwardFillsPass());
   pm.addNestedPass<func::FuncOp>(createLlamaMmaContractionsPass());
   pm.addNestedPass<func::FuncOp>(createLlamaWarpContractionsPass());
+  pm.addNestedPass<func::FuncOp>(createLlamaSerialReductionsPass());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   pm.addPass(createForallToParallelLoopPass());
   pm.addNestedPass<func::FuncOp>(createLlamaMapLoopsToThreadsPass());
@@ -250,6 +251,17 @@ void registerLlamaPassesAndPipelines() {
   PassPipelineRegistration<PipelineOptions>(
       "llama-to-llvm", "llamac's whole pipeline: llama IR to the LLVM dialect",
       buildLlamaToLLVMPipeline);
+  // The target level's two halves, for running a target's choices on the
+  // other (test/e2e/nvidia-form.test: the NVIDIA kernel stage's loop
+  // rewrites on the CPU).
+  PassPipelineRegistration<PipelineOptions>(
+      "llama-bufferize",
+      "llamac's bufferization stage: buffers, the C entry ABI",
+      buildBufferizationStage);
+  PassPipelineRegistration<PipelineOptions>(
+      "llama-target-lowering",
+      "llamac's target lowering stage: bufferized code to the LLVM dialect",
+      buildTargetLoweringStage);
 }
 
 } // namespace mlir::llama
