@@ -360,11 +360,13 @@ def LlamaWarpContractionsPass
     once for all), combine them with butterfly shuffles (`gpu.shuffle
     xor`), and lane 0 writes. A `linalg.fill` of the output right before
     becomes the start value. The generics after such a reduction over the
-    same rows -- more reductions and elementwise maps along the row that
-    read its results only at their own point (softmax's sum of exponentials
-    and probabilities after the max; RMSNorm's scaling after the sum) --
-    join its warp: the results stay in registers, and each lane reads and
-    writes the same elements of the row in every step.
+    same rows join its warp when they read its results only at their own
+    point: more reductions and elementwise maps along the row (softmax's
+    sum of exponentials and probabilities after the max; RMSNorm's scaling
+    after the sum), reductions of the same static shape (decode's gate and
+    up; k and v), and an elementwise map of the point after them (their
+    SwiGLU). The results stay in registers, and each lane reads and writes
+    the same elements of a row in every step.
   }];
   let dependentDialects = [
     "::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",

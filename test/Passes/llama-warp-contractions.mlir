@@ -341,6 +341,126 @@ func.func @norm_rows(%x: memref<?x64xf32>, %sum: memref<?xf32>, %gain: memref<64
 
 // -----
 
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (n, k)>
+#o = affine_map<(m, n, k) -> (m, n)>
+#p = affine_map<(m, n) -> (m, n)>
+
+// Gate and up (the same static ranges) and their SwiGLU: one warp per
+// column computes both sums for both rows, then lane 0 applies the SwiGLU
+// to the sums in registers. A projection of another width (k's 16
+// columns) is a kernel of its own.
+// CHECK-LABEL: func.func @gate_up_swiglu
+// CHECK-NOT: linalg.fill
+// CHECK: scf.parallel
+// CHECK: %[[LEADER:.*]] = arith.cmpi eq
+// CHECK: %[[GATE:.*]]:2 = scf.for
+// CHECK-COUNT-10: gpu.shuffle  xor
+// CHECK: %[[G0:.*]] = arith.addf %cst, %{{.*}}
+// CHECK: %[[G1:.*]] = arith.addf %cst, %{{.*}}
+// CHECK: memref.store %[[G0]], %alloc[
+// CHECK: %[[UP:.*]]:2 = scf.for
+// CHECK-COUNT-10: gpu.shuffle  xor
+// CHECK: %[[U0:.*]] = arith.addf %cst, %{{.*}}
+// CHECK: memref.store %[[U0]], %alloc_{{[0-9]+}}[
+// CHECK: scf.if %[[LEADER]] {
+// CHECK-NOT: memref.load
+// CHECK: %[[NEG:.*]] = arith.negf %[[G0]]
+// CHECK: math.exp %[[NEG]]
+// CHECK: %[[S0:.*]] = arith.mulf %{{.*}}, %[[U0]]
+// CHECK: memref.store %[[S0]], %arg3[%c0{{.*}}, %{{.*}}]
+// CHECK: math.exp
+// CHECK: memref.store %{{.*}}, %arg3[%c1{{.*}}, %{{.*}}]
+// CHECK: scf.parallel
+// CHECK-NOT: linalg.generic
+func.func @gate_up_swiglu(%x: memref<2x64xf32>, %wg: memref<48x64xbf16>, %wu: memref<48x64xbf16>, %h: memref<2x48xf32>, %wk: memref<16x64xbf16>, %k: memref<2x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %g = memref.alloc() : memref<2x48xf32>
+  %u = memref.alloc() : memref<2x48xf32>
+  linalg.fill ins(%zero : f32) outs(%g : memref<2x48xf32>)
+  linalg.fill ins(%zero : f32) outs(%u : memref<2x48xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #o], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %wg : memref<2x64xf32>, memref<48x64xbf16>) outs(%g : memref<2x48xf32>) {
+  ^bb0(%a: f32, %b: bf16, %acc: f32):
+    %bf = arith.extf %b : bf16 to f32
+    %p = arith.mulf %a, %bf : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#x, #w, #o], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %wu : memref<2x64xf32>, memref<48x64xbf16>) outs(%u : memref<2x48xf32>) {
+  ^bb0(%a: f32, %b: bf16, %acc: f32):
+    %bf = arith.extf %b : bf16 to f32
+    %p = arith.mulf %a, %bf : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#p, #p, #p], iterator_types = ["parallel", "parallel"]}
+      ins(%g, %u : memref<2x48xf32>, memref<2x48xf32>) outs(%h : memref<2x48xf32>) {
+  ^bb0(%gv: f32, %uv: f32, %o: f32):
+    %n = arith.negf %gv : f32
+    %e = math.exp %n : f32
+    %d = arith.addf %e, %one : f32
+    %sig = arith.divf %one, %d : f32
+    %si = arith.mulf %gv, %sig : f32
+    %r = arith.mulf %si, %uv : f32
+    linalg.yield %r : f32
+  }
+  linalg.fill ins(%zero : f32) outs(%k : memref<2x16xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #o], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %wk : memref<2x64xf32>, memref<16x64xbf16>) outs(%k : memref<2x16xf32>) {
+  ^bb0(%a: f32, %b: bf16, %acc: f32):
+    %bf = arith.extf %b : bf16 to f32
+    %p = arith.mulf %a, %bf : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  memref.dealloc %g : memref<2x48xf32>
+  memref.dealloc %u : memref<2x48xf32>
+  return
+}
+
+// -----
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (n, k)>
+#o = affine_map<(m, n, k) -> (m, n)>
+
+// Projections of one input but different widths (q's 48 columns, k's 16):
+// not one warp's steps, two kernels.
+// CHECK-LABEL: func.func @different_widths
+// CHECK-COUNT-2: scf.parallel (%{{[a-z0-9]+}}) = (%c0{{[_0-9]*}}) to
+// CHECK-NOT: linalg.generic
+func.func @different_widths(%x: memref<1x64xf32>, %wq: memref<48x64xbf16>, %wk: memref<16x64xbf16>) {
+  %zero = arith.constant 0.0 : f32
+  %q = memref.alloc() : memref<1x48xf32>
+  %k = memref.alloc() : memref<1x16xf32>
+  linalg.fill ins(%zero : f32) outs(%q : memref<1x48xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #o], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %wq : memref<1x64xf32>, memref<48x64xbf16>) outs(%q : memref<1x48xf32>) {
+  ^bb0(%a: f32, %b: bf16, %acc: f32):
+    %bf = arith.extf %b : bf16 to f32
+    %p = arith.mulf %a, %bf : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.fill ins(%zero : f32) outs(%k : memref<1x16xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #o], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %wk : memref<1x64xf32>, memref<16x64xbf16>) outs(%k : memref<1x16xf32>) {
+  ^bb0(%a: f32, %b: bf16, %acc: f32):
+    %bf = arith.extf %b : bf16 to f32
+    %p = arith.mulf %a, %bf : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  memref.dealloc %q : memref<1x48xf32>
+  memref.dealloc %k : memref<1x16xf32>
+  return
+}
+
+// -----
+
 // Not a chain: the second step reads the max of another point (its map
 // swaps h and g), which another warp computes; a row map that reads the
 // scores it writes at another row stays a generic. Two kernels.

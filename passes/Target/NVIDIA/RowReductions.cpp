@@ -95,35 +95,86 @@ static bool isLeadingIdentity(AffineMap map, unsigned dims, unsigned loops) {
                     .getMajorSubMap(dims);
 }
 
-/// Whether `op`, after `chain`'s stages, is one more: same loop sizes (it
-/// reads the chain's row buffer with the identity map), registered results
-/// read at the point, written buffers only at the point.
+/// Whether `op`'s loop ranges are all static and those of `ranges`.
+static bool hasStaticRanges(linalg::GenericOp op, ArrayRef<int64_t> ranges) {
+  SmallVector<int64_t> own = op.getStaticLoopRanges();
+  return ArrayRef<int64_t>(own) == ranges &&
+         llvm::none_of(own, ShapedType::isDynamic);
+}
+
+/// What `op` would be after `chain`'s stages, when it fits: a reduction or a
+/// map along the row when it reads the row buffer `rows` (rows of the
+/// chain without a row loop) or has the first reduction's static ranges; a
+/// map of the point with the static ranges of the point.
+static std::optional<StageKind> kindOf(Chain &chain, Value rows,
+                                       linalg::GenericOp op) {
+  RowReduction &first = *chain.front().reduction;
+  unsigned loops = first.loops;
+  if (!op.hasPureBufferSemantics() || op.hasIndexSemantics() ||
+      chain.back().kind == StageKind::PointMap)
+    return std::nullopt;
+  auto readsRowBuffer = [&] {
+    return llvm::any_of(op.getDpsInputOperands(), [&](OpOperand *input) {
+      return rows && input->get() == rows &&
+             op.getMatchingIndexingMap(input).isIdentity();
+    });
+  };
+  SmallVector<int64_t> ranges = first.op.getStaticLoopRanges();
+  bool sameRows =
+      first.rows == 0 ? readsRowBuffer() : hasStaticRanges(op, ranges);
+  for (OpOperand &init : op.getDpsInitsMutable())
+    if (op.getNumReductionLoops() == 0 &&
+        (!op.getMatchingIndexingMap(&init).isIdentity() ||
+         !op.getMatchingBlockArgument(&init).use_empty()))
+      return std::nullopt;
+  if (op.getNumLoops() == loops && op.getNumReductionLoops() != 0) {
+    std::optional<RowReduction> r = matchRowReduction(op);
+    if (!r || r->rows != first.rows || r->rowBlocks != first.rowBlocks ||
+        !sameRows)
+      return std::nullopt;
+    return StageKind::Reduction;
+  }
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(input);
+    if (!map.isProjectedPermutation() ||
+        (op.getNumLoops() == loops && map.isFunctionOfDim(loops - 1) &&
+         map.getDimPosition(map.getNumResults() - 1) != loops - 1))
+      return std::nullopt;
+  }
+  if (op.getNumLoops() == loops && first.rows == 0 && sameRows)
+    return StageKind::RowMap;
+  if (op.getNumLoops() == loops - 1 && !first.rowBlocks &&
+      hasStaticRanges(op, ArrayRef(ranges).drop_back()))
+    return StageKind::PointMap;
+  return std::nullopt;
+}
+
+/// Whether `op`, after `chain`'s stages, is one more: it fits (kindOf),
+/// reads the earlier reductions' results at the point only, and what the
+/// chain writes is accessed at the point or along its row only.
 static std::optional<Stage> matchStage(Chain &chain, Value rows,
                                        linalg::GenericOp op) {
-  unsigned loops = chain.front().op.getNumLoops();
-  if (!op.hasPureBufferSemantics() || op.getNumLoops() != loops ||
-      op.hasIndexSemantics())
+  std::optional<StageKind> kind = kindOf(chain, rows, op);
+  if (!kind)
     return std::nullopt;
-  Stage stage{op, std::nullopt, nullptr};
-  if (op.getNumReductionLoops() != 0) {
+  Stage stage{op, *kind, std::nullopt, nullptr};
+  if (*kind == StageKind::Reduction)
     stage.reduction = matchRowReduction(op);
-    if (!stage.reduction || stage.reduction->rows)
-      return std::nullopt;
-  } else {
-    for (OpOperand &init : op.getDpsInitsMutable())
-      if (!op.getMatchingIndexingMap(&init).isIdentity() ||
-          !op.getMatchingBlockArgument(&init).use_empty())
-        return std::nullopt;
-    for (OpOperand *input : op.getDpsInputOperands()) {
-      AffineMap map = op.getMatchingIndexingMap(input);
-      if (!map.isProjectedPermutation() ||
-          (map.isFunctionOfDim(loops - 1) &&
-           map.getDimPosition(map.getNumResults() - 1) != loops - 1))
-        return std::nullopt;
-    }
-  }
-  // Every access to what the chain (this stage included) writes: at the
-  // point, or at (point, k) through the same buffer.
+  unsigned loops = chain.front().reduction->loops;
+  // At the point: the leading identity of a step along k, the identity of
+  // a map of the point.
+  auto atPoint = [&](OpOperand *access) {
+    auto owner = cast<linalg::GenericOp>(access->getOwner());
+    AffineMap map = owner.getMatchingIndexingMap(access);
+    return owner.getNumLoops() == loops
+               ? isLeadingIdentity(map, loops - 1, loops)
+               : map.isIdentity();
+  };
+  auto alongRow = [&](OpOperand *access) {
+    auto owner = cast<linalg::GenericOp>(access->getOwner());
+    return owner.getNumLoops() == loops &&
+           owner.getMatchingIndexingMap(access).isIdentity();
+  };
   DenseSet<Value> written;
   SmallVector<OpOperand *> accesses;
   for (Stage &s : chain)
@@ -134,29 +185,19 @@ static std::optional<Stage> matchStage(Chain &chain, Value rows,
   for (OpOperand *access : accesses)
     if (cast<linalg::GenericOp>(access->getOwner()).isDpsInit(access))
       written.insert(access->get());
-  bool readsRows = false;
   for (OpOperand *access : accesses) {
-    auto owner = cast<linalg::GenericOp>(access->getOwner());
-    AffineMap map = owner.getMatchingIndexingMap(access);
-    bool atPoint = isLeadingIdentity(map, loops - 1, loops);
-    bool alongRow = map.isIdentity();
     Value base = mlir::llama::baseOf(access->get());
     for (Value w : written)
-      if ((access->get() == w && !atPoint && !alongRow) ||
+      if ((access->get() == w && !atPoint(access) && !alongRow(access)) ||
           (access->get() != w && (!base || base == mlir::llama::baseOf(w))))
         return std::nullopt;
-    if (owner == op && access->get() == rows && alongRow)
-      readsRows = true;
   }
-  if (!readsRows)
-    return std::nullopt;
   // Results of earlier reductions read at the point: in registers only when
   // the reduction starts from a fill (no lane reads what lane 0 stores).
   for (OpOperand *input : op.getDpsInputOperands())
     for (Stage &s : chain)
       if (s.reduction && input->get() == s.reduction->out &&
-          (!isLeadingIdentity(op.getMatchingIndexingMap(input), loops - 1,
-                              loops) ||
+          (!atPoint(input) ||
            !mlir::llama::fillReaching(s.op, s.reduction->out)))
         return std::nullopt;
   return stage;
@@ -176,16 +217,13 @@ static bool mayPass(Operation *op) {
 }
 
 Chain matchChain(RowReduction first) {
-  Chain chain{{first.op, first, nullptr}};
-  if (first.rows)
-    return chain;
-  // The row buffer: read along the whole row, the identity map.
+  Chain chain{{first.op, StageKind::Reduction, first, nullptr}};
+  // The row buffer: read along the whole row, the identity map (none for a
+  // projection: its steps have its static ranges instead).
   Value rows;
   for (OpOperand *input : first.op.getDpsInputOperands())
     if (first.op.getMatchingIndexingMap(input).isIdentity())
       rows = input->get();
-  if (!rows)
-    return chain;
   for (Operation *op = first.op->getNextNode(); op; op = op->getNextNode()) {
     auto generic = dyn_cast<linalg::GenericOp>(op);
     if (!generic) {

@@ -33,19 +33,26 @@ bool readsAlongK(linalg::GenericOp op, OpOperand *input, unsigned k);
 /// `op` as a row reduction, when it is one.
 std::optional<RowReduction> matchRowReduction(linalg::GenericOp op);
 
-/// A step of a chain: a row reduction, or (none) a row map.
+/// What a step of a chain computes: a reduction along k; a map along the
+/// row (loops p.., k); a map of the point (loops p..), after the reductions
+/// (SwiGLU of the gate and up sums).
+enum class StageKind { Reduction, RowMap, PointMap };
+
 struct Stage {
   linalg::GenericOp op;
+  StageKind kind;
   std::optional<RowReduction> reduction;
   Value start; // the reduction's fill value, taken when rewriting
 };
 
-/// A warp's work on its point: row reductions and row maps over the same
-/// rows (loops p.., k), in order, later ones reading the earlier
-/// reductions' results at the point from registers (softmax's max, sum of
-/// exponentials and probabilities; RMSNorm's sum of squares and scaling).
+/// A warp's work on its point, in order: row reductions and maps over the
+/// same rows, later steps reading the earlier reductions' results at the
+/// point from registers: softmax's max, sum of exponentials and
+/// probabilities; RMSNorm's sum of squares and scaling; gate and up's
+/// sums (reductions of the same shape, rows included) and their SwiGLU.
 /// Every buffer the chain writes is accessed at the point only, each
-/// element by the lane that owns its k, so no warp waits for another.
+/// element along a row by the lane that owns its k, so no warp waits for
+/// another.
 using Chain = SmallVector<Stage>;
 
 /// The chain starting at the reduction `first`: one stage when nothing that

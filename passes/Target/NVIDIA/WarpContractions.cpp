@@ -17,11 +17,12 @@
 // A linalg.fill of the output right before becomes the start value.
 //
 // What follows such a reduction over the same rows and reads its result
-// only at its own point joins the warp as a chain: softmax's max, sum of
-// exponentials and probabilities; RMSNorm's sum of squares and scaling. The
+// only at its own point joins the warp as a chain (RowReductions.h):
+// softmax's max, sum of exponentials and probabilities; RMSNorm's sum of
+// squares and scaling; decode's gate and up sums and their SwiGLU. The
 // results stay in registers (after the shuffles every lane has them), and
-// each lane reads and writes the same elements of the row in every step:
-// one kernel instead of one per step, no warp waiting for another.
+// each lane reads and writes the same elements of a row in every step: one
+// kernel instead of one per step, no warp waiting for another.
 //
 // Runs on buffers, before the loops become kernels: the result is a
 // parallel loop over blocks holding one over (lane, warp) threads, which
@@ -159,9 +160,9 @@ DenseSet<Operation *> invariantOps(linalg::GenericOp op, Operation *skip) {
   return invariant;
 }
 
-/// Values of buffers at the warp's point a chain's reductions left in
-/// registers, by buffer.
-using KnownValues = DenseMap<Value, Value>;
+/// Values of buffers at the warp's point (one per row of a reduction with
+/// rows) a chain's reductions left in registers, by buffer.
+using KnownValues = DenseMap<Value, SmallVector<Value>>;
 
 /// One lane's partial results over its steps of k, one per row (one when
 /// there are no rows), for the output point whose loop indices but k are
@@ -196,11 +197,12 @@ SmallVector<Value> laneResults(OpBuilder &b, Location loc, RowReduction &r,
   for (OpOperand *input : op.getDpsInputOperands())
     if (!readsAlongK(op, input, r.k()))
       for (int64_t m = 0; m < rows; ++m) {
-        Value value = known.lookup(input->get());
-        if (!value)
-          value = memref::LoadOp::create(b, loc, input->get(),
+        auto it = known.find(input->get());
+        fixed[m][input->getOperandNumber()] =
+            it != known.end()
+                ? it->second[m]
+                : memref::LoadOp::create(b, loc, input->get(),
                                          indicesFor(input, m, nullptr));
-        fixed[m][input->getOperandNumber()] = value;
       }
   DenseSet<Operation *> invariant = invariantOps(op, r.combine);
   SmallVector<IRMapping> perRow(rows);
@@ -274,10 +276,11 @@ void laneMap(OpBuilder &b, Location loc, linalg::GenericOp op, Value lane,
   IRMapping invariantMapping;
   for (OpOperand *input : op.getDpsInputOperands())
     if (!readsAlongK(op, input, k)) {
-      Value value = known.lookup(input->get());
-      if (!value)
-        value = memref::LoadOp::create(b, loc, input->get(),
-                                       indicesFor(input, nullptr));
+      auto it = known.find(input->get());
+      Value value = it != known.end()
+                        ? it->second[0]
+                        : memref::LoadOp::create(b, loc, input->get(),
+                                                 indicesFor(input, nullptr));
       invariantMapping.map(op.getMatchingBlockArgument(input), value);
     }
   DenseSet<Operation *> invariant = invariantOps(op, nullptr);
@@ -314,6 +317,41 @@ void laneMap(OpBuilder &b, Location loc, linalg::GenericOp op, Value lane,
       });
 }
 
+/// A map of the point (`point`, loop 0 at each of `rows` for a chain with
+/// rows) from the chain's results in registers and loads of the rest.
+void pointMap(OpBuilder &b, Location loc, linalg::GenericOp op,
+              ArrayRef<Value> point, ArrayRef<Value> rows,
+              const KnownValues &known) {
+  Block &body = op.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  for (size_t m = 0; m < std::max<size_t>(rows.size(), 1); ++m) {
+    SmallVector<Value> at(point);
+    if (!rows.empty())
+      at[0] = rows[m];
+    auto indicesFor = [&](OpOperand *operand) {
+      SmallVector<Value> indices;
+      for (AffineExpr e : op.getMatchingIndexingMap(operand).getResults())
+        indices.push_back(at[cast<AffineDimExpr>(e).getPosition()]);
+      return indices;
+    };
+    IRMapping mapping;
+    for (OpOperand *input : op.getDpsInputOperands()) {
+      auto it = known.find(input->get());
+      mapping.map(op.getMatchingBlockArgument(input),
+                  it != known.end()
+                      ? it->second[m]
+                      : memref::LoadOp::create(b, loc, input->get(),
+                                               indicesFor(input)));
+    }
+    for (Operation &inner : body.without_terminator())
+      b.clone(inner, mapping);
+    for (auto [init, value] :
+         llvm::zip_equal(op.getDpsInitsMutable(), yield.getValues()))
+      memref::StoreOp::create(b, loc, mapping.lookupOrDefault(value),
+                              init.get(), indicesFor(&init));
+  }
+}
+
 /// The chain's stages for the point `point`, loop 0 at `rows` for a
 /// reduction's rows (in range where `rowInRange` says, for row blocks).
 void emitStages(OpBuilder &b, Location loc, Chain &chain, Value lane,
@@ -324,8 +362,15 @@ void emitStages(OpBuilder &b, Location loc, Chain &chain, Value lane,
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, zero);
   KnownValues known;
   for (Stage &stage : chain) {
-    if (!stage.reduction) {
+    if (stage.kind == StageKind::RowMap) {
       laneMap(b, loc, stage.op, lane, point, depth, width, known);
+      continue;
+    }
+    if (stage.kind == StageKind::PointMap) {
+      scf::IfOp::create(b, loc, leader, [&](OpBuilder &b, Location loc) {
+        pointMap(b, loc, stage.op, point, rows, known);
+        scf::YieldOp::create(b, loc);
+      });
       continue;
     }
     RowReduction &r = *stage.reduction;
@@ -338,8 +383,8 @@ void emitStages(OpBuilder &b, Location loc, Chain &chain, Value lane,
     if (stage.start)
       for (Value total : totals)
         results.push_back(combine(b, r, stage.start, total));
-    if (stage.start && !r.rows)
-      known[r.out] = results[0];
+    if (stage.start)
+      known[r.out] = results;
     scf::IfOp::create(b, loc, leader, [&](OpBuilder &b, Location loc) {
       for (size_t m = 0; m < totals.size(); ++m) {
         SmallVector<Value> at(point);
@@ -391,10 +436,12 @@ void rewrite(Chain &chain) {
       getConstantIntValue(ranges[r.k()].size).value_or(ShapedType::kDynamic);
   int64_t width = kMaxLoadBytes;
   for (Stage &stage : chain)
-    width = std::min(width, loadWidth(stage.op, staticDepth));
+    if (stage.kind != StageKind::PointMap) // reads nothing along k
+      width = std::min(width, loadWidth(stage.op, staticDepth));
   for (Stage &stage : chain)
     for (Value init : stage.op.getDpsInits())
-      while (!stage.reduction && width > 1 && !rowsAligned(init, width))
+      while (stage.kind == StageKind::RowMap && width > 1 &&
+             !rowsAligned(init, width))
         width /= 2;
   // The columns: the points of the loops but k (and a whole row loop),
   // flattened; loop 0 counts blocks of rows when it is split so.
