@@ -41,6 +41,16 @@ inline bool rowsAligned(Value buffer, int64_t elements) {
          llvm::all_of(ArrayRef(strides).drop_back(), multiple);
 }
 
+/// The indices `operand` of `op` reads at the loop values `ivs` (its
+/// indexing map a projected permutation).
+inline SmallVector<Value> indicesAt(linalg::GenericOp op, OpOperand *operand,
+                                    ArrayRef<Value> ivs) {
+  SmallVector<Value> indices;
+  for (AffineExpr e : op.getMatchingIndexingMap(operand).getResults())
+    indices.push_back(ivs[cast<AffineDimExpr>(e).getPosition()]);
+  return indices;
+}
+
 /// What `buffer` is a view of: a memref.alloc result, a global, a block
 /// argument (a function's), or null when none of those (another op's
 /// result).

@@ -67,10 +67,7 @@ void rewrite(linalg::GenericOp op) {
   auto yield = cast<linalg::YieldOp>(body.getTerminator());
   SmallVector<Value> ivs(op.getNumLoops());
   auto indices = [&](OpOperand *operand) {
-    SmallVector<Value> at;
-    for (AffineExpr e : op.getMatchingIndexingMap(operand).getResults())
-      at.push_back(ivs[cast<AffineDimExpr>(e).getPosition()]);
-    return at;
+    return mlir::llama::indicesAt(op, operand, ivs);
   };
   scf::ParallelOp::create(
       b, loc, SmallVector<Value>(parallel.size(), zero), sizesOf(parallel),

@@ -49,6 +49,7 @@ namespace mlir::llama {
 
 using namespace mlir;
 using namespace mlir::llama::warp;
+using mlir::llama::indicesAt;
 using mlir::llama::rowsAligned;
 using mlir::llama::takeFill;
 
@@ -183,10 +184,7 @@ SmallVector<Value> laneResults(OpBuilder &b, Location loc, RowReduction &r,
     if (r.rows)
       at[0] = rowIndices[m];
     at.push_back(kv);
-    SmallVector<Value> indices;
-    for (AffineExpr e : op.getMatchingIndexingMap(input).getResults())
-      indices.push_back(at[cast<AffineDimExpr>(e).getPosition()]);
-    return indices;
+    return indicesAt(op, input, at);
   };
   auto usesRows = [&](OpOperand *input) {
     return r.rows && op.getMatchingIndexingMap(input).isFunctionOfDim(0);
@@ -268,10 +266,7 @@ void laneMap(OpBuilder &b, Location loc, linalg::GenericOp op, Value lane,
   auto indicesFor = [&](OpOperand *operand, Value kv) {
     SmallVector<Value> at(point);
     at.push_back(kv);
-    SmallVector<Value> indices;
-    for (AffineExpr e : op.getMatchingIndexingMap(operand).getResults())
-      indices.push_back(at[cast<AffineDimExpr>(e).getPosition()]);
-    return indices;
+    return indicesAt(op, operand, at);
   };
   IRMapping invariantMapping;
   for (OpOperand *input : op.getDpsInputOperands())
@@ -329,10 +324,7 @@ void pointMap(OpBuilder &b, Location loc, linalg::GenericOp op,
     if (!rows.empty())
       at[0] = rows[m];
     auto indicesFor = [&](OpOperand *operand) {
-      SmallVector<Value> indices;
-      for (AffineExpr e : op.getMatchingIndexingMap(operand).getResults())
-        indices.push_back(at[cast<AffineDimExpr>(e).getPosition()]);
-      return indices;
+      return indicesAt(op, operand, at);
     };
     IRMapping mapping;
     for (OpOperand *input : op.getDpsInputOperands()) {
