@@ -277,7 +277,7 @@ def LlamaFuseIntoKernelsPass
 }
 
 def LlamaMergeLaunchesPass
-    : Pass<"llama-merge-launches", "::mlir::func::FuncOp"> {
+    : Pass<"llama-merge-launches", "::mlir::ModuleOp"> {
   let summary = "Consecutive independent kernels as one launch";
   let description = [{
     For the NVIDIA target, on `gpu.launch` ops before outlining: consecutive
@@ -285,8 +285,11 @@ def LlamaMergeLaunchesPass
     that touches memory, and that share no memory one of them writes, become
     one launch over both grids (each linearized): block b below the first's
     block count runs its body, the others the second's. Fresh allocations
-    do not alias other memory; two function arguments may, so launches that
-    both write or read-and-write arguments stay apart.
+    do not alias other memory; nor do two distinct arguments: any of a
+    model entry point's (the runtime gives each weight, cache and input its
+    own buffer), and those every call of their function passes memory
+    distinct from its other operands. Other arguments may alias: launches
+    that both write them, or one reads what the other writes, stay apart.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::scf::SCFDialect"];

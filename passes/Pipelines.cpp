@@ -121,7 +121,7 @@ void buildGPUKernelStage(OpPassManager &pm, const PipelineOptions &) {
   pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());
   pm.addPass(createConvertParallelLoopToGpuPass());
   pm.addPass(createCanonicalizerPass()); // constant grids and blocks
-  pm.addNestedPass<func::FuncOp>(createLlamaMergeLaunchesPass());
+  pm.addPass(createLlamaMergeLaunchesPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createGpuKernelOutliningPass());
   pm.addPass(createLlamaDeviceMemoryPass());

@@ -50,7 +50,9 @@ typedef void (*llama_set_threads_fn)(int32_t threads);
 
 /* Entry kinds (the manifest's "kind") and their C signatures. Arrays hold one
  * pointer per tensor: weights in manifest order, KV caches layer-major
- * (k0, v0, k1, ...), Adam moments and gradients in weight order. */
+ * (k0, v0, k1, ...), Adam moments and gradients in weight order. No two
+ * tensors an entry point takes overlap in memory (the generated code relies
+ * on it: a GPU artifact runs kernels writing different ones as one). */
 #define LLAMA_ABI_KIND_INFERENCE "inference"
 #define LLAMA_ABI_KIND_TRAIN_LOSS "train_loss"
 #define LLAMA_ABI_KIND_TRAIN_GRAD "train_grad"

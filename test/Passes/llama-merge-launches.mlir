@@ -96,3 +96,64 @@ func.func @dependent(%in: memref<64xf32>, %out: memref<64xf32>, %out2: memref<64
   }
   return
 }
+
+// -----
+
+// Arguments that are distinct memory: the entry point's (its arguments
+// carry the manifest's roles) and a layer's, every call of which passes
+// distinct buffers. Writes of two of them, and a read of a constant global,
+// share one launch.
+// CHECK-LABEL: func.func private @layer
+// CHECK-COUNT-1: gpu.launch blocks
+// CHECK-NOT: gpu.launch blocks
+memref.global "private" constant @table : memref<64xf32> = dense<1.0>
+func.func private @layer(%k: memref<64xf32>, %v: memref<64xf32>, %x: memref<64xf32>) {
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  %t = memref.get_global @table : memref<64xf32>
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c64, %sy = %c1, %sz = %c1) {
+    %a = memref.load %x[%tx] : memref<64xf32>
+    %b = memref.load %t[%tx] : memref<64xf32>
+    %s = arith.addf %a, %b : f32
+    memref.store %s, %k[%tx] : memref<64xf32>
+    gpu.terminator
+  }
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c64, %sy = %c1, %sz = %c1) {
+    %a = memref.load %x[%tx] : memref<64xf32>
+    memref.store %a, %v[%tx] : memref<64xf32>
+    gpu.terminator
+  }
+  return
+}
+func.func private @entry(%k: memref<64xf32> {llama.kv_cache = "layers.0.key"}, %v: memref<64xf32> {llama.kv_cache = "layers.0.value"}) {
+  %x = memref.alloc() : memref<64xf32>
+  call @layer(%k, %v, %x) : (memref<64xf32>, memref<64xf32>, memref<64xf32>) -> ()
+  memref.dealloc %x : memref<64xf32>
+  return
+}
+
+// -----
+
+// One call passes the same buffer twice: the layer's arguments may alias,
+// and its two writes stay apart.
+// CHECK-LABEL: func.func private @aliased
+// CHECK-COUNT-2: gpu.launch blocks
+func.func private @aliased(%k: memref<64xf32>, %v: memref<64xf32>) {
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  %zero = arith.constant 0.0 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c64, %sy = %c1, %sz = %c1) {
+    memref.store %zero, %k[%tx] : memref<64xf32>
+    gpu.terminator
+  }
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c64, %sy = %c1, %sz = %c1) {
+    memref.store %zero, %v[%tx] : memref<64xf32>
+    gpu.terminator
+  }
+  return
+}
+func.func private @entry2(%k: memref<64xf32> {llama.kv_cache = "layers.0.key"}, %v: memref<64xf32> {llama.kv_cache = "layers.0.value"}) {
+  call @aliased(%k, %v) : (memref<64xf32>, memref<64xf32>) -> ()
+  call @aliased(%k, %k) : (memref<64xf32>, memref<64xf32>) -> ()
+  return
+}

@@ -12,7 +12,12 @@
 //
 // Runs on gpu.launch ops before outlining. Memory is told apart by its
 // base: distinct allocations, globals and arguments do not alias a fresh
-// allocation; two arguments may, so only reads of arguments are shared.
+// allocation. Two arguments of a function do not alias when both are
+// distinct arguments: the model entry points' (no two tensors overlap: the
+// runtime's contract, llama_abi.h), and those of
+// a function whose every call passes them memory distinct from the call's
+// other operands (a layer's caches, weights, x). Other arguments may alias,
+// so they are only read in common.
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,6 +25,7 @@
 #include "passes/Target/NVIDIA/KernelOperands.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
@@ -63,16 +69,82 @@ bool isAllocation(Value base) {
   return base.getDefiningOp<memref::AllocOp>() != nullptr;
 }
 
-/// Two bases may be the same memory unless one is a fresh allocation and
-/// they differ.
-bool mayAlias(Value a, Value b) {
-  return a == b || (!isAllocation(a) && !isAllocation(b));
+/// Memory arguments that alias no other argument of their function.
+using DistinctArguments = DenseSet<Value>;
+
+/// Whether `func` is a model entry point: its arguments carry the manifest's
+/// roles (llama.weight, llama.kv_cache, llama.input).
+bool isEntryPoint(func::FuncOp func) {
+  for (unsigned i = 0; i < func.getNumArguments(); ++i)
+    if (DictionaryAttr attrs = func.getArgAttrDict(i))
+      for (NamedAttribute attr : attrs)
+        if (attr.getName().strref().starts_with("llama."))
+          return true;
+  return false;
 }
 
-bool independent(ArrayRef<Access> first, ArrayRef<Access> second) {
+DistinctArguments distinctArguments(ModuleOp module) {
+  DistinctArguments distinct;
+  DenseMap<StringRef, SmallVector<func::CallOp>> calls;
+  module.walk(
+      [&](func::CallOp call) { calls[call.getCallee()].push_back(call); });
+  SmallVector<func::FuncOp> callees;
+  module.walk([&](func::FuncOp func) {
+    if (isEntryPoint(func)) {
+      for (BlockArgument arg : func.getArguments())
+        if (isa<MemRefType>(arg.getType()))
+          distinct.insert(arg);
+    } else if (func.isPrivate() && !func.isExternal()) {
+      callees.push_back(func);
+    }
+  });
+  // An operand of a call is distinct memory when its base is an allocation
+  // or a distinct argument, and no other memory operand shares that base.
+  auto distinctAt = [&](func::CallOp call, unsigned i) {
+    Value base = mlir::llama::baseOf(call.getOperand(i));
+    if (!base || !(isAllocation(base) || distinct.contains(base)))
+      return false;
+    for (auto [j, other] : llvm::enumerate(call.getOperands()))
+      if (j != i && isa<MemRefType>(other.getType()) &&
+          mlir::llama::baseOf(other) == base)
+        return false;
+    return true;
+  };
+  // Callers before callees: layers are called by the entry points only, so
+  // two rounds settle them.
+  for (int round = 0; round < 2; ++round)
+    for (func::FuncOp func : callees) {
+      auto it = calls.find(func.getSymName());
+      if (it == calls.end())
+        continue;
+      ArrayRef<func::CallOp> sites = it->second;
+      for (BlockArgument arg : func.getArguments())
+        if (isa<MemRefType>(arg.getType()) &&
+            llvm::all_of(sites, [&](func::CallOp call) {
+              return distinctAt(call, arg.getArgNumber());
+            }))
+          distinct.insert(arg);
+    }
+  return distinct;
+}
+
+/// Two bases may be the same memory unless they differ and one is a fresh
+/// allocation, or each is a distinct argument or a global (a distinct
+/// argument is never a global: it is an allocation or the runtime's).
+bool mayAlias(Value a, Value b, const DistinctArguments &distinct) {
+  if (a == b)
+    return true;
+  auto known = [&](Value v) {
+    return distinct.contains(v) || v.getDefiningOp<memref::GetGlobalOp>();
+  };
+  return !isAllocation(a) && !isAllocation(b) && !(known(a) && known(b));
+}
+
+bool independent(ArrayRef<Access> first, ArrayRef<Access> second,
+                 const DistinctArguments &distinct) {
   for (const Access &a : first)
     for (const Access &b : second)
-      if ((a.write || b.write) && mayAlias(a.base, b.base))
+      if ((a.write || b.write) && mayAlias(a.base, b.base, distinct))
         return false;
   return true;
 }
@@ -185,6 +257,7 @@ gpu::LaunchOp merge(gpu::LaunchOp first, gpu::LaunchOp second) {
 struct MergeLaunchesPass
     : mlir::llama::impl::LlamaMergeLaunchesPassBase<MergeLaunchesPass> {
   void runOnOperation() override {
+    DistinctArguments distinct = distinctArguments(getOperation());
     SmallVector<Block *> blocks;
     getOperation()->walk([&](Block *block) {
       if (!block->getParentOp()->getParentOfType<gpu::LaunchOp>() &&
@@ -208,7 +281,7 @@ struct MergeLaunchesPass
         }
         if (current && sameBlocks(current, launch) &&
             nothingBetween(current, launch) &&
-            independent(touched, *accesses)) {
+            independent(touched, *accesses, distinct)) {
           current = merge(current, launch);
           touched.append(*accesses);
         } else {
