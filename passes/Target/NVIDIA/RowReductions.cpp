@@ -102,12 +102,12 @@ static bool hasStaticRanges(linalg::GenericOp op, ArrayRef<int64_t> ranges) {
          llvm::none_of(own, ShapedType::isDynamic);
 }
 
-/// What `op` would be after `chain`'s stages, when it fits: a reduction or a
-/// map along the row when it reads the row buffer `rows` (rows of the
+/// The step `op` would be after `chain`'s stages, when it fits: a reduction
+/// or a map along the row when it reads the row buffer `rows` (rows of the
 /// chain without a row loop) or has the first reduction's static ranges; a
 /// map of the point with the static ranges of the point.
-static std::optional<StageKind> kindOf(Chain &chain, Value rows,
-                                       linalg::GenericOp op) {
+static std::optional<Stage> stageOf(Chain &chain, Value rows,
+                                    linalg::GenericOp op) {
   RowReduction &first = *chain.front().reduction;
   unsigned loops = first.loops;
   if (!op.hasPureBufferSemantics() || op.hasIndexSemantics() ||
@@ -132,7 +132,7 @@ static std::optional<StageKind> kindOf(Chain &chain, Value rows,
     if (!r || r->rows != first.rows || r->rowBlocks != first.rowBlocks ||
         !sameRows)
       return std::nullopt;
-    return StageKind::Reduction;
+    return Stage{op, StageKind::Reduction, r, nullptr};
   }
   for (OpOperand *input : op.getDpsInputOperands()) {
     AffineMap map = op.getMatchingIndexingMap(input);
@@ -142,24 +142,21 @@ static std::optional<StageKind> kindOf(Chain &chain, Value rows,
       return std::nullopt;
   }
   if (op.getNumLoops() == loops && first.rows == 0 && sameRows)
-    return StageKind::RowMap;
+    return Stage{op, StageKind::RowMap, std::nullopt, nullptr};
   if (op.getNumLoops() == loops - 1 && !first.rowBlocks &&
       hasStaticRanges(op, ArrayRef(ranges).drop_back()))
-    return StageKind::PointMap;
+    return Stage{op, StageKind::PointMap, std::nullopt, nullptr};
   return std::nullopt;
 }
 
-/// Whether `op`, after `chain`'s stages, is one more: it fits (kindOf),
+/// Whether `op`, after `chain`'s stages, is one more: it fits (stageOf),
 /// reads the earlier reductions' results at the point only, and what the
 /// chain writes is accessed at the point or along its row only.
 static std::optional<Stage> matchStage(Chain &chain, Value rows,
                                        linalg::GenericOp op) {
-  std::optional<StageKind> kind = kindOf(chain, rows, op);
-  if (!kind)
+  std::optional<Stage> stage = stageOf(chain, rows, op);
+  if (!stage)
     return std::nullopt;
-  Stage stage{op, *kind, std::nullopt, nullptr};
-  if (*kind == StageKind::Reduction)
-    stage.reduction = matchRowReduction(op);
   unsigned loops = chain.front().reduction->loops;
   // At the point: the leading identity of a step along k, the identity of
   // a map of the point.

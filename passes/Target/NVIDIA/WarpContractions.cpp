@@ -165,6 +165,16 @@ DenseSet<Operation *> invariantOps(linalg::GenericOp op, Operation *skip) {
 /// rows) a chain's reductions left in registers, by buffer.
 using KnownValues = DenseMap<Value, SmallVector<Value>>;
 
+/// The element of `input` at `indices` for row `m`: the chain's register
+/// when `known` holds it, else a load.
+Value inputAt(OpBuilder &b, Location loc, const KnownValues &known,
+              OpOperand *input, size_t m, ValueRange indices) {
+  auto it = known.find(input->get());
+  if (it != known.end())
+    return it->second[m];
+  return memref::LoadOp::create(b, loc, input->get(), indices);
+}
+
 /// One lane's partial results over its steps of k, one per row (one when
 /// there are no rows), for the output point whose loop indices but k are
 /// `point` (entries for loops 0..k-1), loop 0 at `rowIndices` for the rows.
@@ -194,14 +204,9 @@ SmallVector<Value> laneResults(OpBuilder &b, Location loc, RowReduction &r,
       rows, SmallVector<Value>(op.getNumDpsInputs()));
   for (OpOperand *input : op.getDpsInputOperands())
     if (!readsAlongK(op, input, r.k()))
-      for (int64_t m = 0; m < rows; ++m) {
-        auto it = known.find(input->get());
+      for (int64_t m = 0; m < rows; ++m)
         fixed[m][input->getOperandNumber()] =
-            it != known.end()
-                ? it->second[m]
-                : memref::LoadOp::create(b, loc, input->get(),
-                                         indicesFor(input, m, nullptr));
-      }
+            inputAt(b, loc, known, input, m, indicesFor(input, m, nullptr));
   DenseSet<Operation *> invariant = invariantOps(op, r.combine);
   SmallVector<IRMapping> perRow(rows);
   for (int64_t m = 0; m < rows; ++m) {
@@ -270,14 +275,10 @@ void laneMap(OpBuilder &b, Location loc, linalg::GenericOp op, Value lane,
   };
   IRMapping invariantMapping;
   for (OpOperand *input : op.getDpsInputOperands())
-    if (!readsAlongK(op, input, k)) {
-      auto it = known.find(input->get());
-      Value value = it != known.end()
-                        ? it->second[0]
-                        : memref::LoadOp::create(b, loc, input->get(),
-                                                 indicesFor(input, nullptr));
-      invariantMapping.map(op.getMatchingBlockArgument(input), value);
-    }
+    if (!readsAlongK(op, input, k))
+      invariantMapping.map(
+          op.getMatchingBlockArgument(input),
+          inputAt(b, loc, known, input, 0, indicesFor(input, nullptr)));
   DenseSet<Operation *> invariant = invariantOps(op, nullptr);
   for (Operation &inner : body.without_terminator())
     if (invariant.contains(&inner))
@@ -327,14 +328,9 @@ void pointMap(OpBuilder &b, Location loc, linalg::GenericOp op,
       return indicesAt(op, operand, at);
     };
     IRMapping mapping;
-    for (OpOperand *input : op.getDpsInputOperands()) {
-      auto it = known.find(input->get());
+    for (OpOperand *input : op.getDpsInputOperands())
       mapping.map(op.getMatchingBlockArgument(input),
-                  it != known.end()
-                      ? it->second[m]
-                      : memref::LoadOp::create(b, loc, input->get(),
-                                               indicesFor(input)));
-    }
+                  inputAt(b, loc, known, input, m, indicesFor(input)));
     for (Operation &inner : body.without_terminator())
       b.clone(inner, mapping);
     for (auto [init, value] :
@@ -372,11 +368,11 @@ void emitStages(OpBuilder &b, Location loc, Chain &chain, Value lane,
       totals.push_back(warpCombine(b, loc, r, partial));
     // From a fill: the result in every lane, for the stages after.
     SmallVector<Value> results;
-    if (stage.start)
+    if (stage.start) {
       for (Value total : totals)
         results.push_back(combine(b, r, stage.start, total));
-    if (stage.start)
       known[r.out] = results;
+    }
     scf::IfOp::create(b, loc, leader, [&](OpBuilder &b, Location loc) {
       for (size_t m = 0; m < totals.size(); ++m) {
         SmallVector<Value> at(point);
