@@ -13,8 +13,8 @@
 // the two rows' activations each loaded, one partial sum per row.
 // CHECK-LABEL: func.func @projection
 // CHECK-NOT: linalg.fill
-// CHECK: scf.parallel (%[[B:.*]]) = (%c0) to (%{{.*}}) step (%c1) {
-// CHECK: scf.parallel (%[[LANE:.*]], %[[WARP:.*]]) = (%c0, %c0) to (%c32, %c4{{.*}}) step (%c1, %c1) {
+// CHECK: scf.parallel (%[[B:.*]]) = (%c0{{[_0-9]*}}) to (%{{.*}}) step (%c1{{[_0-9]*}}) {
+// CHECK: scf.parallel (%[[LANE:.*]], %[[WARP:.*]]) = (%c0{{[_0-9]*}}, %c0{{[_0-9]*}}) to (%c32, %c4{{.*}}) step (%c1{{[_0-9]*}}, %c1{{[_0-9]*}}) {
 // CHECK: %[[N:.*]] = arith.addi %{{.*}}, %[[WARP]] : index
 // CHECK: scf.if %{{.*}} {
 // CHECK: %[[LEADER:.*]] = arith.cmpi eq, %[[LANE]], %c0

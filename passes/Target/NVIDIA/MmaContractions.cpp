@@ -23,6 +23,7 @@
 
 #include "passes/Passes.h"
 #include "passes/Target/NVIDIA/KernelOperands.h"
+#include "passes/Target/NVIDIA/Warps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -42,10 +43,10 @@ using namespace mlir;
 using mlir::llama::kMaxGemvRows;
 using mlir::llama::rowsAligned;
 using mlir::llama::takeFill;
+using mlir::llama::warps::kWarpSize;
 
 namespace {
 
-constexpr int64_t kWarpSize = 32;
 // The mma.sync shape and a warp's tile of them.
 constexpr int64_t kMmaM = 16, kMmaN = 8, kMmaK = 16;
 constexpr int64_t kTilesM = 4, kTilesN = 4;

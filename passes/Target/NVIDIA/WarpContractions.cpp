@@ -33,6 +33,7 @@
 #include "passes/Passes.h"
 #include "passes/Target/NVIDIA/KernelOperands.h"
 #include "passes/Target/NVIDIA/RowReductions.h"
+#include "passes/Target/NVIDIA/Warps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -52,13 +53,12 @@ using namespace mlir::llama::warp;
 using mlir::llama::indicesAt;
 using mlir::llama::rowsAligned;
 using mlir::llama::takeFill;
+using mlir::llama::warps::kMaxLoadBytes;
+using mlir::llama::warps::kWarpSize;
+using mlir::llama::warps::loadRow;
+using mlir::llama::warps::storeRow;
 
 namespace {
-
-constexpr int64_t kWarpSize = 32;
-constexpr int64_t kWarpsPerBlock = 4;
-/// The widest load a lane issues (ld.global.v4.b32).
-constexpr int64_t kMaxLoadBytes = 16;
 
 /// combine(acc, value), the body's own op with its flags.
 Value combine(OpBuilder &b, RowReduction &r, Value acc, Value value) {
@@ -90,54 +90,12 @@ int64_t loadWidth(linalg::GenericOp op, int64_t depth) {
   return 1;
 }
 
-/// `width` elements of `buffer` at `indices` (the last one k) on, as
-/// scalars.
-SmallVector<Value> loadRow(OpBuilder &b, Location loc, Value buffer,
-                           ValueRange indices, int64_t width) {
-  if (width == 1)
-    return {memref::LoadOp::create(b, loc, buffer, indices)};
-  Type element = cast<MemRefType>(buffer.getType()).getElementType();
-  auto vectorType = VectorType::get({width}, element);
-  // Rows are aligned to `width` elements; more than 16 bytes (f32
-  // activations next to bf16 weights) are several 16-byte loads.
-  int64_t bytes = std::min<int64_t>(width * element.getIntOrFloatBitWidth() / 8,
-                                    kMaxLoadBytes);
-  Value vector =
-      vector::LoadOp::create(b, loc, vectorType, buffer, indices,
-                             /*nontemporal=*/false, llvm::MaybeAlign(bytes));
-  SmallVector<Value> scalars;
-  for (int64_t i = 0; i < width; ++i)
-    scalars.push_back(vector::ExtractOp::create(b, loc, vector, i));
-  return scalars;
-}
-
-/// `values` (`width` of them) stored at `indices` (the last one k) on.
-void storeRow(OpBuilder &b, Location loc, Value buffer, ValueRange indices,
-              ArrayRef<Value> values) {
-  if (values.size() == 1) {
-    memref::StoreOp::create(b, loc, values[0], buffer, indices);
-    return;
-  }
-  auto vectorType = VectorType::get({static_cast<int64_t>(values.size())},
-                                    values[0].getType());
-  Value vector = vector::FromElementsOp::create(b, loc, vectorType, values);
-  int64_t bytes = std::min<int64_t>(
-      values.size() * vectorType.getElementTypeBitWidth() / 8, kMaxLoadBytes);
-  vector::StoreOp::create(b, loc, vector, buffer, indices,
-                          /*nontemporal=*/false, llvm::MaybeAlign(bytes));
-}
-
 /// `value` combined over the warp's lanes, in every lane.
 Value warpCombine(OpBuilder &b, Location loc, RowReduction &r, Value value) {
-  Value width = arith::ConstantIntOp::create(b, loc, kWarpSize, 32);
-  for (int64_t offset = kWarpSize / 2; offset > 0; offset /= 2) {
-    Value distance = arith::ConstantIntOp::create(b, loc, offset, 32);
-    Value other = gpu::ShuffleOp::create(b, loc, value, distance, width,
-                                         gpu::ShuffleMode::XOR)
-                      .getShuffleResult();
-    value = combine(b, r, value, other);
-  }
-  return value;
+  return mlir::llama::warps::allLanes(
+      b, loc, value, [&](OpBuilder &b, Location, Value acc, Value other) {
+        return combine(b, r, acc, other);
+      });
 }
 
 /// The body's ops (but `skip`) whose operands are k-free inputs, values
@@ -440,9 +398,6 @@ void rewrite(Chain &chain) {
   for (unsigned d = r.firstColumnLoop() + 1; d < r.k(); ++d)
     columns = arith::MulIOp::create(b, loc, columns, pointSizes[d]);
   Value zero = index(0), one = index(1);
-  Value blocks =
-      arith::CeilDivUIOp::create(b, loc, columns, index(kWarpsPerBlock));
-
   auto warpBody = [&](OpBuilder &b, Location loc, Value lane, Value column) {
     // The point's loop indices, the last column loop fastest.
     SmallVector<Value> point(r.k(), zero);
@@ -470,30 +425,7 @@ void rewrite(Chain &chain) {
     }
     emitStages(b, loc, chain, lane, point, rows, rowInRange, depth, width);
   };
-  scf::ParallelOp::create(
-      b, loc, ValueRange{zero}, ValueRange{blocks}, ValueRange{one},
-      [&](OpBuilder &b, Location loc, ValueRange block) {
-        scf::ParallelOp::create(
-            b, loc, ValueRange{zero, zero},
-            ValueRange{index(kWarpSize), index(kWarpsPerBlock)},
-            ValueRange{one, one},
-            [&](OpBuilder &b, Location loc, ValueRange thread) {
-              Value lane = thread[0], warp = thread[1];
-              Value column = arith::AddIOp::create(
-                  b, loc,
-                  arith::MulIOp::create(b, loc, block[0],
-                                        index(kWarpsPerBlock)),
-                  warp);
-              // Per warp: the shuffles see all 32 lanes.
-              Value inRange = arith::CmpIOp::create(
-                  b, loc, arith::CmpIPredicate::ult, column, columns);
-              scf::IfOp::create(b, loc, inRange,
-                                [&](OpBuilder &b, Location loc) {
-                                  warpBody(b, loc, lane, column);
-                                  scf::YieldOp::create(b, loc);
-                                });
-            });
-      });
+  mlir::llama::warps::warpPerPoint(b, loc, columns, warpBody);
   for (Stage &stage : chain)
     stage.op->erase();
 }
