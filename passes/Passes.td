@@ -254,10 +254,13 @@ def LlamaMapLoopsToThreadsPass
     outermost scf.parallel, threads = the one nested in it): an outermost
     parallel loop with no parallel loop inside gets its innermost dim tiled
     by 128 (guarded, no min/max bounds), so that a block's threads run
-    along the contiguous dim. Loops with a nested parallel loop (the column
+    along the contiguous dim, mapped to thread x (the tile's unit dims to y
+    and z: in order, a 3-d loop's 128 threads would land on z, where a
+    block holds at most 64). Loops with a nested parallel loop (the column
     blocks of fused projections) already have their threads.
   }];
-  let dependentDialects = ["::mlir::scf::SCFDialect"];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::gpu::GPUDialect"];
 }
 
 def LlamaFuseIntoKernelsPass

@@ -9,6 +9,7 @@
 // CHECK: scf.parallel (%{{.*}}, %[[TC:.*]]) = {{.*}} to (%{{.*}}, %[[T]]) step
 // CHECK: scf.if
 // CHECK: memref.store
+// CHECK: mapping = [#gpu.loop_dim_map<processor = thread_y, {{.*}}>, #gpu.loop_dim_map<processor = thread_x, {{.*}}>]
 func.func @elementwise(%a: memref<?x300xf32>, %n: index) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -16,6 +17,22 @@ func.func @elementwise(%a: memref<?x300xf32>, %n: index) {
   %f = arith.constant 1.0 : f32
   scf.parallel (%i, %j) = (%c0, %c0) to (%n, %c300) step (%c1, %c1) {
     memref.store %f, %a[%i, %j] : memref<?x300xf32>
+  }
+  return
+}
+
+// Three dims: the 128 threads on x, not z (a block holds at most 64 there).
+// CHECK-LABEL: func.func @three_dims
+// CHECK: mapping = [#gpu.loop_dim_map<processor = thread_y, {{.*}}>, #gpu.loop_dim_map<processor = thread_z, {{.*}}>, #gpu.loop_dim_map<processor = thread_x, {{.*}}>]
+func.func @three_dims(%a: memref<4x2x128xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c4 = arith.constant 4 : index
+  %c128 = arith.constant 128 : index
+  %f = arith.constant 1.0 : f32
+  scf.parallel (%h, %g, %d) = (%c0, %c0, %c0) to (%c4, %c2, %c128) step (%c1, %c1, %c1) {
+    memref.store %f, %a[%h, %g, %d] : memref<4x2x128xf32>
   }
   return
 }

@@ -17,6 +17,8 @@
 #include "passes/Passes.h"
 #include "passes/Target/NVIDIA/BufferAccess.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/ParallelLoopMapper.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/IR/IRMapping.h"
 
@@ -62,6 +64,25 @@ LogicalResult sequentialize(RewriterBase &rewriter, scf::ParallelOp loop) {
   return success();
 }
 
+/// The tile's innermost dim on thread x, its unit dims on y and z (then
+/// serial): gpu-map-parallel-loops would map dims in order, which puts a
+/// 3-d loop's 128 threads on z, where a block holds at most 64.
+void mapThreadsAlongX(scf::ParallelOp threads) {
+  MLIRContext *ctx = threads.getContext();
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(1, ctx);
+  unsigned dims = threads.getNumLoops();
+  SmallVector<gpu::ParallelLoopDimMappingAttr> mapping;
+  for (unsigned d = 0; d < dims; ++d) {
+    gpu::Processor processor = d + 1 == dims ? gpu::Processor::ThreadX
+                               : d == 0      ? gpu::Processor::ThreadY
+                               : d == 1      ? gpu::Processor::ThreadZ
+                                             : gpu::Processor::Sequential;
+    mapping.push_back(gpu::ParallelLoopDimMappingAttr::get(ctx, processor,
+                                                           identity, identity));
+  }
+  (void)gpu::setMappingAttr(threads, mapping);
+}
+
 struct MapLoopsToThreadsPass
     : mlir::llama::impl::LlamaMapLoopsToThreadsPassBase<MapLoopsToThreadsPass> {
   void runOnOperation() override {
@@ -92,7 +113,9 @@ struct MapLoopsToThreadsPass
       SmallVector<int64_t> tiles(loop.getNumLoops(), 1);
       tiles.back() = kThreadsPerBlock;
       // Guards (no min/max bounds) keep the block's thread count constant.
-      scf::tileParallelLoop(loop, tiles, /*noMinMaxBounds=*/true);
+      auto [grid, threads] =
+          scf::tileParallelLoop(loop, tiles, /*noMinMaxBounds=*/true);
+      mapThreadsAlongX(threads);
     }
   }
 };
