@@ -351,6 +351,31 @@ def LlamaMmaContractionsPass
   ];
 }
 
+def LlamaFlashDecodingPass
+    : Pass<"llama-flash-decoding", "::mlir::func::FuncOp"> {
+  let summary = "Decode attention as one split-key warp kernel and a merge";
+  let description = [{
+    For the NVIDIA target, on buffers before the other kernel generators:
+    the five generics of decode attention (scores over D, their max and sum
+    of exponentials exp(c (s - max)) along the keys, the probabilities, and
+    their weighted sum of values) become flash-decoding. The keys split into
+    ranges (enough for about 2048 warps, at least 32 keys each); a warp per
+    (key/value head, range) holds the head's query rows in its lanes along
+    D and walks the range in blocks of keys with an online softmax (scores
+    summed over D by butterfly shuffles; the running sum and output
+    rescaled when the max grows), leaving the range's max, sum and
+    unnormalized output; a thread per output element then merges the
+    ranges. The intermediates of size [Hkv, G, L] are gone. Matches only
+    the exact form (maps, bodies, fills of 0 and -inf, nothing between that
+    touches memory), and leaves anything else to llama-warp-contractions.
+  }];
+  let dependentDialects = [
+    "::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::math::MathDialect", "::mlir::arith::ArithDialect"
+  ];
+}
+
 def LlamaWarpContractionsPass
     : Pass<"llama-warp-contractions", "::mlir::func::FuncOp"> {
   let summary = "Reductions along a contiguous dim as warp reductions";

@@ -112,6 +112,7 @@ void addHostToLLVM(OpPassManager &pm) {
 
 void buildGPUKernelStage(OpPassManager &pm, const PipelineOptions &) {
   pm.addNestedPass<func::FuncOp>(createLlamaForwardFillsPass());
+  pm.addNestedPass<func::FuncOp>(createLlamaFlashDecodingPass());
   pm.addNestedPass<func::FuncOp>(createLlamaMmaContractionsPass());
   pm.addNestedPass<func::FuncOp>(createLlamaWarpContractionsPass());
   pm.addNestedPass<func::FuncOp>(createLlamaSerialReductionsPass());

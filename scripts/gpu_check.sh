@@ -10,9 +10,11 @@
 #
 # Correctness: tiny MHA, GQA, MQA and tied-embedding configs with random BF16
 # weights, each compiled for the CPU and for the GPU, run on a 12-token
-# prompt and 16 greedy decode steps; every logits row compared (max |gpu -
-# cpu| <= 2e-2) and the tokens; PASS or FAIL per config, non-zero exit on any
-# FAIL. Speed: TinyLlama-1.1B- and Llama-2-7B-shaped GPU artifacts (BF16
+# prompt and on a 50-token one (decode then attends over 51..66 keys: two and
+# three key ranges of flash-decoding, the last one partial, merged), with 16
+# greedy decode steps each; every logits row compared (max |gpu - cpu| <=
+# 2e-2) and the tokens; PASS or FAIL per config and prompt, non-zero exit on
+# any FAIL. Speed: TinyLlama-1.1B- and Llama-2-7B-shaped GPU artifacts (BF16
 # weights drawn on the device) against PyTorch eager and torch.compile on the
 # same GPU, and decode's share of the HBM roofline (bench/gpu_bench.py).
 set -euo pipefail
@@ -54,26 +56,30 @@ EOF
 
 run() {
   export LD_LIBRARY_PATH="$PWD/$out/lib"
-  local prompt=1,17,33,5,9,200,101,7,64,3,88,12 status=0
+  local short=1,17,33,5,9,200,101,7,64,3,88,12 status=0
+  local long=$short,$short,$short,$short,2,4
   for name in mha gqa mqa tied; do
-    for target in cpu gpu; do
-      "$out/bin/llama-run" "$out/$name/$target.so" --weights "$out/$name" \
-        --tokens "$prompt" -n 16 --dump-logits "$out/$name/$target.npy" \
-        >"$out/$name/$target.tokens"
-    done
-    python3 - "$out/$name" <<'PY' || status=1
+    for prompt in short long; do
+      for target in cpu gpu; do
+        "$out/bin/llama-run" "$out/$name/$target.so" --weights "$out/$name" \
+          --tokens "${!prompt}" -n 16 --dump-logits "$out/$name/$prompt-$target.npy" \
+          >"$out/$name/$prompt-$target.tokens"
+      done
+      python3 - "$out/$name" "$prompt" <<'PY' || status=1
 import os, sys
 import numpy as np
-d = sys.argv[1]
-cpu, gpu = (np.load(os.path.join(d, f"{t}.npy")) for t in ("cpu", "gpu"))
-tokens = [open(os.path.join(d, f"{t}.tokens")).read() for t in ("cpu", "gpu")]
+d, prompt = sys.argv[1:3]
+cpu, gpu = (np.load(os.path.join(d, f"{prompt}-{t}.npy")) for t in ("cpu", "gpu"))
+tokens = [open(os.path.join(d, f"{prompt}-{t}.tokens")).read() for t in ("cpu", "gpu")]
 diff = float(np.abs(cpu - gpu).max()) if cpu.shape == gpu.shape else float("inf")
 ok = tokens[0] == tokens[1] and diff <= 2e-2
-print(f"{os.path.basename(d)}: logits {cpu.shape}, max |gpu - cpu| = {diff:.2e}, "
+print(f"{os.path.basename(d)}, {prompt} prompt: logits {cpu.shape}, "
+      f"max |gpu - cpu| = {diff:.2e}, "
       f"greedy tokens {'equal' if tokens[0] == tokens[1] else 'differ'}: "
       f"{'PASS' if ok else 'FAIL'}")
 sys.exit(0 if ok else 1)
 PY
+    done
   done
   timeout 420 python3 bench/gpu_bench.py --artifacts "$out/speed" \
     --llama-run "$out/bin/llama-run" --seq 1024 || status=1

@@ -3,13 +3,14 @@
 // On a GPU, the fused flash loop (FlashAttention.cpp) gives each (row
 // chunk, key/value head) to one thread, which then walks every key alone:
 // for decode, a few dozen threads for the whole attention. Decode's one
-// query row per head is better served unfused, as linalg ops whose every
-// point is parallel: the scores [Hkv, G, L] (a dot product over the head's
-// contiguous D per key), their max and sum of exponentials along the
-// contiguous keys, the probabilities, and the probability-weighted sum of
-// value rows. llama-warp-contractions makes the first three a warp per
-// point; the last runs a thread per output element along D (coalesced
-// value rows). The [Hkv, G, L] intermediates are a few hundred KB.
+// query row per head is built here as plain linalg ops instead: the scores
+// [Hkv, G, L] (a dot product over the head's contiguous D per key), their
+// max and sum of exponentials along the keys, the probabilities, and the
+// probability-weighted sum of value rows. The kernel stage's
+// llama-flash-decoding recognizes the five and emits flash-decoding (a
+// warp per key/value head and key range, an online softmax, a merge of the
+// ranges), so the [Hkv, G, L] intermediates never reach memory; as plain
+// ops, the form is what test/e2e/nvidia-form.test checks on the CPU.
 //
 //===----------------------------------------------------------------------===//
 
