@@ -124,6 +124,10 @@ void buildGPUKernelStage(OpPassManager &pm, const PipelineOptions &) {
   pm.addPass(createCanonicalizerPass()); // constant grids and blocks
   pm.addPass(createLlamaMergeLaunchesPass());
   pm.addPass(createCanonicalizerPass());
+  // Canonicalization hoisted the kernels' constants (loop bounds and steps,
+  // shuffle offsets, sizes) to the host; back inside, they are the kernels'
+  // own: static trip counts that unroll, immediates, fewer parameters.
+  pm.addPass(createGpuLaunchSinkIndexComputationsPass());
   pm.addPass(createGpuKernelOutliningPass());
   pm.addPass(createLlamaDeviceMemoryPass());
   // Launches, allocations and frees in order on one stream per function,
