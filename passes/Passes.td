@@ -399,6 +399,11 @@ def LlamaWarpContractionsPass
     SwiGLU). The results stay in registers, and each lane reads and writes
     the same elements of a row in every step.
   }];
+  let options = [
+    Option<"loadsInFlight", "loads-in-flight", "int64_t", /*default=*/"4",
+           "Steps of a lane's walk along k unrolled together (independent "
+           "loads in flight), divided by the rows a step loads for">
+  ];
   let dependentDialects = [
     "::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
     "::mlir::vector::VectorDialect", "::mlir::memref::MemRefDialect"

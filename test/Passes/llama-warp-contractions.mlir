@@ -1,4 +1,5 @@
-// RUN: llama-opt %s --split-input-file --llama-warp-contractions | FileCheck %s
+// RUN: llama-opt %s --split-input-file --llama-warp-contractions=loads-in-flight=1 | FileCheck %s
+// RUN: llama-opt %s --split-input-file --llama-warp-contractions | FileCheck %s --check-prefix=UNROLL
 
 // Tests that reductions along a row's contiguous dim become a warp per
 // output column (lanes along k in vectors, butterfly shuffles, lane 0
@@ -33,6 +34,18 @@
 // CHECK: memref.store %[[ROW0]], %arg2[%{{.*}}, %[[N]]] : memref<2x48xf32>
 // CHECK: memref.store %{{.*}}, %arg2[%{{.*}}, %[[N]]] : memref<2x48xf32>
 // CHECK-NOT: linalg.generic
+// By default a lane walks k 4 loads per row at a time: two steps at once
+// for two rows (their loads independent, in flight together), then the
+// remaining steps one by one.
+// UNROLL-LABEL: func.func @projection
+// UNROLL: %[[FIRST:.*]] = arith.muli %{{.*}}, %c8
+// UNROLL: %[[SUMS:.*]]:2 = scf.for %[[K:[^ ]+]] = %[[FIRST]] to %[[UNROLLED_END:[^ ]+]] step %[[TWO_STEPS:[^ ]+]] iter_args
+// UNROLL: vector.load %arg1[%{{.*}}, %[[K]]]
+// UNROLL: %[[K1:.*]] = arith.addi %[[K]], %{{.*}} : index
+// UNROLL: vector.load %arg1[%{{.*}}, %[[K1]]]
+// UNROLL: scf.yield
+// UNROLL: scf.for %[[REST:[^ ]+]] = %[[UNROLLED_END]] to %c64 step %c256 iter_args(%{{.*}} = %[[SUMS]]#0, %{{.*}} = %[[SUMS]]#1)
+// UNROLL-LABEL: func.func
 func.func @projection(%x: memref<2x64xf32>, %w: memref<48x64xbf16>, %out: memref<2x48xf32>) {
   %zero = arith.constant 0.0 : f32
   linalg.fill ins(%zero : f32) outs(%out : memref<2x48xf32>)

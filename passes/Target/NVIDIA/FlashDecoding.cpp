@@ -334,6 +334,14 @@ private:
     return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
   }
 
+  /// x * y and x + y, free to contract into one fma.
+  static Value mul(OpBuilder &b, Location loc, Value x, Value y) {
+    return arith::MulFOp::create(b, loc, x, y, arith::FastMathFlags::contract);
+  }
+  static Value add(OpBuilder &b, Location loc, Value x, Value y) {
+    return arith::AddFOp::create(b, loc, x, y, arith::FastMathFlags::contract);
+  }
+
   /// exp(c (s - max)), the scores' exponentials shifted by a max.
   Value shiftedExp(OpBuilder &b, Location loc, Value s, Value max) {
     Value shifted = arith::SubFOp::create(b, loc, s, max);
@@ -425,15 +433,13 @@ private:
             SmallVector<Value> s;
             Value blockMax;
             for (int64_t j = 0; j < keyBlock; ++j) {
-              Value dot = arith::MulFOp::create(b, loc, q[g][0], k[j][0]);
+              Value dot = mul(b, loc, q[g][0], k[j][0]);
               for (int64_t e = 1; e < elements; ++e)
-                dot = arith::AddFOp::create(
-                    b, loc, dot,
-                    arith::MulFOp::create(b, loc, q[g][e], k[j][e]));
+                dot = add(b, loc, dot, mul(b, loc, q[g][e], k[j][e]));
               dot = mlir::llama::warps::allLanes(
                   b, loc, dot,
                   [](OpBuilder &b, Location loc, Value x, Value y) {
-                    return arith::AddFOp::create(b, loc, x, y);
+                    return add(b, loc, x, y);
                   });
               s.push_back(
                   arith::SelectOp::create(b, loc, valid[j], dot, negInf));
@@ -448,19 +454,17 @@ private:
                 b, loc, arith::CmpFPredicate::OEQ, oldMax, negInf);
             Value rescale = arith::SelectOp::create(
                 b, loc, isFirst, zero, shiftedExp(b, loc, oldMax, newMax));
-            Value sum =
-                arith::MulFOp::create(b, loc, state[group + g], rescale);
+            Value sum = mul(b, loc, state[group + g], rescale);
             SmallVector<Value> out;
             for (int64_t e = 0; e < elements; ++e)
-              out.push_back(arith::MulFOp::create(
-                  b, loc, state[2 * group + g * elements + e], rescale));
+              out.push_back(
+                  mul(b, loc, state[2 * group + g * elements + e], rescale));
             for (int64_t j = 0; j < keyBlock; ++j) {
               Value p = arith::SelectOp::create(
                   b, loc, valid[j], shiftedExp(b, loc, s[j], newMax), zero);
-              sum = arith::AddFOp::create(b, loc, sum, p);
+              sum = add(b, loc, sum, p);
               for (int64_t e = 0; e < elements; ++e)
-                out[e] = arith::AddFOp::create(
-                    b, loc, out[e], arith::MulFOp::create(b, loc, p, v[j][e]));
+                out[e] = add(b, loc, out[e], mul(b, loc, p, v[j][e]));
             }
             next[g] = newMax;
             next[group + g] = sum;
@@ -527,9 +531,8 @@ private:
                 Value mine = shiftedExp(b, loc, state[0], max);
                 Value theirs = shiftedExp(b, loc, other[0], max);
                 auto merged = [&](Value x, Value y) -> Value {
-                  return arith::AddFOp::create(
-                      b, loc, arith::MulFOp::create(b, loc, x, mine),
-                      arith::MulFOp::create(b, loc, y, theirs));
+                  return add(b, loc, mul(b, loc, x, mine),
+                             mul(b, loc, y, theirs));
                 };
                 scf::YieldOp::create(b, loc,
                                      ValueRange{max, merged(state[1], other[1]),

@@ -40,6 +40,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Utils/Utils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
 
@@ -59,6 +60,10 @@ using mlir::llama::warps::loadRow;
 using mlir::llama::warps::storeRow;
 
 namespace {
+
+/// Marks a lane's walk along k with the rows whose loads a step keeps
+/// live, for the pass to unroll it at the end.
+constexpr llvm::StringLiteral kLaneWalkRows = "llama.lane_walk_rows";
 
 /// combine(acc, value), the body's own op with its flags.
 Value combine(OpBuilder &b, RowReduction &r, Value acc, Value value) {
@@ -211,6 +216,7 @@ SmallVector<Value> laneResults(OpBuilder &b, Location loc, RowReduction &r,
         }
         scf::YieldOp::create(b, loc, next);
       });
+  loop->setAttr(kLaneWalkRows, b.getI64IntegerAttr(rows));
   return loop.getResults();
 }
 
@@ -243,7 +249,7 @@ void laneMap(OpBuilder &b, Location loc, linalg::GenericOp op, Value lane,
       b.clone(inner, invariantMapping);
   auto yield = cast<linalg::YieldOp>(body.getTerminator());
   Value first = arith::MulIOp::create(b, loc, lane, index(width));
-  scf::ForOp::create(
+  auto loop = scf::ForOp::create(
       b, loc, first, depth, index(kWarpSize * width), ValueRange{},
       [&](OpBuilder &b, Location loc, Value kv, ValueRange) {
         SmallVector<SmallVector<Value>> elements(op.getNumDpsInputs());
@@ -269,6 +275,7 @@ void laneMap(OpBuilder &b, Location loc, linalg::GenericOp op, Value lane,
           storeRow(b, loc, init.get(), indicesFor(&init, kv), values);
         scf::YieldOp::create(b, loc);
       });
+  loop->setAttr(kLaneWalkRows, b.getI64IntegerAttr(1));
 }
 
 /// A map of the point (`point`, loop 0 at each of `rows` for a chain with
@@ -432,6 +439,8 @@ void rewrite(Chain &chain) {
 
 struct WarpContractionsPass
     : mlir::llama::impl::LlamaWarpContractionsPassBase<WarpContractionsPass> {
+  using LlamaWarpContractionsPassBase::LlamaWarpContractionsPassBase;
+
   void runOnOperation() override {
     // A chain's later stages are gone when the walk reaches them.
     DenseSet<Operation *> done;
@@ -445,6 +454,21 @@ struct WarpContractionsPass
       for (Stage &stage : chain)
         done.insert(stage.op);
       rewrite(chain);
+    }
+    // Steps unrolled together have independent loads in flight: one at a
+    // time, decode's few warps per SM would leave HBM mostly idle. A step
+    // keeps a load per row live: fewer steps at once for more rows.
+    SmallVector<scf::ForOp> walks;
+    getOperation().walk([&](scf::ForOp loop) {
+      if (loop->hasAttr(kLaneWalkRows))
+        walks.push_back(loop);
+    });
+    for (scf::ForOp loop : walks) {
+      int64_t rows = loop->getAttrOfType<IntegerAttr>(kLaneWalkRows).getInt();
+      loop->removeAttr(kLaneWalkRows);
+      int64_t factor = std::max<int64_t>(1, loadsInFlight / rows);
+      if (factor > 1)
+        (void)loopUnrollByFactor(loop, factor);
     }
   }
 };
