@@ -397,7 +397,11 @@ def LlamaWarpContractionsPass
     after the sum), reductions of the same static shape (decode's gate and
     up; k and v), and an elementwise map of the point after them (their
     SwiGLU). The results stay in registers, and each lane reads and writes
-    the same elements of a row in every step.
+    the same elements of a row in every step. A reduction whose result
+    only later such reductions over the same row read, through one factor
+    of each product (decode's RMSNorm sum of squares, through the rsqrt in
+    the projections), is recomputed in their walks instead: the products
+    leave the factor out, and the total is scaled by it at the end.
   }];
   let options = [
     Option<"loadsInFlight", "loads-in-flight", "int64_t", /*default=*/"4",

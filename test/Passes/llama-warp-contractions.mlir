@@ -586,3 +586,192 @@ func.func @fill_of_argument(%x: memref<?x64xf32>, %out: memref<?xf32>, %a: memre
   }
   return
 }
+
+// -----
+
+// RMSNorm's sum of squares read only by the projection of the normalized
+// row (decode): the projection's warp sums the squares of the x it loads
+// anyway alongside its products, which leave out the norm's factor; once
+// both sums are complete, the total is scaled by rsqrt(sum / 64 + eps).
+// One kernel: the sum has none of its own.
+// CHECK-LABEL: func.func @folded_norm
+// CHECK-COUNT-1: scf.parallel (%{{.*}}) =
+// CHECK: %[[ONE:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK: %[[SUMS:.*]]:2 = scf.for %{{.*}} iter_args(%[[DOT:.*]] = %{{.*}}, %[[SQUARES:.*]] = %{{.*}}) -> (f32, f32)
+// CHECK: %[[XV:.*]] = vector.load %arg0[
+// CHECK-NEXT: %[[X:.*]] = vector.extract %[[XV]][0] : f32 from vector<8xf32>
+// CHECK: %[[XN:.*]] = arith.mulf %[[X]], %[[ONE]] : f32
+// CHECK: %[[SQ:.*]] = arith.mulf %[[X]], %[[X]] : f32
+// CHECK-NEXT: arith.addf %[[SQUARES]], %[[SQ]] : f32
+// CHECK: scf.yield
+// CHECK-COUNT-5: gpu.shuffle  xor %{{.*}}
+// CHECK: gpu.shuffle  xor %[[SUMS]]#1, %c16
+// CHECK-COUNT-4: gpu.shuffle
+// The sum, from its fill's 0.
+// CHECK: %[[TOTAL:.*]] = arith.addf %cst, %{{.*}} : f32
+// CHECK: %[[MEAN:.*]] = arith.divf %[[TOTAL]], %{{.*}} : f32
+// CHECK: %[[EPS:.*]] = arith.addf %[[MEAN]], %{{.*}} : f32
+// CHECK: %[[FACTOR:.*]] = math.rsqrt %[[EPS]] : f32
+// CHECK: arith.mulf %{{.*}}, %[[FACTOR]] : f32
+// CHECK: memref.store
+// CHECK-NOT: scf.parallel
+// CHECK-NOT: linalg.generic
+#row = affine_map<(m, k) -> (m, k)>
+#rowsum = affine_map<(m, k) -> (m)>
+#x = affine_map<(m, n, k) -> (m, k)>
+#s = affine_map<(m, n, k) -> (m)>
+#g = affine_map<(m, n, k) -> (k)>
+#w = affine_map<(m, n, k) -> (n, k)>
+#o = affine_map<(m, n, k) -> (m, n)>
+func.func @folded_norm(%x: memref<1x64xf32>, %g: memref<64xf32>, %w: memref<48x64xbf16>, %out: memref<1x48xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %n = arith.constant 64.0 : f32
+  %eps = arith.constant 1.0e-5 : f32
+  linalg.fill ins(%zero : f32) outs(%out : memref<1x48xf32>)
+  %sum = memref.alloc() : memref<1xf32>
+  linalg.fill ins(%zero : f32) outs(%sum : memref<1xf32>)
+  linalg.generic {indexing_maps = [#row, #rowsum], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<1x64xf32>) outs(%sum : memref<1xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %sq = arith.mulf %a, %a : f32
+    %r = arith.addf %acc, %sq : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#x, #s, #g, #w, #o], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %sum, %g, %w : memref<1x64xf32>, memref<1xf32>, memref<64xf32>, memref<48x64xbf16>) outs(%out : memref<1x48xf32>) {
+  ^bb0(%a: f32, %s: f32, %gain: f32, %weight: bf16, %acc: f32):
+    %mean = arith.divf %s, %n : f32
+    %shifted = arith.addf %mean, %eps : f32
+    %factor = math.rsqrt %shifted : f32
+    %xn = arith.mulf %a, %factor : f32
+    %scaled = arith.mulf %gain, %xn : f32
+    %wf = arith.extf %weight : bf16 to f32
+    %p = arith.mulf %scaled, %wf : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  memref.dealloc %sum : memref<1xf32>
+  return
+}
+
+// -----
+
+// Not folded: the norm's factor enters the product through an exp (not a
+// plain factor of it), so the sum keeps its own kernel and the projection
+// reads its result.
+// CHECK-LABEL: func.func @not_a_factor
+// CHECK: scf.parallel
+// CHECK: scf.parallel
+// CHECK: memref.load %{{.*}} : memref<1xf32>
+// CHECK: math.exp
+#row2 = affine_map<(m, k) -> (m, k)>
+#rowsum2 = affine_map<(m, k) -> (m)>
+#x2 = affine_map<(m, n, k) -> (m, k)>
+#s2 = affine_map<(m, n, k) -> (m)>
+#w2 = affine_map<(m, n, k) -> (n, k)>
+#o2 = affine_map<(m, n, k) -> (m, n)>
+func.func @not_a_factor(%x: memref<1x64xf32>, %w: memref<48x64xf32>, %out: memref<1x48xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %sum = memref.alloc() : memref<1xf32>
+  linalg.fill ins(%zero : f32) outs(%sum : memref<1xf32>)
+  linalg.generic {indexing_maps = [#row2, #rowsum2], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<1x64xf32>) outs(%sum : memref<1xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %sq = arith.mulf %a, %a : f32
+    %r = arith.addf %acc, %sq : f32
+    linalg.yield %r : f32
+  }
+  linalg.fill ins(%zero : f32) outs(%out : memref<1x48xf32>)
+  linalg.generic {indexing_maps = [#x2, #s2, #w2, #o2], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %sum, %w : memref<1x64xf32>, memref<1xf32>, memref<48x64xf32>) outs(%out : memref<1x48xf32>) {
+  ^bb0(%a: f32, %s: f32, %weight: f32, %acc: f32):
+    %factor = math.rsqrt %s : f32
+    %xn = arith.mulf %a, %factor : f32
+    %e = math.exp %xn : f32
+    %p = arith.mulf %e, %weight : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  memref.dealloc %sum : memref<1xf32>
+  return
+}
+
+// -----
+
+// Not folded: x is written between the sum and the projection, which
+// would recompute the sum from the new row.
+// CHECK-LABEL: func.func @row_written_between
+// CHECK: scf.parallel
+// CHECK: scf.parallel
+// CHECK: memref.load %{{.*}} : memref<1xf32>
+#row3 = affine_map<(m, k) -> (m, k)>
+#rowsum3 = affine_map<(m, k) -> (m)>
+#x3 = affine_map<(m, n, k) -> (m, k)>
+#s3 = affine_map<(m, n, k) -> (m)>
+#w3 = affine_map<(m, n, k) -> (n, k)>
+#o3 = affine_map<(m, n, k) -> (m, n)>
+func.func @row_written_between(%x: memref<1x64xf32>, %w: memref<48x64xf32>, %out: memref<1x48xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %sum = memref.alloc() : memref<1xf32>
+  linalg.fill ins(%zero : f32) outs(%sum : memref<1xf32>)
+  linalg.generic {indexing_maps = [#row3, #rowsum3], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<1x64xf32>) outs(%sum : memref<1xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %sq = arith.mulf %a, %a : f32
+    %r = arith.addf %acc, %sq : f32
+    linalg.yield %r : f32
+  }
+  linalg.fill ins(%zero : f32) outs(%x : memref<1x64xf32>)
+  linalg.fill ins(%zero : f32) outs(%out : memref<1x48xf32>)
+  linalg.generic {indexing_maps = [#x3, #s3, #w3, #o3], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %sum, %w : memref<1x64xf32>, memref<1xf32>, memref<48x64xf32>) outs(%out : memref<1x48xf32>) {
+  ^bb0(%a: f32, %s: f32, %weight: f32, %acc: f32):
+    %factor = math.rsqrt %s : f32
+    %xn = arith.mulf %a, %factor : f32
+    %p = arith.mulf %xn, %weight : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  memref.dealloc %sum : memref<1xf32>
+  return
+}
+
+// -----
+
+// Not folded: the factor appears twice in the product (its square is no
+// factor the total can take once).
+// CHECK-LABEL: func.func @factor_twice
+// CHECK: scf.parallel
+// CHECK: scf.parallel
+// CHECK: memref.load %{{.*}} : memref<1xf32>
+#row4 = affine_map<(m, k) -> (m, k)>
+#rowsum4 = affine_map<(m, k) -> (m)>
+#x4 = affine_map<(m, n, k) -> (m, k)>
+#s4 = affine_map<(m, n, k) -> (m)>
+#w4 = affine_map<(m, n, k) -> (n, k)>
+#o4 = affine_map<(m, n, k) -> (m, n)>
+func.func @factor_twice(%x: memref<1x64xf32>, %w: memref<48x64xf32>, %out: memref<1x48xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%out : memref<1x48xf32>)
+  %sum = memref.alloc() : memref<1xf32>
+  linalg.fill ins(%zero : f32) outs(%sum : memref<1xf32>)
+  linalg.generic {indexing_maps = [#row4, #rowsum4], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<1x64xf32>) outs(%sum : memref<1xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %sq = arith.mulf %a, %a : f32
+    %r = arith.addf %acc, %sq : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#x4, #s4, #w4, #o4], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %sum, %w : memref<1x64xf32>, memref<1xf32>, memref<48x64xf32>) outs(%out : memref<1x48xf32>) {
+  ^bb0(%a: f32, %s: f32, %weight: f32, %acc: f32):
+    %factor = math.rsqrt %s : f32
+    %xn = arith.mulf %a, %factor : f32
+    %wn = arith.mulf %weight, %factor : f32
+    %p = arith.mulf %xn, %wn : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  memref.dealloc %sum : memref<1xf32>
+  return
+}

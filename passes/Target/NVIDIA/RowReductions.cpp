@@ -213,6 +213,172 @@ static bool mayPass(Operation *op) {
          next.getDpsInits()[0] == fill.getDpsInits()[0];
 }
 
+/// Whether an op strictly between `from` and `to` (in one block) may write
+/// memory `buffer` views: another allocation or global is other memory,
+/// another function argument may not be.
+static bool writtenBetween(Operation *from, Operation *to, Value buffer) {
+  Value base = baseOf(buffer);
+  auto distinct = [&](Value other) {
+    auto isAllocation = [](Value v) {
+      return v.getDefiningOp<memref::AllocOp>() ||
+             v.getDefiningOp<memref::GetGlobalOp>();
+    };
+    return base && other && other != base &&
+           (isAllocation(base) || isAllocation(other));
+  };
+  for (Operation *op = from->getNextNode(); op != to; op = op->getNextNode()) {
+    std::optional<SmallVector<MemoryEffects::EffectInstance>> effects =
+        effectsOf(op);
+    if (!effects)
+      return true;
+    for (const MemoryEffects::EffectInstance &e : *effects)
+      if (isa<MemoryEffects::Write>(e.getEffect()) &&
+          !distinct(e.getValue() ? baseOf(e.getValue()) : Value()))
+        return true;
+  }
+  return false;
+}
+
+/// How `reader` recomputes `sum`'s result, when it can: a reduction adding
+/// products, reading the result (at fixed k) only in the ops of one factor
+/// of each product, and the sum's inputs along the same row.
+static std::optional<FoldedSum> foldInto(RowReduction sum,
+                                         linalg::GenericOp reader) {
+  std::optional<RowReduction> g = matchRowReduction(reader);
+  if (!g || !isa<arith::AddFOp>(g->combine))
+    return std::nullopt;
+  MLIRContext *ctx = reader.getContext();
+  FoldedSum fold{sum, nullptr, 0, {}, {}, nullptr};
+  OpOperand *sumOperand = nullptr;
+  for (OpOperand *input : reader.getDpsInputOperands())
+    if (input->get() == sum.out) {
+      if (sumOperand)
+        return std::nullopt;
+      sumOperand = input;
+    }
+  if (!sumOperand || readsAlongK(reader, sumOperand, g->k()))
+    return std::nullopt;
+  fold.sumInput = sumOperand->getOperandNumber();
+  // The sum's loops as the reader's: its point's as the reader indexes its
+  // result, its k as the reader's.
+  AffineMap resultMap = reader.getMatchingIndexingMap(sumOperand);
+  if (resultMap.getNumResults() != sum.k())
+    return std::nullopt;
+  SmallVector<unsigned> readerLoop;
+  for (unsigned i = 0; i < sum.k(); ++i)
+    readerLoop.push_back(resultMap.getDimPosition(i));
+  readerLoop.push_back(g->k());
+  for (OpOperand *input : sum.op.getDpsInputOperands()) {
+    SmallVector<AffineExpr> renamed;
+    for (AffineExpr e : sum.op.getMatchingIndexingMap(input).getResults())
+      renamed.push_back(getAffineDimExpr(
+          readerLoop[cast<AffineDimExpr>(e).getPosition()], ctx));
+    AffineMap expected = AffineMap::get(reader.getNumLoops(), 0, renamed, ctx);
+    auto same =
+        llvm::find_if(reader.getDpsInputOperands(), [&](OpOperand *candidate) {
+          return candidate->get() == input->get() &&
+                 reader.getMatchingIndexingMap(candidate) == expected &&
+                 readsAlongK(reader, candidate, g->k());
+        });
+    if (same == reader.getDpsInputOperands().end())
+      return std::nullopt;
+    fold.rowInputs.push_back((*same)->getOperandNumber());
+  }
+  // The body's ops computed from the sum's result; the factor's among them
+  // use nothing else along k (the result, constants, values from outside).
+  Block &body = reader.getRegion().front();
+  Value result = body.getArgument(fold.sumInput);
+  DenseSet<Operation *> fromResult, factorOps;
+  auto inBody = [&](Value v) -> Operation * {
+    Operation *def = v.getDefiningOp();
+    return def && def->getBlock() == &body ? def : nullptr;
+  };
+  for (Operation &op : body.without_terminator()) {
+    bool reads = llvm::any_of(op.getOperands(), [&](Value v) {
+      return v == result || (inBody(v) && fromResult.contains(inBody(v)));
+    });
+    if (!reads)
+      continue;
+    fromResult.insert(&op);
+    bool factorOnly =
+        isPure(&op) && llvm::all_of(op.getOperands(), [&](Value v) {
+          if (v == result)
+            return true;
+          if (auto arg = dyn_cast<BlockArgument>(v))
+            return arg.getOwner() != &body;
+          Operation *def = inBody(v);
+          return !def || factorOps.contains(def) ||
+                 (def->getNumOperands() == 0 && isPure(def));
+        });
+    if (factorOnly)
+      factorOps.insert(&op);
+  }
+  // In order, with the body's constants they use.
+  for (Operation &op : body.without_terminator())
+    if (factorOps.contains(&op) ||
+        (op.getNumOperands() == 0 && isPure(&op) &&
+         llvm::any_of(op.getUsers(), [&](Operation *user) {
+           return factorOps.contains(user);
+         })))
+      fold.factorOps.push_back(&op);
+  for (Operation *op : factorOps)
+    for (Value v : op->getResults())
+      for (Operation *user : v.getUsers())
+        if (!factorOps.contains(user)) {
+          if (fold.factor && fold.factor != v)
+            return std::nullopt;
+          fold.factor = v;
+        }
+  if (!fold.factor)
+    return std::nullopt;
+  // The rest are products, the factor in each product exactly once: the
+  // sum over k of the products is the factor times their sum without it.
+  for (Operation *op : fromResult)
+    if (!factorOps.contains(op) && op != g->combine && !isa<arith::MulFOp>(op))
+      return std::nullopt;
+  std::function<int(Value)> occurrences = [&](Value v) -> int {
+    if (v == fold.factor)
+      return 1;
+    Operation *def = inBody(v);
+    if (!def || !fromResult.contains(def))
+      return 0;
+    if (factorOps.contains(def))
+      return 2; // another value of the factor's ops: not a plain factor
+    return occurrences(def->getOperand(0)) + occurrences(def->getOperand(1));
+  };
+  if (occurrences(g->product) != 1)
+    return std::nullopt;
+  return fold;
+}
+
+DenseMap<Operation *, FoldedSum> matchFoldedSum(RowReduction sum) {
+  DenseMap<Operation *, FoldedSum> folds;
+  if (sum.rows != 0 || !sum.out.getDefiningOp<memref::AllocOp>() ||
+      !fillReaching(sum.op, sum.out) ||
+      llvm::any_of(sum.op.getRegion().front().without_terminator(),
+                   [](Operation &op) { return !isPure(&op); }))
+    return DenseMap<Operation *, FoldedSum>();
+  for (Operation *user : sum.out.getUsers()) {
+    if (user == sum.op || isa<memref::DeallocOp>(user))
+      continue;
+    if (isa<linalg::FillOp>(user) && user->getBlock() == sum.op->getBlock() &&
+        user->isBeforeInBlock(sum.op))
+      continue;
+    auto reader = dyn_cast<linalg::GenericOp>(user);
+    if (!reader || reader->getBlock() != sum.op->getBlock() ||
+        !sum.op->isBeforeInBlock(reader) ||
+        llvm::any_of(sum.op.getDpsInputs(), [&](Value input) {
+          return writtenBetween(sum.op, reader, input);
+        }))
+      return DenseMap<Operation *, FoldedSum>();
+    std::optional<FoldedSum> fold = foldInto(sum, reader);
+    if (!fold)
+      return DenseMap<Operation *, FoldedSum>();
+    folds.try_emplace(reader, *fold);
+  }
+  return folds;
+}
+
 Chain matchChain(RowReduction first) {
   Chain chain{{first.op, StageKind::Reduction, first, nullptr}};
   // The row buffer: read along the whole row, the identity map (none for a

@@ -38,11 +38,31 @@ std::optional<RowReduction> matchRowReduction(linalg::GenericOp op);
 /// (SwiGLU of the gate and up sums).
 enum class StageKind { Reduction, RowMap, PointMap };
 
+/// A reduction of a row (RMSNorm's sum of squares) that a later warp
+/// reduction reading the same row (decode's projection of the normalized
+/// row) recomputes in its own walk instead of reading: its result enters
+/// the reader's body only through a factor of each product (the norm's
+/// rsqrt), so the reader sums the products without it, and multiplies the
+/// total by the factor once both sums are complete. One kernel fewer, and
+/// no extra loads: the reader loads the row anyway.
+struct FoldedSum {
+  RowReduction sum;
+  Value start;       // the sum's fill value
+  unsigned sumInput; // the reader's input that reads the sum's result
+  /// Per input of the sum: the reader's input that reads the same elements.
+  SmallVector<unsigned> rowInputs;
+  /// The reader's body ops that compute the factor from the sum (and
+  /// constants), in order, and the factor.
+  SmallVector<Operation *> factorOps;
+  Value factor;
+};
+
 struct Stage {
   linalg::GenericOp op;
   StageKind kind;
   std::optional<RowReduction> reduction;
   Value start; // the reduction's fill value, taken when rewriting
+  std::optional<FoldedSum> fold = {}; // a sum the reduction recomputes
 };
 
 /// A warp's work on its point, in order: row reductions and maps over the
@@ -53,7 +73,14 @@ struct Stage {
 /// Every buffer the chain writes is accessed at the point only, each
 /// element along a row by the lane that owns its k, so no warp waits for
 /// another.
-using Chain = SmallVector<Stage>;
+using Chain = SmallVector<Stage, 4>;
+
+/// How each reader of the row reduction `sum`'s result recomputes it, when
+/// every reader can (they follow it in its block, nothing between them
+/// writes what it reads, and each is a sum of products with one factor
+/// computed from it); empty otherwise. The fill of its result reaching
+/// `sum` gives `start` (the caller takes it).
+DenseMap<Operation *, FoldedSum> matchFoldedSum(RowReduction sum);
 
 /// The chain starting at the reduction `first`: one stage when nothing that
 /// follows fits.

@@ -24,6 +24,11 @@
 // each lane reads and writes the same elements of a row in every step: one
 // kernel instead of one per step, no warp waiting for another.
 //
+// A sum read only by later such reductions over the same row, through one
+// factor of their products (decode's RMSNorm sum of squares, read through
+// the rsqrt in the projections), is folded into them (RowReductions.h,
+// FoldedSum): no kernel of its own.
+//
 // Runs on buffers, before the loops become kernels: the result is a
 // parallel loop over blocks holding one over (lane, warp) threads, which
 // gpu-map-parallel-loops maps to the grid and to threads (x = lane).
@@ -138,14 +143,43 @@ Value inputAt(OpBuilder &b, Location loc, const KnownValues &known,
   return memref::LoadOp::create(b, loc, input->get(), indices);
 }
 
+/// The folded sum's partial `acc` combined with its product of the reader's
+/// `elements` (per input, per lane element) at element `i`.
+Value foldStep(OpBuilder &b, FoldedSum &fold, Value acc,
+               ArrayRef<SmallVector<Value>> elements, int64_t i) {
+  linalg::GenericOp sum = fold.sum.op;
+  Block &body = sum.getRegion().front();
+  IRMapping mapping;
+  for (auto [arg, readerInput] :
+       llvm::zip_equal(body.getArguments().take_front(sum.getNumDpsInputs()),
+                       fold.rowInputs))
+    mapping.map(arg, elements[readerInput][i]);
+  for (Operation &inner : body.without_terminator())
+    if (&inner != fold.sum.combine)
+      b.clone(inner, mapping);
+  return combine(b, fold.sum, acc, mapping.lookup(fold.sum.product));
+}
+
+/// The folded sum's factor, from the sum's value `total`.
+Value factorOf(OpBuilder &b, FoldedSum &fold, Value total) {
+  IRMapping mapping;
+  mapping.map(fold.factor.getParentBlock()->getArgument(fold.sumInput), total);
+  for (Operation *op : fold.factorOps)
+    b.clone(*op, mapping);
+  return mapping.lookup(fold.factor);
+}
+
 /// One lane's partial results over its steps of k, one per row (one when
 /// there are no rows), for the output point whose loop indices but k are
 /// `point` (entries for loops 0..k-1), loop 0 at `rowIndices` for the rows.
-/// Inputs without k in `known` are not loaded.
+/// Inputs without k in `known` are not loaded. With `fold`, the products
+/// leave out its factor, and the partial sums of the folded sum follow,
+/// one per row.
 SmallVector<Value> laneResults(OpBuilder &b, Location loc, RowReduction &r,
                                Value lane, SmallVector<Value> point,
                                ArrayRef<Value> rowIndices, Value depth,
-                               int64_t width, const KnownValues &known) {
+                               int64_t width, const KnownValues &known,
+                               std::optional<FoldedSum> fold) {
   linalg::GenericOp op = r.op;
   Block &body = op.getRegion().front();
   auto index = [&](int64_t v) -> Value {
@@ -162,6 +196,15 @@ SmallVector<Value> laneResults(OpBuilder &b, Location loc, RowReduction &r,
   auto usesRows = [&](OpOperand *input) {
     return r.rows && op.getMatchingIndexingMap(input).isFunctionOfDim(0);
   };
+  // A folded sum's factor is 1 in the products (its ops are not computed
+  // here), and its result is not read.
+  DenseSet<Operation *> factorOps;
+  Value unit;
+  if (fold) {
+    factorOps.insert(fold->factorOps.begin(), fold->factorOps.end());
+    unit = arith::ConstantOp::create(
+        b, loc, FloatAttr::get(fold->factor.getType(), 1.0));
+  }
   // Inputs without k: one element per row and point, before the loop.
   SmallVector<SmallVector<Value>> fixed(
       rows, SmallVector<Value>(op.getNumDpsInputs()));
@@ -169,23 +212,32 @@ SmallVector<Value> laneResults(OpBuilder &b, Location loc, RowReduction &r,
     if (!readsAlongK(op, input, r.k()))
       for (int64_t m = 0; m < rows; ++m)
         fixed[m][input->getOperandNumber()] =
-            inputAt(b, loc, known, input, m, indicesFor(input, m, nullptr));
+            fold && input->getOperandNumber() == fold->sumInput
+                ? unit
+                : inputAt(b, loc, known, input, m,
+                          indicesFor(input, m, nullptr));
   DenseSet<Operation *> invariant = invariantOps(op, r.combine);
+  for (Operation *factorOp : factorOps)
+    invariant.erase(factorOp);
   SmallVector<IRMapping> perRow(rows);
   for (int64_t m = 0; m < rows; ++m) {
     for (OpOperand *input : op.getDpsInputOperands())
       if (!readsAlongK(op, input, r.k()))
         perRow[m].map(op.getMatchingBlockArgument(input),
                       fixed[m][input->getOperandNumber()]);
+    if (fold)
+      perRow[m].map(fold->factor, unit);
     for (Operation &inner : body.without_terminator())
       if (invariant.contains(&inner))
         b.clone(inner, perRow[m]);
   }
   Value identity = arith::ConstantOp::create(b, loc, r.identity);
+  SmallVector<Value> start(rows, identity);
+  if (fold)
+    start.append(rows, arith::ConstantOp::create(b, loc, fold->sum.identity));
   Value first = arith::MulIOp::create(b, loc, lane, index(width));
   auto loop = scf::ForOp::create(
-      b, loc, first, depth, index(kWarpSize * width),
-      SmallVector<Value>(rows, identity),
+      b, loc, first, depth, index(kWarpSize * width), start,
       [&](OpBuilder &b, Location loc, Value kv, ValueRange partial) {
         // Inputs along k without rows: loaded once for every row.
         SmallVector<SmallVector<Value>> shared(op.getNumDpsInputs());
@@ -209,9 +261,12 @@ SmallVector<Value> laneResults(OpBuilder &b, Location loc, RowReduction &r,
             for (unsigned j = 0; j < op.getNumDpsInputs(); ++j)
               mapping.map(body.getArgument(j), elements[j][i]);
             for (Operation &inner : body.without_terminator())
-              if (&inner != r.combine && !invariant.contains(&inner))
+              if (&inner != r.combine && !invariant.contains(&inner) &&
+                  !factorOps.contains(&inner))
                 b.clone(inner, mapping);
             next[m] = combine(b, r, next[m], mapping.lookup(r.product));
+            if (fold)
+              next[rows + m] = foldStep(b, *fold, next[rows + m], elements, i);
           }
         }
         scf::YieldOp::create(b, loc, next);
@@ -327,10 +382,22 @@ void emitStages(OpBuilder &b, Location loc, Chain &chain, Value lane,
       continue;
     }
     RowReduction &r = *stage.reduction;
+    SmallVector<Value> partials =
+        laneResults(b, loc, r, lane, SmallVector<Value>(point), rows, depth,
+                    width, known, stage.fold);
+    size_t perRow = partials.size() / (stage.fold ? 2 : 1);
     SmallVector<Value> totals;
-    for (Value partial : laneResults(b, loc, r, lane, SmallVector<Value>(point),
-                                     rows, depth, width, known))
-      totals.push_back(warpCombine(b, loc, r, partial));
+    for (size_t m = 0; m < perRow; ++m) {
+      Value total = warpCombine(b, loc, r, partials[m]);
+      if (stage.fold) { // times the factor of the sum, now complete
+        FoldedSum &fold = *stage.fold;
+        Value sum =
+            combine(b, fold.sum, fold.start,
+                    warpCombine(b, loc, fold.sum, partials[perRow + m]));
+        total = arith::MulFOp::create(b, loc, total, factorOf(b, fold, sum));
+      }
+      totals.push_back(total);
+    }
     // From a fill: the result in every lane, for the stages after.
     SmallVector<Value> results;
     if (stage.start) {
@@ -442,6 +509,24 @@ struct WarpContractionsPass
   using LlamaWarpContractionsPassBase::LlamaWarpContractionsPassBase;
 
   void runOnOperation() override {
+    // Sums every reader recomputes (RMSNorm's before decode's projections)
+    // leave the block; their readers fold them in.
+    DenseMap<Operation *, FoldedSum> folds;
+    SmallVector<Operation *> folded;
+    for (linalg::GenericOp op : mlir::llama::hostGenerics(getOperation())) {
+      std::optional<RowReduction> r = matchRowReduction(op);
+      DenseMap<Operation *, FoldedSum> readers =
+          r ? matchFoldedSum(*r) : DenseMap<Operation *, FoldedSum>();
+      if (readers.empty())
+        continue;
+      Value start = takeFill(op, r->out);
+      for (auto &[reader, fold] : readers) {
+        fold.start = start;
+        folds.try_emplace(reader, fold);
+      }
+      op->remove();
+      folded.push_back(op);
+    }
     // A chain's later stages are gone when the walk reaches them.
     DenseSet<Operation *> done;
     for (linalg::GenericOp op : mlir::llama::hostGenerics(getOperation())) {
@@ -451,10 +536,15 @@ struct WarpContractionsPass
       if (!r)
         continue;
       Chain chain = matchChain(*r);
-      for (Stage &stage : chain)
+      for (Stage &stage : chain) {
         done.insert(stage.op);
+        if (auto it = folds.find(stage.op); it != folds.end())
+          stage.fold = it->second;
+      }
       rewrite(chain);
     }
+    for (Operation *op : folded)
+      op->destroy();
     // Steps unrolled together have independent loads in flight: one at a
     // time, decode's few warps per SM would leave HBM mostly idle. A step
     // keeps a load per row live: fewer steps at once for more rows.
