@@ -369,6 +369,15 @@ def LlamaFlashDecodingPass
     the exact form (maps, bodies, fills of 0 and -inf, nothing between that
     touches memory), and leaves anything else to llama-warp-contractions.
   }];
+  let options = [
+    Option<"warpSize", "warp-size", "int64_t", /*default=*/"32",
+           "Threads of a warp; 1 makes the kernels sequential code the CPU "
+           "can run (tests)">,
+    Option<"minKeysPerRange", "min-keys-per-range", "int64_t",
+           /*default=*/"32",
+           "The shortest key range a warp takes (tests: shorter, for several "
+           "ranges and their merge at small lengths)">
+  ];
   let dependentDialects = [
     "::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
     "::mlir::vector::VectorDialect", "::mlir::memref::MemRefDialect",
@@ -406,7 +415,14 @@ def LlamaWarpContractionsPass
   let options = [
     Option<"loadsInFlight", "loads-in-flight", "int64_t", /*default=*/"4",
            "Steps of a lane's walk along k unrolled together (independent "
-           "loads in flight), divided by the rows a step loads for">
+           "loads in flight), divided by the rows a step loads for">,
+    Option<"warpSize", "warp-size", "int64_t", /*default=*/"32",
+           "Threads of a warp; 1 makes the kernels sequential code the CPU "
+           "can run (tests)">,
+    Option<"maxLoadBytes", "max-load-bytes", "int64_t", /*default=*/"16",
+           "The widest load a lane issues (ld.global.v4: 16 bytes), aligned "
+           "to its size; 1: scalar loads (on a CPU, for weights used in "
+           "place from a file, aligned to their element only)">
   ];
   let dependentDialects = [
     "::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",

@@ -69,16 +69,26 @@ DECODE_STEPS = 20
 TOLERANCE = 1e-4  # max abs logits difference; logits are of order one
 
 
-def build_nvidia_form(llamac, bin_dir, llvm, stem, artifact):
+def build_nvidia_form(llamac, bin_dir, llvm, stem, artifact, bf16_weights):
     """The NVIDIA target's linalg, lowered by the CPU target's target-level
     pipeline (plain loops, OpenMP) into a library llama-run loads."""
     tools, lib = llvm
     run = lambda *cmd: subprocess.run(cmd, check=True)  # noqa: E731
     run(*llamac, "--target=nvidia", "--emit=linalg", "-o", stem + ".linalg.mlir")
-    # The kernel stage's rewrites that stay plain loops (no warp shuffles):
-    # fills forwarded, reductions summed in registers.
+    # The kernel stage's generators but the tensor cores' (mma.sync has no
+    # CPU lowering): fills forwarded, flash-decoding, the warp reductions
+    # and chains (folded norms included), reductions summed in registers.
+    # Warps of one lane: no shuffles, sequential code whose arithmetic
+    # (ranges and their merge, online softmax, lane walks, factors) the CPU
+    # runs; what lanes > 1 add (the shuffles, a lane's elements) it does not.
+    # Key ranges of 8: decode's 9..28 keys are one to four ranges, merged.
+    # BF16 weights used in place are aligned to their element only: scalar
+    # loads (a GPU's buffers are 256-byte aligned).
+    loads = "1" if bf16_weights else "16"
     run(os.path.join(bin_dir, "llama-opt"), stem + ".linalg.mlir", "--pass-pipeline="
         "builtin.module(llama-bufferize,func.func(llama-forward-fills,"
+        "llama-flash-decoding{warp-size=1 min-keys-per-range=8},"
+        "llama-warp-contractions{warp-size=1 max-load-bytes=" + loads + "},"
         "llama-serial-reductions),llama-target-lowering)", "-o", stem + ".llvm.mlir")
     run(os.path.join(tools, "mlir-translate"), "--mlir-to-llvmir", stem + ".llvm.mlir",
         "-o", stem + ".ll")
@@ -100,7 +110,8 @@ def check(variant, bin_dir, work, nvidia_form=None):
     llamac = [os.path.join(bin_dir, "llamac"), os.path.join(model_dir, "config.json"),
               "--weight-type", weight_type]
     if nvidia_form:
-        build_nvidia_form(llamac, bin_dir, nvidia_form, os.path.join(work, variant), artifact)
+        build_nvidia_form(llamac, bin_dir, nvidia_form, os.path.join(work, variant), artifact,
+                          weight_type == "bf16")
     else:
         subprocess.run(llamac + ["-o", artifact], check=True)
     logits_file = os.path.join(work, variant + ".npy")

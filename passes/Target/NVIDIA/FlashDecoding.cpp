@@ -44,16 +44,12 @@ namespace mlir::llama {
 using namespace mlir;
 using mlir::llama::fillReaching;
 using mlir::llama::rowsAligned;
-using mlir::llama::warps::kWarpSize;
 
 namespace {
 
 /// Warps the first kernel aims for: enough to fill a large GPU (132 SMs
 /// with 16 resident warps each), so ranges shrink as heads grow.
 constexpr int64_t kTargetWarps = 2048;
-/// The shortest range: ranges are a multiple of it (and of a key block),
-/// so that short contexts are not split into ranges of a few keys.
-constexpr int64_t kMinKeysPerRange = 32;
 /// f32 elements of a row a lane loads at once (16 bytes).
 constexpr int64_t kMaxLaneWidth = 4;
 
@@ -273,19 +269,23 @@ std::optional<DecodeAttention> matchDecodeAttention(linalg::GenericOp scores) {
 /// Builds the two kernels at the weighted sum, in its place.
 class FlashDecodingBuilder {
 public:
-  FlashDecodingBuilder(DecodeAttention &a)
-      : a(a), b(a.weighted), loc(a.weighted.getLoc()) {
+  /// `lanes` per warp; ranges a multiple of `minKeys` (pass option
+  /// min-keys-per-range: short contexts are not split into ranges of a few
+  /// keys).
+  FlashDecodingBuilder(DecodeAttention &a, int64_t lanes, int64_t minKeys)
+      : a(a), b(a.weighted), loc(a.weighted.getLoc()), lanes(lanes),
+        minKeys(minKeys) {
     auto shape = cast<MemRefType>(a.query().getType()).getShape();
     heads = shape[0];
     group = shape[1];
     headDim = shape[2];
-    // Wider loads when D splits into 32 lanes of them and rows align.
+    // Wider loads when D splits evenly into lanes x width and rows align.
     for (width = kMaxLaneWidth; width > 1; width /= 2)
-      if (headDim % (kWarpSize * width) == 0 &&
+      if (headDim % (lanes * width) == 0 &&
           llvm::all_of(ValueRange{a.query(), a.keys(), a.values()},
                        [&](Value v) { return rowsAligned(v, width); }))
         break;
-    steps = llvm::divideCeil(headDim, kWarpSize * width);
+    steps = llvm::divideCeil(headDim, lanes * width);
     // Fewer keys per block as the group's scores take more registers.
     keyBlock = std::clamp<int64_t>(16 / group, 2, 8);
     maxRanges = llvm::divideCeil(kTargetWarps, heads);
@@ -299,8 +299,8 @@ public:
   void build() {
     Type f32 = b.getF32Type();
     length = memref::DimOp::create(b, loc, a.keys(), 0);
-    // keys per range: L / maxRanges, rounded up to kMinKeysPerRange
-    Value atLeast = index(kMinKeysPerRange);
+    // keys per range: L / maxRanges, rounded up to minKeys
+    Value atLeast = index(minKeys);
     keysPerRange = arith::MulIOp::create(
         b, loc,
         arith::CeilDivUIOp::create(
@@ -316,7 +316,7 @@ public:
     rangeOut = memref::AllocOp::create(
         b, loc, MemRefType::get({heads, group, maxRanges, headDim}, f32));
     mlir::llama::warps::warpPerPoint(
-        b, loc, arith::MulIOp::create(b, loc, index(heads), ranges),
+        b, loc, arith::MulIOp::create(b, loc, index(heads), ranges), lanes,
         [&](OpBuilder &b, Location loc, Value lane, Value point) {
           rangeKernel(b, loc, lane, point);
         });
@@ -373,14 +373,13 @@ private:
     Value last = arith::SubIOp::create(b, loc, end, index(b, loc, 1));
     // The lane's elements along D: `width` at (step * 32 + lane) * width;
     // past D when D is not a multiple of 32 (they read D - 1 and count 0).
-    bool ragged = headDim % (kWarpSize * width) != 0;
+    bool ragged = headDim % (lanes * width) != 0;
     laneAt.clear();
     SmallVector<Value> laneIn;
     for (int64_t step = 0; step < steps; ++step) {
-      Value column =
-          step == 0 ? lane
-                    : arith::AddIOp::create(b, loc, lane,
-                                            index(b, loc, step * kWarpSize));
+      Value column = step == 0 ? lane
+                               : arith::AddIOp::create(
+                                     b, loc, lane, index(b, loc, step * lanes));
       Value d = arith::MulIOp::create(b, loc, column, index(b, loc, width));
       Value lastD = index(b, loc, headDim - 1);
       laneIn.push_back(ragged ? arith::CmpIOp::create(
@@ -437,7 +436,7 @@ private:
               for (int64_t e = 1; e < elements; ++e)
                 dot = add(b, loc, dot, mul(b, loc, q[g][e], k[j][e]));
               dot = mlir::llama::warps::allLanes(
-                  b, loc, dot,
+                  b, loc, dot, lanes,
                   [](OpBuilder &b, Location loc, Value x, Value y) {
                     return add(b, loc, x, y);
                   });
@@ -547,6 +546,8 @@ private:
   DecodeAttention &a;
   OpBuilder b;
   Location loc;
+  int64_t lanes; // of a warp
+  int64_t minKeys;
   int64_t heads, group, headDim;
   int64_t width, steps, keyBlock, maxRanges;
   Value scale;
@@ -572,6 +573,8 @@ void eraseMatched(DecodeAttention &a) {
 
 struct FlashDecodingPass
     : mlir::llama::impl::LlamaFlashDecodingPassBase<FlashDecodingPass> {
+  using LlamaFlashDecodingPassBase::LlamaFlashDecodingPassBase;
+
   void runOnOperation() override {
     SmallVector<DecodeAttention> found;
     DenseSet<Operation *> taken;
@@ -586,7 +589,8 @@ struct FlashDecodingPass
       }
     }
     for (DecodeAttention &a : found) {
-      FlashDecodingBuilder(a).build();
+      FlashDecodingBuilder(a, warpSize, std::max<int64_t>(minKeysPerRange, 1))
+          .build();
       eraseMatched(a);
     }
   }

@@ -59,12 +59,16 @@ using namespace mlir::llama::warp;
 using mlir::llama::indicesAt;
 using mlir::llama::rowsAligned;
 using mlir::llama::takeFill;
-using mlir::llama::warps::kMaxLoadBytes;
-using mlir::llama::warps::kWarpSize;
 using mlir::llama::warps::loadRow;
 using mlir::llama::warps::storeRow;
 
 namespace {
+
+/// How a warp's lanes walk a row: `lanes` of them, `width` elements each
+/// per step.
+struct Walk {
+  int64_t lanes, width;
+};
 
 /// Marks a lane's walk along k with the rows whose loads a step keeps
 /// live, for the pass to unroll it at the end.
@@ -82,17 +86,17 @@ Value combine(OpBuilder &b, RowReduction &r, Value acc, Value value) {
 /// Elements per step of a lane: one 16-byte load of the narrowest operand
 /// read along k (8 bf16 weights, 4 f32) when K splits so and every such
 /// operand's rows are aligned to it, fewer otherwise (1: scalar loads).
-int64_t loadWidth(linalg::GenericOp op, int64_t depth) {
+int64_t loadWidth(linalg::GenericOp op, int64_t depth, int64_t maxBytes) {
   unsigned k = op.getNumLoops() - 1;
   SmallVector<Value> alongK;
   for (OpOperand *input : op.getDpsInputOperands())
     if (readsAlongK(op, input, k))
       alongK.push_back(input->get());
-  int64_t bytes = kMaxLoadBytes;
+  int64_t bytes = maxBytes;
   for (Value input : alongK)
     bytes = std::min<int64_t>(
         bytes, cast<MemRefType>(input.getType()).getElementTypeBitWidth() / 8);
-  for (int64_t width = kMaxLoadBytes / bytes; width > 1; width /= 2)
+  for (int64_t width = maxBytes / bytes; width > 1; width /= 2)
     if (!ShapedType::isDynamic(depth) && depth % width == 0 &&
         llvm::all_of(alongK,
                      [&](Value input) { return rowsAligned(input, width); }))
@@ -100,10 +104,12 @@ int64_t loadWidth(linalg::GenericOp op, int64_t depth) {
   return 1;
 }
 
-/// `value` combined over the warp's lanes, in every lane.
-Value warpCombine(OpBuilder &b, Location loc, RowReduction &r, Value value) {
+/// `value` combined over the warp's `lanes` lanes, in every lane.
+Value warpCombine(OpBuilder &b, Location loc, RowReduction &r, Value value,
+                  int64_t lanes) {
   return mlir::llama::warps::allLanes(
-      b, loc, value, [&](OpBuilder &b, Location, Value acc, Value other) {
+      b, loc, value, lanes,
+      [&](OpBuilder &b, Location, Value acc, Value other) {
         return combine(b, r, acc, other);
       });
 }
@@ -178,8 +184,9 @@ Value factorOf(OpBuilder &b, FoldedSum &fold, Value total) {
 SmallVector<Value> laneResults(OpBuilder &b, Location loc, RowReduction &r,
                                Value lane, SmallVector<Value> point,
                                ArrayRef<Value> rowIndices, Value depth,
-                               int64_t width, const KnownValues &known,
+                               Walk walk, const KnownValues &known,
                                std::optional<FoldedSum> fold) {
+  int64_t width = walk.width;
   linalg::GenericOp op = r.op;
   Block &body = op.getRegion().front();
   auto index = [&](int64_t v) -> Value {
@@ -237,7 +244,7 @@ SmallVector<Value> laneResults(OpBuilder &b, Location loc, RowReduction &r,
     start.append(rows, arith::ConstantOp::create(b, loc, fold->sum.identity));
   Value first = arith::MulIOp::create(b, loc, lane, index(width));
   auto loop = scf::ForOp::create(
-      b, loc, first, depth, index(kWarpSize * width), start,
+      b, loc, first, depth, index(walk.lanes * width), start,
       [&](OpBuilder &b, Location loc, Value kv, ValueRange partial) {
         // Inputs along k without rows: loaded once for every row.
         SmallVector<SmallVector<Value>> shared(op.getNumDpsInputs());
@@ -280,8 +287,9 @@ SmallVector<Value> laneResults(OpBuilder &b, Location loc, RowReduction &r,
 /// ones it read in the chain's reductions. Inputs without k in `known` are
 /// not loaded.
 void laneMap(OpBuilder &b, Location loc, linalg::GenericOp op, Value lane,
-             ArrayRef<Value> point, Value depth, int64_t width,
+             ArrayRef<Value> point, Value depth, Walk walk,
              const KnownValues &known) {
+  int64_t width = walk.width;
   Block &body = op.getRegion().front();
   unsigned k = op.getNumLoops() - 1;
   auto index = [&](int64_t v) -> Value {
@@ -305,7 +313,7 @@ void laneMap(OpBuilder &b, Location loc, linalg::GenericOp op, Value lane,
   auto yield = cast<linalg::YieldOp>(body.getTerminator());
   Value first = arith::MulIOp::create(b, loc, lane, index(width));
   auto loop = scf::ForOp::create(
-      b, loc, first, depth, index(kWarpSize * width), ValueRange{},
+      b, loc, first, depth, index(walk.lanes * width), ValueRange{},
       [&](OpBuilder &b, Location loc, Value kv, ValueRange) {
         SmallVector<SmallVector<Value>> elements(op.getNumDpsInputs());
         for (OpOperand *input : op.getDpsInputOperands())
@@ -364,14 +372,14 @@ void pointMap(OpBuilder &b, Location loc, linalg::GenericOp op,
 /// reduction's rows (in range where `rowInRange` says, for row blocks).
 void emitStages(OpBuilder &b, Location loc, Chain &chain, Value lane,
                 ArrayRef<Value> point, ArrayRef<Value> rows,
-                ArrayRef<Value> rowInRange, Value depth, int64_t width) {
+                ArrayRef<Value> rowInRange, Value depth, Walk walk) {
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   Value leader =
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, zero);
   KnownValues known;
   for (Stage &stage : chain) {
     if (stage.kind == StageKind::RowMap) {
-      laneMap(b, loc, stage.op, lane, point, depth, width, known);
+      laneMap(b, loc, stage.op, lane, point, depth, walk, known);
       continue;
     }
     if (stage.kind == StageKind::PointMap) {
@@ -384,16 +392,16 @@ void emitStages(OpBuilder &b, Location loc, Chain &chain, Value lane,
     RowReduction &r = *stage.reduction;
     SmallVector<Value> partials =
         laneResults(b, loc, r, lane, SmallVector<Value>(point), rows, depth,
-                    width, known, stage.fold);
+                    walk, known, stage.fold);
     size_t perRow = partials.size() / (stage.fold ? 2 : 1);
     SmallVector<Value> totals;
     for (size_t m = 0; m < perRow; ++m) {
-      Value total = warpCombine(b, loc, r, partials[m]);
+      Value total = warpCombine(b, loc, r, partials[m], walk.lanes);
       if (stage.fold) { // times the factor of the sum, now complete
         FoldedSum &fold = *stage.fold;
-        Value sum =
-            combine(b, fold.sum, fold.start,
-                    warpCombine(b, loc, fold.sum, partials[perRow + m]));
+        Value sum = combine(
+            b, fold.sum, fold.start,
+            warpCombine(b, loc, fold.sum, partials[perRow + m], walk.lanes));
         total = arith::MulFOp::create(b, loc, total, factorOf(b, fold, sum));
       }
       totals.push_back(total);
@@ -433,7 +441,7 @@ void emitStages(OpBuilder &b, Location loc, Chain &chain, Value lane,
   }
 }
 
-void rewrite(Chain &chain) {
+void rewrite(Chain &chain, int64_t lanes, int64_t maxLoadBytes) {
   RowReduction &r = *chain.front().reduction;
   linalg::GenericOp op = r.op;
   for (Stage &stage : chain)
@@ -454,10 +462,10 @@ void rewrite(Chain &chain) {
   // read and written by one lane.
   int64_t staticDepth =
       getConstantIntValue(ranges[r.k()].size).value_or(ShapedType::kDynamic);
-  int64_t width = kMaxLoadBytes;
+  int64_t width = maxLoadBytes;
   for (Stage &stage : chain)
     if (stage.kind != StageKind::PointMap) // reads nothing along k
-      width = std::min(width, loadWidth(stage.op, staticDepth));
+      width = std::min(width, loadWidth(stage.op, staticDepth, maxLoadBytes));
   for (Stage &stage : chain)
     for (Value init : stage.op.getDpsInits())
       while (stage.kind == StageKind::RowMap && width > 1 &&
@@ -497,9 +505,10 @@ void rewrite(Chain &chain) {
       rows.push_back(arith::MinUIOp::create(
           b, loc, row, arith::SubIOp::create(b, loc, sizes[0], one)));
     }
-    emitStages(b, loc, chain, lane, point, rows, rowInRange, depth, width);
+    emitStages(b, loc, chain, lane, point, rows, rowInRange, depth,
+               Walk{lanes, width});
   };
-  mlir::llama::warps::warpPerPoint(b, loc, columns, warpBody);
+  mlir::llama::warps::warpPerPoint(b, loc, columns, lanes, warpBody);
   for (Stage &stage : chain)
     stage.op->erase();
 }
@@ -541,7 +550,7 @@ struct WarpContractionsPass
         if (auto it = folds.find(stage.op); it != folds.end())
           stage.fold = it->second;
       }
-      rewrite(chain);
+      rewrite(chain, warpSize, maxLoadBytes);
     }
     for (Operation *op : folded)
       op->destroy();

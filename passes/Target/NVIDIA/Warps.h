@@ -18,6 +18,9 @@
 
 namespace mlir::llama::warps {
 
+/// A warp's threads on NVIDIA GPUs. The generators take it as an option:
+/// with 1 lane a kernel is plain sequential code, which the CPU runs
+/// (test/e2e/nvidia-form.test checks their arithmetic so).
 constexpr int64_t kWarpSize = 32;
 constexpr int64_t kWarpsPerBlock = 4;
 /// The widest load a lane issues (ld.global.v4.b32).
@@ -62,12 +65,12 @@ inline void storeRow(OpBuilder &b, Location loc, Value buffer,
 
 using Combiner = function_ref<Value(OpBuilder &, Location, Value, Value)>;
 
-/// `value` combined over the warp's 32 lanes with `combine` (five xor
-/// shuffles), the result in every lane.
-inline Value allLanes(OpBuilder &b, Location loc, Value value,
+/// `value` combined over a warp's `lanes` lanes with `combine` (xor
+/// shuffles: five for 32), the result in every lane.
+inline Value allLanes(OpBuilder &b, Location loc, Value value, int64_t lanes,
                       Combiner combine) {
-  Value width = arith::ConstantIntOp::create(b, loc, kWarpSize, 32);
-  for (int64_t offset = kWarpSize / 2; offset > 0; offset /= 2) {
+  Value width = arith::ConstantIntOp::create(b, loc, lanes, 32);
+  for (int64_t offset = lanes / 2; offset > 0; offset /= 2) {
     Value distance = arith::ConstantIntOp::create(b, loc, offset, 32);
     Value other = gpu::ShuffleOp::create(b, loc, value, distance, width,
                                          gpu::ShuffleMode::XOR)
@@ -77,12 +80,13 @@ inline Value allLanes(OpBuilder &b, Location loc, Value value,
   return value;
 }
 
-/// A parallel loop over blocks of kWarpsPerBlock warps holding one over
-/// their (lane, warp) threads (gpu-map-parallel-loops: the grid, and x =
-/// lane): `body(lane, point)` runs in every lane of the warp of each point
-/// below `points`. The bound is per warp, so the shuffles see all lanes.
+/// A parallel loop over blocks of kWarpsPerBlock warps of `lanes` threads
+/// holding one over their (lane, warp) threads (gpu-map-parallel-loops: the
+/// grid, and x = lane): `body(lane, point)` runs in every lane of the warp
+/// of each point below `points`. The bound is per warp, so the shuffles see
+/// all lanes.
 inline void warpPerPoint(
-    OpBuilder &b, Location loc, Value points,
+    OpBuilder &b, Location loc, Value points, int64_t lanes,
     function_ref<void(OpBuilder &, Location, Value lane, Value point)> body) {
   auto index = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
@@ -93,7 +97,7 @@ inline void warpPerPoint(
       b, loc, ValueRange{zero}, ValueRange{blocks}, ValueRange{one},
       [&](OpBuilder &b, Location loc, ValueRange block) {
         scf::ParallelOp::create(
-            b, loc, ValueRange{zero, zero}, ValueRange{index(kWarpSize), warps},
+            b, loc, ValueRange{zero, zero}, ValueRange{index(lanes), warps},
             ValueRange{one, one},
             [&](OpBuilder &b, Location loc, ValueRange thread) {
               Value lane = thread[0], warp = thread[1];
