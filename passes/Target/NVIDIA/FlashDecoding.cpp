@@ -481,15 +481,7 @@ private:
               SmallVector<Value>(result.slice(
                   2 * group + g * elements + step * width, width)));
         };
-        if (!ragged) {
-          store(b, loc);
-          continue;
-        }
-        scf::IfOp::create(b, loc, laneIn[step],
-                          [&](OpBuilder &b, Location loc) {
-                            store(b, loc);
-                            scf::YieldOp::create(b, loc);
-                          });
+        mlir::llama::warps::guarded(b, loc, laneIn[step], store);
       }
     Value leader = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane,
                                          index(b, loc, 0));

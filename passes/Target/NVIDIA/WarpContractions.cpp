@@ -426,15 +426,8 @@ void emitStages(OpBuilder &b, Location loc, Chain &chain, Value lane,
                             totals[m]);
           memref::StoreOp::create(b, loc, result, r.out, at);
         };
-        if (!r.rowBlocks) {
-          store(b, loc);
-          continue;
-        }
-        scf::IfOp::create(b, loc, rowInRange[m],
-                          [&](OpBuilder &b, Location loc) {
-                            store(b, loc);
-                            scf::YieldOp::create(b, loc);
-                          });
+        mlir::llama::warps::guarded(
+            b, loc, r.rowBlocks ? rowInRange[m] : Value(), store);
       }
       scf::YieldOp::create(b, loc);
     });

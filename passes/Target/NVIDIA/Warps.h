@@ -63,6 +63,20 @@ inline void storeRow(OpBuilder &b, Location loc, Value buffer,
                           /*nontemporal=*/false, llvm::MaybeAlign(bytes));
 }
 
+/// `body` where `condition` holds (in an scf.if), everywhere when it is
+/// null.
+inline void guarded(OpBuilder &b, Location loc, Value condition,
+                    function_ref<void(OpBuilder &, Location)> body) {
+  if (!condition) {
+    body(b, loc);
+    return;
+  }
+  scf::IfOp::create(b, loc, condition, [&](OpBuilder &b, Location loc) {
+    body(b, loc);
+    scf::YieldOp::create(b, loc);
+  });
+}
+
 using Combiner = function_ref<Value(OpBuilder &, Location, Value, Value)>;
 
 /// `value` combined over a warp's `lanes` lanes with `combine` (xor
