@@ -274,13 +274,13 @@ static std::optional<FoldedSum> foldInto(RowReduction sum,
       renamed.push_back(getAffineDimExpr(
           readerLoop[cast<AffineDimExpr>(e).getPosition()], ctx));
     AffineMap expected = AffineMap::get(reader.getNumLoops(), 0, renamed, ctx);
-    auto same =
-        llvm::find_if(reader.getDpsInputOperands(), [&](OpOperand *candidate) {
-          return candidate->get() == input->get() &&
-                 reader.getMatchingIndexingMap(candidate) == expected &&
-                 readsAlongK(reader, candidate, g->k());
-        });
-    if (same == reader.getDpsInputOperands().end())
+    SmallVector<OpOperand *> readerInputs = reader.getDpsInputOperands();
+    auto same = llvm::find_if(readerInputs, [&](OpOperand *candidate) {
+      return candidate->get() == input->get() &&
+             reader.getMatchingIndexingMap(candidate) == expected &&
+             readsAlongK(reader, candidate, g->k());
+    });
+    if (same == readerInputs.end())
       return std::nullopt;
     fold.rowInputs.push_back((*same)->getOperandNumber());
   }
