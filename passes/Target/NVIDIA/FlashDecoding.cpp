@@ -349,12 +349,12 @@ private:
                                arith::MulFOp::create(b, loc, shifted, scale));
   }
 
-  /// A lane's `width` elements of step `step` along D of `buffer`'s row at
-  /// `leading`, in f32.
+  /// A lane's `width` elements along D of `buffer`'s row at `leading`, from
+  /// `d` on, in f32.
   SmallVector<Value> laneElements(OpBuilder &b, Location loc, Value buffer,
-                                  ValueRange leading, int64_t step) {
+                                  ValueRange leading, Value d) {
     SmallVector<Value> at(leading);
-    at.push_back(laneAt[step]);
+    at.push_back(d);
     SmallVector<Value> elements =
         mlir::llama::warps::loadRow(b, loc, buffer, at, width);
     for (Value &e : elements)
@@ -374,7 +374,7 @@ private:
     // The lane's elements along D: `width` at (step * 32 + lane) * width;
     // past D when D is not a multiple of 32 (they read D - 1 and count 0).
     bool ragged = headDim % (lanes * width) != 0;
-    laneAt.clear();
+    SmallVector<Value> laneAt; // per step: the lane's first d
     SmallVector<Value> laneIn;
     for (int64_t step = 0; step < steps; ++step) {
       Value column = step == 0 ? lane
@@ -394,8 +394,8 @@ private:
     SmallVector<SmallVector<Value>> q(group);
     for (int64_t g = 0; g < group; ++g)
       for (int64_t step = 0; step < steps; ++step)
-        for (Value e :
-             laneElements(b, loc, a.query(), {head, index(b, loc, g)}, step))
+        for (Value e : laneElements(b, loc, a.query(), {head, index(b, loc, g)},
+                                    laneAt[step]))
           q[g].push_back(
               ragged ? arith::SelectOp::create(b, loc, laneIn[step], e, zero)
                      : e);
@@ -420,10 +420,10 @@ private:
                 b, loc, arith::CmpIPredicate::ult, t, end));
             Value at = arith::MinUIOp::create(b, loc, t, last);
             for (int64_t step = 0; step < steps; ++step) {
-              llvm::append_range(
-                  k[j], laneElements(b, loc, a.keys(), {at, head}, step));
-              llvm::append_range(
-                  v[j], laneElements(b, loc, a.values(), {at, head}, step));
+              llvm::append_range(k[j], laneElements(b, loc, a.keys(),
+                                                    {at, head}, laneAt[step]));
+              llvm::append_range(v[j], laneElements(b, loc, a.values(),
+                                                    {at, head}, laneAt[step]));
             }
           }
           SmallVector<Value> next(state.size());
@@ -545,7 +545,6 @@ private:
   Value scale;
   Value length, keysPerRange, ranges;
   Value rangeMax, rangeSum, rangeOut; // [Hkv, G, R], [Hkv, G, R], [.., D]
-  SmallVector<Value> laneAt;          // per step: the lane's first d
 };
 
 /// The five generics, their fills and the intermediates (with their

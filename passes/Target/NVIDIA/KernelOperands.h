@@ -17,6 +17,7 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
+#include "llvm/ADT/DenseSet.h"
 
 namespace mlir::llama {
 
@@ -70,6 +71,28 @@ inline Value baseOf(Value buffer) {
 inline Value allocationOf(Value buffer) {
   Value base = baseOf(buffer);
   return base && base.getDefiningOp<memref::AllocOp>() ? base : Value();
+}
+
+/// Whether `base` (what a buffer views, baseOf) is a fresh allocation.
+inline bool isAllocation(Value base) {
+  return base.getDefiningOp<memref::AllocOp>() != nullptr;
+}
+
+/// Memory arguments that alias no other argument of their function
+/// (llama-merge-launches finds them: an entry point's, and a private
+/// function's that every call passes distinct memory).
+using DistinctArguments = DenseSet<Value>;
+
+/// Two bases may be the same memory unless they differ and one is a fresh
+/// allocation, or each is a distinct argument or a global (a distinct
+/// argument is never a global: it is an allocation or the runtime's).
+inline bool mayAlias(Value a, Value b, const DistinctArguments &distinct) {
+  if (a == b)
+    return true;
+  auto known = [&](Value v) {
+    return distinct.contains(v) || v.getDefiningOp<memref::GetGlobalOp>();
+  };
+  return !isAllocation(a) && !isAllocation(b) && !(known(a) && known(b));
 }
 
 /// The memory effects of `op` and the ops it nests; nullopt when some are

@@ -37,6 +37,9 @@ namespace mlir::llama {
 } // namespace mlir::llama
 
 using namespace mlir;
+using mlir::llama::DistinctArguments;
+using mlir::llama::isAllocation;
+using mlir::llama::mayAlias;
 
 namespace {
 
@@ -64,13 +67,6 @@ std::optional<SmallVector<Access>> accessesOf(gpu::LaunchOp launch) {
   }
   return accesses;
 }
-
-bool isAllocation(Value base) {
-  return base.getDefiningOp<memref::AllocOp>() != nullptr;
-}
-
-/// Memory arguments that alias no other argument of their function.
-using DistinctArguments = DenseSet<Value>;
 
 /// Whether `func` is a model entry point: its arguments carry the manifest's
 /// roles (llama.weight, llama.kv_cache, llama.input).
@@ -126,18 +122,6 @@ DistinctArguments distinctArguments(ModuleOp module) {
           distinct.insert(arg);
     }
   return distinct;
-}
-
-/// Two bases may be the same memory unless they differ and one is a fresh
-/// allocation, or each is a distinct argument or a global (a distinct
-/// argument is never a global: it is an allocation or the runtime's).
-bool mayAlias(Value a, Value b, const DistinctArguments &distinct) {
-  if (a == b)
-    return true;
-  auto known = [&](Value v) {
-    return distinct.contains(v) || v.getDefiningOp<memref::GetGlobalOp>();
-  };
-  return !isAllocation(a) && !isAllocation(b) && !(known(a) && known(b));
 }
 
 bool independent(ArrayRef<Access> first, ArrayRef<Access> second,

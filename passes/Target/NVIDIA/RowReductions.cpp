@@ -214,17 +214,11 @@ static bool mayPass(Operation *op) {
 }
 
 /// Whether an op strictly between `from` and `to` (in one block) may write
-/// memory `buffer` views: another allocation or global is other memory,
-/// another function argument may not be.
+/// memory `buffer` views (mayAlias, no argument known distinct).
 static bool writtenBetween(Operation *from, Operation *to, Value buffer) {
   Value base = baseOf(buffer);
-  auto distinct = [&](Value other) {
-    auto isAllocation = [](Value v) {
-      return v.getDefiningOp<memref::AllocOp>() ||
-             v.getDefiningOp<memref::GetGlobalOp>();
-    };
-    return base && other && other != base &&
-           (isAllocation(base) || isAllocation(other));
+  auto mayBeBase = [&](Value other) {
+    return !base || !other || mayAlias(base, other, DistinctArguments());
   };
   for (Operation *op = from->getNextNode(); op != to; op = op->getNextNode()) {
     std::optional<SmallVector<MemoryEffects::EffectInstance>> effects =
@@ -233,7 +227,7 @@ static bool writtenBetween(Operation *from, Operation *to, Value buffer) {
       return true;
     for (const MemoryEffects::EffectInstance &e : *effects)
       if (isa<MemoryEffects::Write>(e.getEffect()) &&
-          !distinct(e.getValue() ? baseOf(e.getValue()) : Value()))
+          mayBeBase(e.getValue() ? baseOf(e.getValue()) : Value()))
         return true;
   }
   return false;
